@@ -1,0 +1,8 @@
+//! Vonage Voice calls with signed webhooks on AWS Lambda.
+//!
+//! The functions in `functions/*` only wire things up; every decision is made here, in plain
+//! functions that take plain values, so each one is testable without AWS or HTTP.
+
+pub mod ncco;
+pub mod sign;
+pub mod verify;

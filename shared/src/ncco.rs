@@ -1,0 +1,348 @@
+//! Typed NCCO actions, serialised exactly as the Voice API expects and validated before they leave.
+//!
+//! Only `talk` and `input` are modelled: the actions an alert or a one-time code needs.
+
+use serde::Serialize;
+
+/// Vonage's limit on `talk.text`, counted without SSML markup.
+pub const MAX_TALK_CHARACTERS: usize = 1500;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "action", rename_all = "lowercase")]
+pub enum Action {
+    Talk(Talk),
+    Input(Input),
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct Talk {
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub style: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub premium: Option<bool>,
+    /// How many times to speak the text; 0 repeats until the call ends.
+    #[serde(rename = "loop", skip_serializing_if = "Option::is_none")]
+    pub repeat: Option<u32>,
+    /// Volume, from -1 to 1.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub level: Option<f32>,
+    #[serde(rename = "bargeIn", skip_serializing_if = "Option::is_none")]
+    pub barge_in: Option<bool>,
+}
+
+impl Talk {
+    pub fn new(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            ..Self::default()
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InputType {
+    Dtmf,
+    Speech,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Input {
+    #[serde(rename = "type")]
+    pub kinds: Vec<InputType>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dtmf: Option<DtmfSettings>,
+    #[serde(rename = "eventUrl", skip_serializing_if = "Vec::is_empty")]
+    pub event_url: Vec<String>,
+    #[serde(rename = "eventMethod", skip_serializing_if = "Option::is_none")]
+    pub event_method: Option<String>,
+}
+
+impl Input {
+    /// A DTMF input that waits for `max_digits` keys and posts them to `event_url`.
+    pub fn dtmf(max_digits: u8, time_out_seconds: u8, event_url: impl Into<String>) -> Self {
+        Self {
+            kinds: vec![InputType::Dtmf],
+            dtmf: Some(DtmfSettings {
+                max_digits: Some(max_digits),
+                time_out: Some(time_out_seconds),
+                submit_on_hash: None,
+            }),
+            event_url: vec![event_url.into()],
+            event_method: None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DtmfSettings {
+    #[serde(rename = "maxDigits", skip_serializing_if = "Option::is_none")]
+    pub max_digits: Option<u8>,
+    /// Seconds of silence after the last key before the input ends (0–10).
+    #[serde(rename = "timeOut", skip_serializing_if = "Option::is_none")]
+    pub time_out: Option<u8>,
+    #[serde(rename = "submitOnHash", skip_serializing_if = "Option::is_none")]
+    pub submit_on_hash: Option<bool>,
+}
+
+/// A validated list of actions. Serialises as the JSON array Vonage expects.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct Ncco(Vec<Action>);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum NccoError {
+    #[error("an NCCO needs at least one action")]
+    Empty,
+    #[error("action {index}: talk text is empty")]
+    EmptyText { index: usize },
+    #[error("action {index}: talk text has {length} characters, more than {MAX_TALK_CHARACTERS}")]
+    TextTooLong { index: usize, length: usize },
+    #[error("action {index}: level must be between -1 and 1")]
+    LevelOutOfRange { index: usize },
+    #[error("action {index}: bargeIn needs an input action after the talk actions that follow it")]
+    BargeInWithoutInput { index: usize },
+    #[error("action {index}: input needs at least one type")]
+    InputWithoutType { index: usize },
+    #[error("action {index}: dtmf maxDigits must be 1 to 20")]
+    MaxDigitsOutOfRange { index: usize },
+    #[error("action {index}: dtmf timeOut must be 0 to 10 seconds")]
+    TimeOutOutOfRange { index: usize },
+    #[error("a one-time code must be digits only")]
+    CodeNotDigits,
+}
+
+impl Ncco {
+    pub fn new(actions: Vec<Action>) -> Result<Self, NccoError> {
+        if actions.is_empty() {
+            return Err(NccoError::Empty);
+        }
+        for (index, action) in actions.iter().enumerate() {
+            match action {
+                Action::Talk(talk) => validate_talk(index, talk, &actions[index + 1..])?,
+                Action::Input(input) => validate_input(index, input)?,
+            }
+        }
+        Ok(Self(actions))
+    }
+
+    pub fn actions(&self) -> &[Action] {
+        &self.0
+    }
+
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).unwrap_or_default()
+    }
+}
+
+fn validate_talk(index: usize, talk: &Talk, following: &[Action]) -> Result<(), NccoError> {
+    let length = spoken_length(&talk.text);
+    if length == 0 {
+        return Err(NccoError::EmptyText { index });
+    }
+    if length > MAX_TALK_CHARACTERS {
+        return Err(NccoError::TextTooLong { index, length });
+    }
+    if talk
+        .level
+        .is_some_and(|level| !(-1.0..=1.0).contains(&level))
+    {
+        return Err(NccoError::LevelOutOfRange { index });
+    }
+    if talk.barge_in == Some(true) {
+        let next_non_talk = following.iter().find(|a| !matches!(a, Action::Talk(_)));
+        if !matches!(next_non_talk, Some(Action::Input(_))) {
+            return Err(NccoError::BargeInWithoutInput { index });
+        }
+    }
+    Ok(())
+}
+
+fn validate_input(index: usize, input: &Input) -> Result<(), NccoError> {
+    if input.kinds.is_empty() {
+        return Err(NccoError::InputWithoutType { index });
+    }
+    if let Some(dtmf) = &input.dtmf {
+        if dtmf.max_digits.is_some_and(|d| !(1..=20).contains(&d)) {
+            return Err(NccoError::MaxDigitsOutOfRange { index });
+        }
+        if dtmf.time_out.is_some_and(|t| t > 10) {
+            return Err(NccoError::TimeOutOutOfRange { index });
+        }
+    }
+    Ok(())
+}
+
+/// Characters that count against Vonage's limit: the text without SSML tags.
+fn spoken_length(text: &str) -> usize {
+    let mut inside_tag = false;
+    let mut count = 0;
+    for character in text.chars() {
+        match character {
+            '<' => inside_tag = true,
+            '>' if inside_tag => inside_tag = false,
+            _ if !inside_tag => count += 1,
+            _ => {}
+        }
+    }
+    count
+}
+
+/// Text that text-to-speech reads one digit at a time: "4821" becomes "4, 8, 2, 1".
+/// Read as a plain number, a code would be spoken as "four thousand eight hundred…".
+pub fn code_as_spoken_digits(code: &str) -> Result<String, NccoError> {
+    if code.is_empty() || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(NccoError::CodeNotDigits);
+    }
+    let digits: Vec<String> = code.chars().map(String::from).collect();
+    Ok(digits.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn talk_and_input_serialise_with_vonage_field_names() {
+        let mut talk = Talk::new("Press 1 to confirm");
+        talk.barge_in = Some(true);
+        talk.repeat = Some(2);
+        talk.level = Some(0.5);
+        talk.language = Some("en-GB".into());
+        let ncco = Ncco::new(vec![
+            Action::Talk(talk),
+            Action::Input(Input::dtmf(1, 5, "https://example.com/event")),
+        ])
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(&ncco).unwrap(),
+            json!([
+                {"action": "talk", "text": "Press 1 to confirm", "language": "en-GB",
+                 "loop": 2, "level": 0.5, "bargeIn": true},
+                {"action": "input", "type": ["dtmf"], "dtmf": {"maxDigits": 1, "timeOut": 5},
+                 "eventUrl": ["https://example.com/event"]}
+            ])
+        );
+    }
+
+    #[test]
+    fn plain_talk_carries_only_what_was_set() {
+        let ncco = Ncco::new(vec![Action::Talk(Talk::new("Disk full"))]).unwrap();
+        assert_eq!(
+            ncco.to_json(),
+            json!([{"action": "talk", "text": "Disk full"}])
+        );
+    }
+
+    #[test]
+    fn empty_ncco_is_refused() {
+        assert_eq!(Ncco::new(vec![]), Err(NccoError::Empty));
+    }
+
+    #[test]
+    fn text_of_1500_characters_is_accepted_and_1501_refused() {
+        let ok = Talk::new("é".repeat(MAX_TALK_CHARACTERS));
+        assert!(Ncco::new(vec![Action::Talk(ok)]).is_ok());
+        let long = Talk::new("a".repeat(MAX_TALK_CHARACTERS + 1));
+        assert_eq!(
+            Ncco::new(vec![Action::Talk(long)]),
+            Err(NccoError::TextTooLong {
+                index: 0,
+                length: 1501
+            })
+        );
+    }
+
+    #[test]
+    fn ssml_tags_do_not_count_against_the_limit() {
+        let text = format!("<speak>{}</speak>", "a".repeat(MAX_TALK_CHARACTERS));
+        assert!(Ncco::new(vec![Action::Talk(Talk::new(text))]).is_ok());
+    }
+
+    #[test]
+    fn empty_text_is_refused() {
+        assert_eq!(
+            Ncco::new(vec![Action::Talk(Talk::new(""))]),
+            Err(NccoError::EmptyText { index: 0 })
+        );
+    }
+
+    #[test]
+    fn level_outside_minus_one_to_one_is_refused() {
+        for level in [-1.0, 0.0, 1.0] {
+            let mut talk = Talk::new("hi");
+            talk.level = Some(level);
+            assert!(Ncco::new(vec![Action::Talk(talk)]).is_ok(), "{level}");
+        }
+        for level in [-1.01, 1.01, f32::NAN] {
+            let mut talk = Talk::new("hi");
+            talk.level = Some(level);
+            assert_eq!(
+                Ncco::new(vec![Action::Talk(talk)]),
+                Err(NccoError::LevelOutOfRange { index: 0 }),
+                "{level}"
+            );
+        }
+    }
+
+    #[test]
+    fn barge_in_needs_a_following_input() {
+        let mut talk = Talk::new("hi");
+        talk.barge_in = Some(true);
+        assert_eq!(
+            Ncco::new(vec![Action::Talk(talk.clone())]),
+            Err(NccoError::BargeInWithoutInput { index: 0 })
+        );
+        // Further talks may sit between the barge-in talk and its input.
+        let ok = Ncco::new(vec![
+            Action::Talk(talk),
+            Action::Talk(Talk::new("again")),
+            Action::Input(Input::dtmf(1, 5, "https://e.example/event")),
+        ]);
+        assert!(ok.is_ok());
+    }
+
+    #[test]
+    fn barge_in_false_needs_nothing_after_it() {
+        let mut talk = Talk::new("hi");
+        talk.barge_in = Some(false);
+        assert!(Ncco::new(vec![Action::Talk(talk)]).is_ok());
+    }
+
+    #[test]
+    fn input_ranges_are_checked() {
+        let no_type = Input {
+            kinds: vec![],
+            ..Input::dtmf(1, 5, "https://e.example")
+        };
+        assert_eq!(
+            Ncco::new(vec![Action::Input(no_type)]),
+            Err(NccoError::InputWithoutType { index: 0 })
+        );
+        assert_eq!(
+            Ncco::new(vec![Action::Input(Input::dtmf(0, 5, "https://e.example"))]),
+            Err(NccoError::MaxDigitsOutOfRange { index: 0 })
+        );
+        assert_eq!(
+            Ncco::new(vec![Action::Input(Input::dtmf(21, 5, "https://e.example"))]),
+            Err(NccoError::MaxDigitsOutOfRange { index: 0 })
+        );
+        assert_eq!(
+            Ncco::new(vec![Action::Input(Input::dtmf(1, 11, "https://e.example"))]),
+            Err(NccoError::TimeOutOutOfRange { index: 0 })
+        );
+    }
+
+    #[test]
+    fn codes_are_spoken_digit_by_digit() {
+        assert_eq!(code_as_spoken_digits("4821").unwrap(), "4, 8, 2, 1");
+        assert_eq!(code_as_spoken_digits("0").unwrap(), "0");
+        assert_eq!(code_as_spoken_digits("12a4"), Err(NccoError::CodeNotDigits));
+        assert_eq!(code_as_spoken_digits(""), Err(NccoError::CodeNotDigits));
+        assert_eq!(code_as_spoken_digits("١٢٣"), Err(NccoError::CodeNotDigits));
+    }
+}

@@ -1,0 +1,1 @@
+//! Integration and end-to-end suites live in `tests/tests/`.
