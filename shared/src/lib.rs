@@ -3,6 +3,13 @@
 //! The functions in `functions/*` only wire things up; every decision is made here, in plain
 //! functions that take plain values, so each one is testable without AWS or HTTP.
 
+pub mod applications;
+pub mod config;
+pub mod events;
+pub mod http;
+pub mod logging;
 pub mod ncco;
+pub mod secrets;
 pub mod sign;
 pub mod verify;
+pub mod voice;

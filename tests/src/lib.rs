@@ -1,1 +1,197 @@
-//! Integration and end-to-end suites live in `tests/tests/`.
+//! The harness for the integration and end-to-end suites in `tests/tests/`.
+//!
+//! Each suite starts the real software it talks to (moto's server, Prism, cargo-lambda) as a child
+//! process on a free loopback port, and a guard stops the whole process group when the suite ends,
+//! so nothing is left running even when a test fails. `make test` installs the tools first.
+
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The repository's root (the workspace).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+}
+
+/// Vonage's OpenAPI specs, read from the reference folder beside the checkout.
+pub fn vonage_spec(file: &str) -> PathBuf {
+    let path = repo_root().join("../shared/vonage-specs").join(file);
+    assert!(
+        path.exists(),
+        "{} is missing: the Vonage specs are read from ../shared/vonage-specs beside the checkout",
+        path.display()
+    );
+    path
+}
+
+/// A loopback port nobody is listening on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("the OS hands out a free loopback port")
+}
+
+/// A process started in its own process group; dropping the guard stops the group.
+pub struct ChildGuard {
+    name: String,
+    child: Child,
+}
+
+impl ChildGuard {
+    /// Starts `command` in a new process group, its output appended to `target/test-logs/<name>.log`.
+    pub fn spawn(name: &str, mut command: Command) -> Self {
+        let log_dir = repo_root().join("target/test-logs");
+        std::fs::create_dir_all(&log_dir).expect("target/test-logs can be created");
+        let log = std::fs::File::create(log_dir.join(format!("{name}.log")))
+            .expect("a log file for the child can be created");
+        let log_err = log.try_clone().expect("the log file handle can be cloned");
+        command
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(log_err)
+            .process_group(0);
+        let child = command.spawn().unwrap_or_else(|error| {
+            panic!("{name} could not be started ({error}); run `make test`, which installs it")
+        });
+        Self {
+            name: name.to_owned(),
+            child,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits until `address` accepts TCP connections, failing early if the child exits.
+    pub fn wait_for_port(&mut self, address: SocketAddr, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+                return;
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!(
+                    "{} exited with {status} before listening on {address}; see target/test-logs/{}.log",
+                    self.name, self.name
+                );
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} did not listen on {address} within {limit:?}; see target/test-logs/{}.log",
+                self.name,
+                self.name
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Stops the process group now: SIGTERM, then SIGKILL if it lingers.
+    pub fn stop(&mut self) {
+        let group = -(self.child.id() as i32);
+        // SAFETY: kill(2) with a negative pid signals the process group this guard created.
+        unsafe { libc::kill(group, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // The leader may be gone while its children linger; the group kill reaches them too.
+        unsafe { libc::kill(group, libc::SIGKILL) };
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// moto's Secrets Manager (and the rest of AWS) over HTTP on a loopback port.
+pub struct MotoServer {
+    guard: ChildGuard,
+    port: u16,
+}
+
+impl MotoServer {
+    pub fn start() -> Self {
+        let port = free_port();
+        let mut command = Command::new("moto_server");
+        command.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
+        let mut guard = ChildGuard::spawn(&format!("moto-{port}"), command);
+        guard.wait_for_port(
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            Duration::from_secs(30),
+        );
+        Self { guard, port }
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Stops the server while the test goes on (to see how clients behave without it).
+    pub fn stop(&mut self) {
+        self.guard.stop();
+    }
+}
+
+/// The project's Node tools (Prism, Vonage's Node SDK), installed by `make test` with `npm ci`.
+pub fn node_bin(tool: &str) -> PathBuf {
+    let path = repo_root().join("node_modules/.bin").join(tool);
+    assert!(
+        path.exists(),
+        "{} is missing; run `make test`, which runs `npm ci`",
+        path.display()
+    );
+    path
+}
+
+/// Stoplight Prism serving a Vonage spec as a validating mock.
+pub struct Prism {
+    _guard: ChildGuard,
+    port: u16,
+}
+
+impl Prism {
+    /// Serves `spec` (a path) with request validation; invalid requests get 422.
+    pub fn start(spec: &Path) -> Self {
+        let port = free_port();
+        let mut command = Command::new(node_bin("prism"));
+        command
+            .args(["mock", "--host", "127.0.0.1", "-p", &port.to_string()])
+            .arg(spec);
+        let mut guard = ChildGuard::spawn(&format!("prism-{port}"), command);
+        guard.wait_for_port(
+            SocketAddr::from(([127, 0, 0, 1], port)),
+            Duration::from_secs(60),
+        );
+        Self {
+            _guard: guard,
+            port,
+        }
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+/// True when a process with this id still exists.
+pub fn process_alive(pid: u32) -> bool {
+    // SAFETY: signal 0 only checks for existence and permission.
+    unsafe { libc::kill(pid as i32, 0) == 0 }
+}
