@@ -24,3 +24,4 @@ fi
 
 # Python's shims may live where a fresh shell has not looked yet.
 hash -r
+command -v pyenv >/dev/null && pyenv rehash || true
