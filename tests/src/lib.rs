@@ -4,6 +4,10 @@
 //! process on a free loopback port, and a guard stops the whole process group when the suite ends,
 //! so nothing is left running even when a test fails. `make test` installs the tools first.
 
+pub mod applications_fake;
+
+pub mod flow;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -37,6 +41,21 @@ pub fn free_port() -> u16 {
         .expect("the OS hands out a free loopback port")
 }
 
+/// Process groups started by this process and not yet stopped, for [`stop_all_children`].
+static LIVE_GROUPS: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new());
+
+/// Stops every process group this process started: for a Ctrl-C handler, where no destructor runs.
+pub fn stop_all_children() {
+    let groups = LIVE_GROUPS.lock().map(|groups| groups.clone()).unwrap_or_default();
+    for group in groups {
+        // SAFETY: kill(2) on a process group this process created.
+        unsafe {
+            libc::kill(-group, libc::SIGTERM);
+            libc::kill(-group, libc::SIGKILL);
+        }
+    }
+}
+
 /// A process started in its own process group; dropping the guard stops the group.
 pub struct ChildGuard {
     name: String,
@@ -59,6 +78,9 @@ impl ChildGuard {
         let child = command.spawn().unwrap_or_else(|error| {
             panic!("{name} could not be started ({error}); run `make test`, which installs it")
         });
+        if let Ok(mut groups) = LIVE_GROUPS.lock() {
+            groups.push(child.id() as i32);
+        }
         Self {
             name: name.to_owned(),
             child,
@@ -107,6 +129,9 @@ impl ChildGuard {
         // The leader may be gone while its children linger; the group kill reaches them too.
         unsafe { libc::kill(group, libc::SIGKILL) };
         let _ = self.child.wait();
+        if let Ok(mut groups) = LIVE_GROUPS.lock() {
+            groups.retain(|live| *live != -group);
+        }
     }
 }
 
@@ -194,4 +219,10 @@ impl Prism {
 pub fn process_alive(pid: u32) -> bool {
     // SAFETY: signal 0 only checks for existence and permission.
     unsafe { libc::kill(pid as i32, 0) == 0 }
+}
+
+/// True while any process of the process group led by `pid` is still running.
+pub fn process_group_alive(pid: u32) -> bool {
+    // SAFETY: signal 0 to a process group only checks that one of its members exists.
+    unsafe { libc::kill(-(pid as i32), 0) == 0 }
 }

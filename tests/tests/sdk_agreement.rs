@@ -52,7 +52,7 @@ fn event_body(status: &str, index: usize) -> Vec<u8> {
         "uuid": format!("aaaaaaaa-bbbb-cccc-dddd-{index:012}"),
         "conversation_uuid": format!("CON-aaaaaaaa-bbbb-cccc-dddd-{index:012}"),
         "status": status,
-        "direction": if index % 2 == 0 { "outbound" } else { "inbound" },
+        "direction": if index.is_multiple_of(2) { "outbound" } else { "inbound" },
         "timestamp": "2027-01-15T08:00:00.000Z",
         "note": "Zürich ☎ \"quoted\" \\ back",
     })
@@ -114,7 +114,7 @@ fn genuine_cases(now: i64) -> Vec<Case> {
     for (index, status) in statuses.iter().enumerate() {
         for (age_index, age) in ages.iter().enumerate() {
             let body = event_body(status, index * 10 + age_index);
-            let signer = if age_index % 2 == 0 { &with_app } else { &without_app };
+            let signer = if age_index.is_multiple_of(2) { &with_app } else { &without_app };
             let jti = format!("{status}-{age}");
             let token = signer.sign_body(&body, now - age, &jti).expect("token");
             cases.push(post(&format!("genuine {status} {age}s old"), token, body, None));

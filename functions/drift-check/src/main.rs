@@ -1,1 +1,56 @@
-fn main() {}
+//! drift-check: invoked daily by EventBridge Scheduler. Checks that the Vonage application has
+//! signed callbacks on and its webhooks pointing at this stack, writes one EMF metric line, and
+//! with `DRIFT_AUTO_REPAIR=true` puts the application back.
+//!
+//! Wiring only; see the library. A run that cannot read the application returns an error, so
+//! Lambda's asynchronous retries try again (repair is idempotent) and its Errors metric counts it.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+use vonage_voice_lambda::config::Environment;
+use vonage_voice_lambda::logging;
+use vonage_voice_lambda::secrets::SecretsManagerStore;
+
+use drift_check::{DriftCheckConfig, emf_line, log_outcome, run_check, summary};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    logging::init();
+    let config = DriftCheckConfig::from_settings(&Environment)?;
+    tracing::info!(
+        expected_answer_url = config
+            .targets
+            .answer_url
+            .as_deref()
+            .unwrap_or("(not checked)"),
+        expected_event_url = config
+            .targets
+            .event_url
+            .as_deref()
+            .unwrap_or("(not checked)"),
+        auto_repair = config.auto_repair,
+        "drift check configured"
+    );
+    let function_name =
+        std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "drift-check".into());
+    let secrets = SecretsManagerStore::from_environment().await;
+    let (config, secrets, function_name) = (&config, &secrets, function_name.as_str());
+    lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
+        let outcome = run_check(config, secrets).await;
+        // The metric goes to stdout as its own JSON line, which CloudWatch extracts.
+        println!("{}", emf_line(function_name, &outcome, now_ms()));
+        log_outcome(&outcome);
+        match outcome {
+            Ok(run) => Ok::<Value, Error>(summary(&run)),
+            Err(error) => Err(error.into()),
+        }
+    }))
+    .await
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or_default()
+}

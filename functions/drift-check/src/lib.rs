@@ -1,0 +1,383 @@
+//! The scheduled drift check: is the Vonage application still pointing at this stack with signed
+//! callbacks on? The Developer Preview drops `signed_callbacks` whenever someone edits the
+//! application in the Dashboard, and nothing else would tell us.
+//!
+//! Each run logs what it found and writes one CloudWatch Embedded Metric Format line, so an alarm
+//! can fire on `SignedCallbacksOff`, `WebhookMismatches` or `DriftCheckFailed`. With
+//! `DRIFT_AUTO_REPAIR=true` it also puts the application back, exactly as the CLI's `activate`.
+//! The decisions live in `vonage_voice_lambda::applications`; this crate reads settings and the
+//! secret, and reports.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use vonage_voice_lambda::applications::{
+    ApplicationApiAccess, ApplicationsError, DEFAULT_API_BASE_URL, DriftReport,
+    HttpApplicationsApi, Repair, WebhookTargets, check_drift,
+};
+use vonage_voice_lambda::config::{self, ConfigError, Settings};
+use vonage_voice_lambda::secrets::{CURRENT, SecretStore};
+
+/// The CloudWatch namespace of the drift check's metrics.
+pub const METRIC_NAMESPACE: &str = "VonageSignedCallbacks";
+
+/// Each Applications API request gets this long; the function's timeout is 30 s.
+const API_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The drift check's settings, read once at cold start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DriftCheckConfig {
+    /// `VONAGE_APPLICATION_SECRET_ID`: `{"application_id","private_key","api_key","api_secret"}`.
+    pub application_secret_id: String,
+    /// `VONAGE_API_BASE_URL`.
+    pub api_base_url: String,
+    /// `EXPECTED_ANSWER_URL` and `EXPECTED_EVENT_URL`; an unset one is not checked.
+    pub targets: WebhookTargets,
+    /// `DRIFT_AUTO_REPAIR` (default false).
+    pub auto_repair: bool,
+}
+
+impl DriftCheckConfig {
+    pub fn from_settings(settings: &impl Settings) -> Result<Self, ConfigError> {
+        Ok(Self {
+            application_secret_id: config::required(settings, "VONAGE_APPLICATION_SECRET_ID")?,
+            api_base_url: config::url(settings, "VONAGE_API_BASE_URL")?
+                .unwrap_or_else(|| DEFAULT_API_BASE_URL.to_owned()),
+            targets: WebhookTargets {
+                answer_url: config::url(settings, "EXPECTED_ANSWER_URL")?,
+                event_url: config::url(settings, "EXPECTED_EVENT_URL")?,
+            },
+            auto_repair: config::flag_or(settings, "DRIFT_AUTO_REPAIR", false)?,
+        })
+    }
+}
+
+/// Why a run could not find out. None of these carries a secret.
+#[derive(Debug, thiserror::Error)]
+pub enum DriftCheckError {
+    #[error("the application secret cannot be read: {0}")]
+    Secret(String),
+    #[error(transparent)]
+    Applications(#[from] ApplicationsError),
+}
+
+impl DriftCheckError {
+    /// A stable name for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DriftCheckError::Secret(_) => "secret",
+            DriftCheckError::Applications(ApplicationsError::BadCredentials) => "bad_credentials",
+            DriftCheckError::Applications(ApplicationsError::UnknownApplication { .. }) => {
+                "unknown_application"
+            }
+            DriftCheckError::Applications(ApplicationsError::Network(_)) => "network",
+            DriftCheckError::Applications(_) => "unexpected_response",
+        }
+    }
+}
+
+/// One run's result, with the application it concerned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DriftCheckRun {
+    pub application_id: String,
+    pub report: DriftReport,
+}
+
+/// Reads the application secret (on every run: a daily check can afford it, and a rotated API
+/// secret is used at once), then checks and, when configured, repairs.
+pub async fn run_check(
+    config: &DriftCheckConfig,
+    secrets: &dyn SecretStore,
+) -> Result<DriftCheckRun, DriftCheckError> {
+    let document = secrets
+        .secret_string(&config.application_secret_id, CURRENT)
+        .await
+        .map_err(|error| DriftCheckError::Secret(error.to_string()))?
+        .ok_or_else(|| DriftCheckError::Secret("it has no current version".into()))?;
+    let access = ApplicationApiAccess::from_secret_json(&document)
+        .map_err(|problem| DriftCheckError::Secret(problem.to_string()))?;
+    let api = HttpApplicationsApi::new(&config.api_base_url, access.credentials, API_TIMEOUT)?;
+    let report = check_drift(
+        &api,
+        &access.application_id,
+        &config.targets,
+        config.auto_repair,
+    )
+    .await?;
+    Ok(DriftCheckRun {
+        application_id: access.application_id,
+        report,
+    })
+}
+
+/// The metric values of one run, by name.
+pub fn metric_values(outcome: &Result<DriftCheckRun, DriftCheckError>) -> Vec<(&'static str, u64)> {
+    match outcome {
+        Ok(run) => {
+            let found = &run.report.found;
+            let repair = &run.report.repair;
+            vec![
+                (
+                    "SignedCallbacksOff",
+                    u64::from(!found.signed_callbacks.is_on()),
+                ),
+                ("WebhookMismatches", found.mismatched_webhooks() as u64),
+                (
+                    "DriftRepaired",
+                    u64::from(matches!(repair, Repair::Applied { .. })),
+                ),
+                (
+                    "DriftRepairFailed",
+                    u64::from(matches!(repair, Repair::Failed { .. })),
+                ),
+                ("DriftCheckFailed", 0),
+            ]
+        }
+        Err(_) => vec![("DriftCheckFailed", 1)],
+    }
+}
+
+/// One CloudWatch Embedded Metric Format line. Dimensioned by function name, which is unique per
+/// stack, so a failure to even read the application id is still counted for the right stack. No
+/// `level` field: Lambda files the line as INFO, which the log level always lets through.
+pub fn emf_line(
+    function_name: &str,
+    outcome: &Result<DriftCheckRun, DriftCheckError>,
+    timestamp_ms: u64,
+) -> String {
+    let values = metric_values(outcome);
+    let definitions: Vec<Value> = values
+        .iter()
+        .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
+        .collect();
+    let mut line = json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": METRIC_NAMESPACE,
+                "Dimensions": [["FunctionName"]],
+                "Metrics": definitions
+            }]
+        },
+        "FunctionName": function_name,
+    });
+    if let Ok(run) = outcome {
+        line["ApplicationId"] = json!(run.application_id);
+    }
+    for (name, value) in values {
+        line[name] = json!(value);
+    }
+    line.to_string()
+}
+
+/// What the invocation returns (and what the log line carries).
+pub fn summary(run: &DriftCheckRun) -> Value {
+    let found = &run.report.found;
+    let (repair, changes, problem) = match &run.report.repair {
+        Repair::NotNeeded => ("not_needed", Vec::new(), None),
+        Repair::Disabled => ("disabled", Vec::new(), None),
+        Repair::Applied { changes } => (
+            "applied",
+            changes.iter().map(ToString::to_string).collect(),
+            None,
+        ),
+        Repair::Failed { problem } => ("failed", Vec::new(), Some(problem.clone())),
+    };
+    json!({
+        "application_id": run.application_id,
+        "healthy": found.is_healthy(),
+        "signed_callbacks": found.signed_callbacks.to_string(),
+        "answer_url": found.answer_url.actual,
+        "event_url": found.event_url.actual,
+        "problems": found.problems(),
+        "repair": repair,
+        "changes": changes,
+        "repair_problem": problem,
+    })
+}
+
+/// Logs one line for the run: INFO when healthy or repaired, WARN on drift left as it is, ERROR
+/// when the check or the repair failed.
+pub fn log_outcome(outcome: &Result<DriftCheckRun, DriftCheckError>) {
+    match outcome {
+        Ok(run) => {
+            let summary = summary(run).to_string();
+            let problems = run.report.found.problems().join("; ");
+            match &run.report.repair {
+                Repair::NotNeeded => tracing::info!(
+                    application_id = %run.application_id,
+                    summary = %summary,
+                    "signed callbacks are on and the webhooks point here"
+                ),
+                Repair::Disabled => tracing::warn!(
+                    application_id = %run.application_id,
+                    summary = %summary,
+                    problems = %problems,
+                    "the application has drifted; DRIFT_AUTO_REPAIR is off, so it was left as it is"
+                ),
+                Repair::Applied { .. } => tracing::info!(
+                    application_id = %run.application_id,
+                    summary = %summary,
+                    problems = %problems,
+                    "the application had drifted and was put back"
+                ),
+                Repair::Failed { problem } => tracing::error!(
+                    application_id = %run.application_id,
+                    summary = %summary,
+                    repair_problem = %problem,
+                    "the application has drifted and could not be put back"
+                ),
+            }
+        }
+        Err(error) => tracing::error!(
+            error_kind = error.kind(),
+            error = %error,
+            "the drift check could not read the application"
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vonage_voice_lambda::applications::{ApplicationStatus, FieldChange};
+
+    fn settings_with<'a>(
+        extra: &[(&'a str, &'a str)],
+    ) -> std::collections::HashMap<String, String> {
+        [("VONAGE_APPLICATION_SECRET_ID", "arn:secret:app")]
+            .iter()
+            .chain(extra)
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn settings_have_safe_defaults_and_name_the_bad_variable() {
+        let config = DriftCheckConfig::from_settings(&settings_with(&[])).unwrap();
+        assert_eq!(config.api_base_url, DEFAULT_API_BASE_URL);
+        assert_eq!(config.targets, WebhookTargets::default());
+        assert!(!config.auto_repair, "repair is opt-in");
+
+        let config = DriftCheckConfig::from_settings(&settings_with(&[
+            (
+                "EXPECTED_ANSWER_URL",
+                "https://x.execute-api.eu-west-1.amazonaws.com/answer",
+            ),
+            (
+                "EXPECTED_EVENT_URL",
+                "https://x.execute-api.eu-west-1.amazonaws.com/event/",
+            ),
+            ("DRIFT_AUTO_REPAIR", "true"),
+            ("VONAGE_API_BASE_URL", "https://api-eu-3.vonage.com"),
+        ]))
+        .unwrap();
+        assert!(config.auto_repair);
+        assert_eq!(config.api_base_url, "https://api-eu-3.vonage.com");
+        assert_eq!(
+            config.targets.event_url.as_deref(),
+            Some("https://x.execute-api.eu-west-1.amazonaws.com/event")
+        );
+
+        assert_eq!(
+            DriftCheckConfig::from_settings(&std::collections::HashMap::<String, String>::new()),
+            Err(ConfigError::Missing {
+                name: "VONAGE_APPLICATION_SECRET_ID"
+            })
+        );
+        for (name, value) in [
+            ("DRIFT_AUTO_REPAIR", "sometimes"),
+            ("EXPECTED_ANSWER_URL", "x.example.com/answer"),
+        ] {
+            let error =
+                DriftCheckConfig::from_settings(&settings_with(&[(name, value)])).unwrap_err();
+            assert!(error.to_string().contains(name), "{error}");
+        }
+    }
+
+    fn run_with(application: Value, repair: Repair) -> Result<DriftCheckRun, DriftCheckError> {
+        let targets = WebhookTargets {
+            answer_url: Some("https://x/answer".into()),
+            event_url: None,
+        };
+        Ok(DriftCheckRun {
+            application_id: "app-1".into(),
+            report: DriftReport {
+                found: ApplicationStatus::evaluate(&application, &targets),
+                repair,
+            },
+        })
+    }
+
+    /// Checks the rules of EMF: every metric named in the directive is a number at the root, and
+    /// every dimension is a string at the root.
+    fn assert_valid_emf(line: &str) -> Value {
+        let document: Value = serde_json::from_str(line).unwrap();
+        assert!(!line.contains('\n'));
+        assert!(document.get("level").is_none());
+        let directive = &document["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], METRIC_NAMESPACE);
+        assert!(document["_aws"]["Timestamp"].is_u64());
+        for dimension in directive["Dimensions"][0].as_array().unwrap() {
+            assert!(document[dimension.as_str().unwrap()].is_string());
+        }
+        for metric in directive["Metrics"].as_array().unwrap() {
+            assert_eq!(metric["Unit"], "Count");
+            assert!(
+                document[metric["Name"].as_str().unwrap()].is_u64(),
+                "{metric}"
+            );
+        }
+        document
+    }
+
+    #[test]
+    fn the_metric_line_counts_drift_and_repairs() {
+        let dropped = json!({"capabilities": {"voice": {"webhooks": {"answer_url": {"address": "https://elsewhere/answer"}}}}});
+        let outcome = run_with(dropped, Repair::Disabled);
+        let line = emf_line("stack-drift-check", &outcome, 1_800_000_000_000);
+        let document = assert_valid_emf(&line);
+        assert_eq!(document["FunctionName"], "stack-drift-check");
+        assert_eq!(document["ApplicationId"], "app-1");
+        assert_eq!(document["SignedCallbacksOff"], 1);
+        assert_eq!(document["WebhookMismatches"], 1);
+        assert_eq!(document["DriftRepaired"], 0);
+        assert_eq!(document["DriftCheckFailed"], 0);
+
+        let healthy = json!({"capabilities": {"voice": {"signed_callbacks": "true", "webhooks": {"answer_url": {"address": "https://x/answer"}}}}});
+        let document = assert_valid_emf(&emf_line("f", &run_with(healthy, Repair::NotNeeded), 0));
+        assert_eq!(document["SignedCallbacksOff"], 0);
+        assert_eq!(document["WebhookMismatches"], 0);
+
+        let repaired = Repair::Applied {
+            changes: vec![FieldChange {
+                path: "capabilities.voice.signed_callbacks".into(),
+                before: None,
+                after: json!(true),
+            }],
+        };
+        let outcome = run_with(json!({"capabilities": {"voice": {}}}), repaired);
+        let document = assert_valid_emf(&emf_line("f", &outcome, 0));
+        assert_eq!(document["DriftRepaired"], 1);
+        assert_eq!(
+            document["SignedCallbacksOff"], 1,
+            "what was found is still counted"
+        );
+        let summary = summary(outcome.as_ref().unwrap());
+        assert_eq!(summary["repair"], "applied");
+        assert_eq!(
+            summary["changes"][0],
+            "capabilities.voice.signed_callbacks: (absent) -> true"
+        );
+    }
+
+    #[test]
+    fn a_failed_check_is_a_metric_too() {
+        let error = DriftCheckError::from(ApplicationsError::BadCredentials);
+        assert_eq!(error.kind(), "bad_credentials");
+        let document = assert_valid_emf(&emf_line("f", &Err(error), 0));
+        assert_eq!(document["DriftCheckFailed"], 1);
+        assert!(document.get("SignedCallbacksOff").is_none());
+        assert!(document.get("ApplicationId").is_none());
+    }
+}

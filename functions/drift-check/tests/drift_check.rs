@@ -1,0 +1,196 @@
+//! The drift check's run against the stateful Applications API fake (every PUT checked against
+//! Vonage's spec), with the application secret in an in-memory store.
+
+use integration_tests::applications_fake::{ApplicationsFake, FakeQuirks};
+use serde_json::{Value, json};
+use vonage_voice_lambda::applications::{Repair, SignedCallbacks, WebhookTargets};
+use vonage_voice_lambda::secrets::InMemorySecretStore;
+
+use drift_check::{DriftCheckConfig, emf_line, run_check, summary};
+
+const APP_ID: &str = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab";
+const API_KEY: &str = "a1b2c3d4";
+const API_SECRET: &str = "Sup3rS3cretApiSecret";
+const SECRET_ID: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app";
+const ANSWER: &str = "https://abc123.execute-api.eu-west-1.amazonaws.com/answer";
+const EVENT: &str = "https://abc123.execute-api.eu-west-1.amazonaws.com/event";
+
+fn in_place() -> Value {
+    json!({
+        "id": APP_ID,
+        "name": "Alerts",
+        "capabilities": {
+            "voice": {
+                "webhooks": {
+                    "answer_url": {"address": ANSWER, "http_method": "GET"},
+                    "event_url": {"address": EVENT, "http_method": "POST"}
+                },
+                "signed_callbacks": true
+            },
+            "messages": {"webhooks": {"inbound_url": {"address": "https://example.com/in", "http_method": "POST"}}},
+            "vbc": {}
+        }
+    })
+}
+
+/// What an edit in the Dashboard leaves: the name changed, signed_callbacks gone.
+fn edited_in_the_dashboard() -> Value {
+    let mut application = in_place();
+    application["name"] = json!("Alerts (renamed)");
+    application["capabilities"]["voice"]
+        .as_object_mut()
+        .unwrap()
+        .remove("signed_callbacks");
+    application
+}
+
+fn store(api_secret: &str) -> InMemorySecretStore {
+    InMemorySecretStore::new().with_secret(
+        SECRET_ID,
+        json!({
+            "application_id": APP_ID,
+            "private_key": "-----BEGIN PRIVATE KEY-----\nnot read\n-----END PRIVATE KEY-----",
+            "api_key": API_KEY,
+            "api_secret": api_secret
+        })
+        .to_string(),
+    )
+}
+
+fn config(base_url: &str, auto_repair: bool) -> DriftCheckConfig {
+    DriftCheckConfig {
+        application_secret_id: SECRET_ID.into(),
+        api_base_url: base_url.into(),
+        targets: WebhookTargets {
+            answer_url: Some(ANSWER.into()),
+            event_url: Some(EVENT.into()),
+        },
+        auto_repair,
+    }
+}
+
+fn metrics(line: &str) -> Value {
+    serde_json::from_str(line).unwrap()
+}
+
+#[tokio::test]
+async fn drift_is_reported_and_left_alone_unless_repair_is_switched_on() {
+    let fake = ApplicationsFake::start(
+        APP_ID,
+        API_KEY,
+        API_SECRET,
+        edited_in_the_dashboard(),
+        FakeQuirks::default(),
+    )
+    .await;
+    let secrets = store(API_SECRET);
+
+    let outcome = run_check(&config(&fake.base_url(), false), &secrets).await;
+    let run = outcome.as_ref().unwrap();
+    assert_eq!(run.application_id, APP_ID);
+    assert_eq!(run.report.found.signed_callbacks, SignedCallbacks::Missing);
+    assert_eq!(run.report.repair, Repair::Disabled);
+    assert!(fake.puts().is_empty(), "report only: nothing written");
+    let line = metrics(&emf_line("stack-drift-check", &outcome, 0));
+    assert_eq!(line["SignedCallbacksOff"], 1);
+    assert_eq!(line["WebhookMismatches"], 0);
+    assert_eq!(line["DriftRepaired"], 0);
+    assert_eq!(summary(run)["healthy"], false);
+
+    let outcome = run_check(&config(&fake.base_url(), true), &secrets).await;
+    let run = outcome.as_ref().unwrap();
+    assert!(matches!(&run.report.repair, Repair::Applied { changes } if changes.len() == 1));
+    assert_eq!(metrics(&emf_line("f", &outcome, 0))["DriftRepaired"], 1);
+    // Put back as it was, the Dashboard's rename kept.
+    let mut repaired = edited_in_the_dashboard();
+    repaired["capabilities"]["voice"]["signed_callbacks"] = json!(true);
+    assert_eq!(fake.application().to_string(), repaired.to_string());
+    assert_eq!(fake.violations(), Vec::<String>::new());
+
+    let outcome = run_check(&config(&fake.base_url(), true), &secrets).await;
+    assert_eq!(outcome.as_ref().unwrap().report.repair, Repair::NotNeeded);
+    assert_eq!(
+        metrics(&emf_line("f", &outcome, 0))["SignedCallbacksOff"],
+        0
+    );
+    assert_eq!(fake.puts().len(), 1, "a healthy application is not written");
+}
+
+#[tokio::test]
+async fn webhooks_moved_elsewhere_count_as_drift_and_are_pointed_back() {
+    let mut moved = in_place();
+    moved["capabilities"]["voice"]["webhooks"]["event_url"]["address"] =
+        json!("https://old-stack.example.com/event");
+    let fake =
+        ApplicationsFake::start(APP_ID, API_KEY, API_SECRET, moved, FakeQuirks::default()).await;
+    let secrets = store(API_SECRET);
+
+    let outcome = run_check(&config(&fake.base_url(), false), &secrets).await;
+    let line = metrics(&emf_line("f", &outcome, 0));
+    assert_eq!(line["SignedCallbacksOff"], 0);
+    assert_eq!(line["WebhookMismatches"], 1);
+
+    run_check(&config(&fake.base_url(), true), &secrets)
+        .await
+        .unwrap();
+    assert_eq!(fake.application(), in_place());
+}
+
+#[tokio::test]
+async fn a_repair_that_does_not_stick_is_reported_as_failed() {
+    let fake = ApplicationsFake::start(
+        APP_ID,
+        API_KEY,
+        API_SECRET,
+        edited_in_the_dashboard(),
+        FakeQuirks {
+            drop_signed_callbacks_on_put: true,
+            ..FakeQuirks::default()
+        },
+    )
+    .await;
+    let outcome = run_check(&config(&fake.base_url(), true), &store(API_SECRET)).await;
+    let run = outcome.as_ref().unwrap();
+    assert!(
+        matches!(&run.report.repair, Repair::Failed { .. }),
+        "{run:?}"
+    );
+    let line = metrics(&emf_line("f", &outcome, 0));
+    assert_eq!(line["DriftRepairFailed"], 1);
+    assert_eq!(line["SignedCallbacksOff"], 1);
+}
+
+#[tokio::test]
+async fn unreadable_secrets_and_refused_credentials_fail_the_run_and_count() {
+    let fake = ApplicationsFake::start(
+        APP_ID,
+        API_KEY,
+        API_SECRET,
+        in_place(),
+        FakeQuirks::default(),
+    )
+    .await;
+
+    let outcome = run_check(&config(&fake.base_url(), false), &store("wrong-secret")).await;
+    let error = outcome.as_ref().unwrap_err();
+    assert_eq!(error.kind(), "bad_credentials");
+    assert_eq!(metrics(&emf_line("f", &outcome, 0))["DriftCheckFailed"], 1);
+
+    // The stack creates the secret with blank fields for the operator to fill in.
+    let unfilled = InMemorySecretStore::new().with_secret(
+        SECRET_ID,
+        r#"{"application_id":"","private_key":"","api_key":"","api_secret":""}"#,
+    );
+    let error = run_check(&config(&fake.base_url(), false), &unfilled)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), "secret");
+    assert!(error.to_string().contains("application_id"), "{error}");
+
+    let missing = InMemorySecretStore::new();
+    let error = run_check(&config(&fake.base_url(), false), &missing)
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains(SECRET_ID), "{error}");
+    assert!(fake.puts().is_empty());
+}
