@@ -1,1 +1,230 @@
-//! (to be written)
+//! Vonage Voice webhook payloads, parsed leniently.
+//!
+//! Vonage adds statuses and fields over time, so nothing here is a schema: a payload is kept whole
+//! as a JSON object, and accessors read the few fields logs and decisions need. A field we do not
+//! know, a status we have never seen, or a field of an unexpected type is never a reason to fail.
+
+use serde_json::{Map, Value};
+
+/// One answer or event webhook's parameters: the JSON body of a POST, or the query of a GET.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct VoiceEvent {
+    fields: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EventParseError {
+    #[error("the body is not JSON (line {line}, column {column})")]
+    NotJson { line: usize, column: usize },
+    #[error("the body is JSON but not an object")]
+    NotAnObject,
+}
+
+impl VoiceEvent {
+    /// Reads the webhook's parameters the way Vonage sends them: the query string for a GET (or a
+    /// request without a body), the JSON body otherwise.
+    pub fn from_request(
+        method: &str,
+        query: Option<&str>,
+        body: &[u8],
+    ) -> Result<Self, EventParseError> {
+        let body_is_blank = body.iter().all(u8::is_ascii_whitespace);
+        if method.eq_ignore_ascii_case("GET") || body_is_blank {
+            return Ok(Self::from_query(query.unwrap_or_default()));
+        }
+        Self::from_json(body)
+    }
+
+    pub fn from_json(body: &[u8]) -> Result<Self, EventParseError> {
+        match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(fields)) => Ok(Self { fields }),
+            Ok(_) => Err(EventParseError::NotAnObject),
+            Err(error) => Err(EventParseError::NotJson {
+                line: error.line(),
+                column: error.column(),
+            }),
+        }
+    }
+
+    /// Query parameters as string fields, in order; a repeated name keeps its last value.
+    pub fn from_query(query: &str) -> Self {
+        let fields = form_urlencoded::parse(query.as_bytes())
+            .map(|(name, value)| (name.into_owned(), Value::String(value.into_owned())))
+            .collect();
+        Self { fields }
+    }
+
+    /// The call's id. Most events carry `uuid`; `human`/`machine` carry `call_uuid` instead.
+    pub fn call_uuid(&self) -> Option<&str> {
+        self.text("uuid").or_else(|| self.text("call_uuid"))
+    }
+
+    pub fn conversation_uuid(&self) -> Option<&str> {
+        self.text("conversation_uuid")
+    }
+
+    pub fn status(&self) -> Option<&str> {
+        self.text("status")
+    }
+
+    /// What kind of event this is: its `status` when it has one, otherwise a name inferred from its
+    /// shape, because some webhooks carry no status at all (`input` results, recordings,
+    /// transfers, and the answer function's own `notify` progress marker). Unknown shapes are
+    /// `"unknown"`. Compared with `UNSIGNED_EVENT_STATUSES`.
+    pub fn kind(&self) -> &str {
+        if let Some(status) = self.status() {
+            return status;
+        }
+        if self.fields.contains_key("dtmf") || self.fields.contains_key("speech") {
+            return "input";
+        }
+        if self.fields.contains_key("recording_url") {
+            return "record";
+        }
+        if self.fields.contains_key(NOTIFY_MARKER) {
+            return "notify";
+        }
+        self.text("type").unwrap_or("unknown")
+    }
+
+    pub fn direction(&self) -> Option<&str> {
+        self.text("direction")
+    }
+
+    pub fn timestamp(&self) -> Option<&str> {
+        self.text("timestamp")
+    }
+
+    pub fn start_time(&self) -> Option<&str> {
+        self.text("start_time")
+    }
+
+    pub fn end_time(&self) -> Option<&str> {
+        self.text("end_time")
+    }
+
+    pub fn from(&self) -> Option<&str> {
+        self.text("from")
+    }
+
+    pub fn to(&self) -> Option<&str> {
+        self.text("to")
+    }
+
+    /// A field as text, when it is a string; any other type reads as absent rather than failing.
+    pub fn text(&self, name: &str) -> Option<&str> {
+        self.fields.get(name).and_then(Value::as_str)
+    }
+
+    /// Every field as received, known or not.
+    pub fn fields(&self) -> &Map<String, Value> {
+        &self.fields
+    }
+}
+
+/// The payload key the answer function's `notify` action sends, so the event function can tell
+/// that request apart from Vonage's own events (it has no `status`).
+pub const NOTIFY_MARKER: &str = "notify";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keeps_unknown_fields_and_statuses() {
+        let body = br#"{"uuid":"u-1","status":"teleported","direction":"inbound","brand_new":{"x":1},"timestamp":"2027-01-15T08:00:00.000Z"}"#;
+        let event = VoiceEvent::from_json(body).unwrap();
+        assert_eq!(event.call_uuid(), Some("u-1"));
+        assert_eq!(event.status(), Some("teleported"));
+        assert_eq!(event.kind(), "teleported");
+        assert_eq!(event.direction(), Some("inbound"));
+        assert_eq!(event.timestamp(), Some("2027-01-15T08:00:00.000Z"));
+        assert_eq!(event.fields()["brand_new"], serde_json::json!({"x": 1}));
+    }
+
+    #[test]
+    fn human_and_machine_events_carry_call_uuid() {
+        let event = VoiceEvent::from_json(
+            br#"{"call_uuid":"c-9","status":"machine","sub_state":"beep_start"}"#,
+        )
+        .unwrap();
+        assert_eq!(event.call_uuid(), Some("c-9"));
+        assert_eq!(event.kind(), "machine");
+    }
+
+    #[test]
+    fn unexpected_types_read_as_absent_instead_of_failing() {
+        let event = VoiceEvent::from_json(
+            br#"{"uuid":42,"status":null,"direction":["in"],"duration":"12"}"#,
+        )
+        .unwrap();
+        assert_eq!(event.call_uuid(), None);
+        assert_eq!(event.status(), None);
+        assert_eq!(event.direction(), None);
+        assert_eq!(event.text("duration"), Some("12"));
+        assert_eq!(event.kind(), "unknown");
+    }
+
+    #[test]
+    fn completed_events_expose_their_times() {
+        let event = VoiceEvent::from_json(
+            br#"{"uuid":"u","status":"completed","start_time":"2027-01-15T08:00:00.000Z","end_time":"2027-01-15T08:00:09.000Z","duration":"9","price":"0.0013","rate":"0.0085"}"#,
+        )
+        .unwrap();
+        assert_eq!(event.start_time(), Some("2027-01-15T08:00:00.000Z"));
+        assert_eq!(event.end_time(), Some("2027-01-15T08:00:09.000Z"));
+    }
+
+    #[test]
+    fn statusless_webhooks_get_a_kind_from_their_shape() {
+        let kind = |json: &str| {
+            VoiceEvent::from_json(json.as_bytes())
+                .unwrap()
+                .kind()
+                .to_owned()
+        };
+        assert_eq!(kind(r#"{"uuid":"u","dtmf":{"digits":"1"}}"#), "input");
+        assert_eq!(kind(r#"{"uuid":"u","speech":{"results":[]}}"#), "input");
+        assert_eq!(
+            kind(r#"{"recording_url":"https://x","recording_uuid":"r"}"#),
+            "record"
+        );
+        assert_eq!(
+            kind(r#"{"type":"transfer","conversation_uuid_to":"c"}"#),
+            "transfer"
+        );
+        assert_eq!(kind(r#"{"notify":"greeting_played"}"#), "notify");
+        assert_eq!(kind(r#"{"status":"input","dtmf":{}}"#), "input");
+    }
+
+    #[test]
+    fn get_webhooks_are_read_from_the_query_in_order() {
+        let event = VoiceEvent::from_request(
+            "GET",
+            Some("to=447700900000&from=447700900001&uuid=u%2D1&conversation_uuid=CON-1"),
+            b"",
+        )
+        .unwrap();
+        assert_eq!(event.call_uuid(), Some("u-1"));
+        assert_eq!(event.to(), Some("447700900000"));
+        let names: Vec<&str> = event.fields().keys().map(String::as_str).collect();
+        assert_eq!(names, ["to", "from", "uuid", "conversation_uuid"]);
+    }
+
+    #[test]
+    fn a_post_without_a_body_falls_back_to_the_query() {
+        let event = VoiceEvent::from_request("POST", Some("uuid=u-2"), b"  ").unwrap();
+        assert_eq!(event.call_uuid(), Some("u-2"));
+    }
+
+    #[test]
+    fn bodies_that_are_not_objects_are_refused_with_a_position_only() {
+        assert_eq!(
+            VoiceEvent::from_request("POST", None, b"[1,2]"),
+            Err(EventParseError::NotAnObject)
+        );
+        let error = VoiceEvent::from_json(b"{\"uuid\": sec").unwrap_err();
+        assert!(matches!(error, EventParseError::NotJson { line: 1, .. }));
+        assert!(!error.to_string().contains("sec"), "{error}");
+    }
+}

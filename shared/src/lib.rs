@@ -3,6 +3,7 @@
 //! The functions in `functions/*` only wire things up; every decision is made here, in plain
 //! functions that take plain values, so each one is testable without AWS or HTTP.
 
+pub mod alert;
 pub mod applications;
 pub mod config;
 pub mod events;
@@ -13,3 +14,4 @@ pub mod secrets;
 pub mod sign;
 pub mod verify;
 pub mod voice;
+pub mod webhook;

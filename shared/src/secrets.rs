@@ -1,5 +1,26 @@
 //! Secrets from AWS Secrets Manager: the secret documents, a small trait over the store, the
 //! Secrets Manager implementation and a cache with rotation candidates.
+//!
+//! The webhook secret (`VONAGE_WEBHOOK_SECRET_ID`) is one JSON document:
+//!
+//! ```json
+//! {"signature_secret": "…", "api_key": "a1b2c3d", "application_id": "aaaaaaaa-…"}
+//! ```
+//!
+//! `signature_secret` and `api_key` are required; `application_id` may be absent or blank. The
+//! verifier enforces the `api_key` (and the `application_id` when given) of the version whose
+//! signature matched. The application's private key lives in another secret, so the webhook
+//! functions are never granted it.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::verify::{SecretError, SignatureSecret};
 
 /// Secrets Manager's staging labels for the secret in force and the one before it.
 pub const CURRENT: &str = "AWSCURRENT";
@@ -25,3 +46,494 @@ pub trait SecretStore: Send + Sync {
         version_stage: &str,
     ) -> Result<Option<String>, SecretStoreError>;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The webhook secret document
+// ---------------------------------------------------------------------------------------------
+
+/// The contents of the webhook secret. `Debug` never shows the signature secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookSecret {
+    signature_secret: String,
+    api_key: String,
+    application_id: Option<String>,
+}
+
+/// Why a secret's value is not a usable document. Messages name fields, never their values.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SecretDocumentError {
+    #[error("the value is not JSON (line {line}, column {column})")]
+    NotJson { line: usize, column: usize },
+    #[error("the value is not a JSON object")]
+    NotAnObject,
+    #[error("`{0}` is missing")]
+    MissingField(&'static str),
+    #[error("`{0}` must be a non-empty string")]
+    InvalidField(&'static str),
+}
+
+impl WebhookSecret {
+    pub fn new(
+        signature_secret: impl Into<String>,
+        api_key: impl Into<String>,
+        application_id: Option<String>,
+    ) -> Self {
+        Self {
+            signature_secret: signature_secret.into(),
+            api_key: api_key.into(),
+            application_id: application_id.filter(|id| !id.is_empty()),
+        }
+    }
+
+    /// Reads the JSON document. Unknown fields are ignored, so the document can grow.
+    ///
+    /// The error never quotes the value: a serde message such as "invalid type: integer `…`"
+    /// could otherwise carry part of the secret into a log line.
+    pub fn parse(json: &str) -> Result<Self, SecretDocumentError> {
+        let value: Value =
+            serde_json::from_str(json).map_err(|error| SecretDocumentError::NotJson {
+                line: error.line(),
+                column: error.column(),
+            })?;
+        let Value::Object(fields) = value else {
+            return Err(SecretDocumentError::NotAnObject);
+        };
+        let required = |name: &'static str| match fields.get(name) {
+            None | Some(Value::Null) => Err(SecretDocumentError::MissingField(name)),
+            // Surrounding whitespace is a paste accident; Vonage's values never carry it.
+            Some(Value::String(text)) if !text.trim().is_empty() => Ok(text.trim().to_owned()),
+            Some(_) => Err(SecretDocumentError::InvalidField(name)),
+        };
+        let signature_secret = required("signature_secret")?;
+        let api_key = required("api_key")?;
+        // Blank counts as absent: the stack creates the secret with `"application_id": ""`.
+        let application_id = match fields.get("application_id") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(text)) if text.trim().is_empty() => None,
+            Some(Value::String(text)) => Some(text.trim().to_owned()),
+            Some(_) => return Err(SecretDocumentError::InvalidField("application_id")),
+        };
+        Ok(Self {
+            signature_secret,
+            api_key,
+            application_id,
+        })
+    }
+
+    /// The document as stored in Secrets Manager (for tools and tests that create the secret).
+    pub fn to_json(&self) -> String {
+        let mut object = serde_json::Map::new();
+        object.insert(
+            "signature_secret".into(),
+            self.signature_secret.clone().into(),
+        );
+        object.insert("api_key".into(), self.api_key.clone().into());
+        if let Some(application_id) = &self.application_id {
+            object.insert("application_id".into(), application_id.clone().into());
+        }
+        Value::Object(object).to_string()
+    }
+
+    pub fn signature_secret(&self) -> &str {
+        &self.signature_secret
+    }
+
+    pub fn api_key(&self) -> &str {
+        &self.api_key
+    }
+
+    pub fn application_id(&self) -> Option<&str> {
+        self.application_id.as_deref()
+    }
+}
+
+impl fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WebhookSecret")
+            .field("signature_secret", &"<redacted>")
+            .field("api_key", &self.api_key)
+            .field("application_id", &self.application_id)
+            .finish()
+    }
+}
+
+/// One version of the webhook secret, ready to verify with: the document, and the HMAC key built
+/// from it once rather than on every request. The key's label is the staging label, which is what
+/// logs show as "the secret that matched".
+#[derive(Clone, Debug)]
+pub struct WebhookSecretVersion {
+    pub stage: &'static str,
+    pub document: WebhookSecret,
+    pub key: SignatureSecret,
+}
+
+impl WebhookSecretVersion {
+    pub fn new(stage: &'static str, document: WebhookSecret) -> Result<Self, SecretError> {
+        let key = SignatureSecret::new(stage, document.signature_secret())?;
+        Ok(Self {
+            stage,
+            document,
+            key,
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The cache
+// ---------------------------------------------------------------------------------------------
+
+/// How long fetched secrets are trusted, and how often a failed signature may force a re-read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SecretCacheSettings {
+    /// After this long the next request re-reads the secret (`SECRET_CACHE_SECONDS`).
+    pub ttl: Duration,
+    /// At most one early re-read per this interval when a signature fails with the cached
+    /// versions (`SECRET_REFRESH_MIN_INTERVAL_SECONDS`): enough to pick up a rotation at once,
+    /// too little for forged requests to hammer Secrets Manager.
+    pub refresh_min_interval: Duration,
+}
+
+impl Default for SecretCacheSettings {
+    fn default() -> Self {
+        Self {
+            ttl: Duration::from_secs(300),
+            refresh_min_interval: Duration::from_secs(10),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookSecretError {
+    #[error(transparent)]
+    Store(#[from] SecretStoreError),
+    #[error("the secret {secret_id} has no {CURRENT} version")]
+    NoCurrentVersion { secret_id: String },
+    #[error("the secret {secret_id} ({stage}) is not usable: {problem}")]
+    Malformed {
+        secret_id: String,
+        stage: &'static str,
+        problem: SecretDocumentError,
+    },
+}
+
+/// The versions to verify with: `AWSCURRENT` first, then `AWSPREVIOUS` when a rotation left one
+/// that differs from it. Shared, so a request holds its snapshot without holding the cache lock.
+pub type SecretVersions = Arc<[WebhookSecretVersion]>;
+
+/// The webhook secret, read at cold start, kept for `ttl`, re-read early (rate-limited) when a
+/// signature fails, so a rotated secret works without a redeploy. Time is passed in, so tests
+/// step through expiry without sleeping.
+pub struct WebhookSecretCache {
+    store: Arc<dyn SecretStore>,
+    secret_id: String,
+    settings: SecretCacheSettings,
+    state: tokio::sync::Mutex<CacheState>,
+}
+
+#[derive(Default)]
+struct CacheState {
+    loaded: Option<Loaded>,
+    last_forced_refresh: Option<Instant>,
+}
+
+struct Loaded {
+    versions: SecretVersions,
+    fetched_at: Instant,
+}
+
+impl WebhookSecretCache {
+    pub fn new(
+        store: Arc<dyn SecretStore>,
+        secret_id: impl Into<String>,
+        settings: SecretCacheSettings,
+    ) -> Self {
+        Self {
+            store,
+            secret_id: secret_id.into(),
+            settings,
+            state: tokio::sync::Mutex::new(CacheState::default()),
+        }
+    }
+
+    pub fn secret_id(&self) -> &str {
+        &self.secret_id
+    }
+
+    /// The cached versions, read from the store first when there are none or they are older than
+    /// the cache time. A failed read is not cached: the next request tries again. Expired versions
+    /// are not served when the store cannot be read, so a secret rotated away stops working.
+    pub async fn versions(&self, now: Instant) -> Result<SecretVersions, WebhookSecretError> {
+        let mut state = self.state.lock().await;
+        if let Some(loaded) = &state.loaded
+            && now.saturating_duration_since(loaded.fetched_at) < self.settings.ttl
+        {
+            return Ok(loaded.versions.clone());
+        }
+        let trigger = if state.loaded.is_some() {
+            "expired"
+        } else {
+            "cold"
+        };
+        let versions = self.fetch(trigger).await?;
+        state.loaded = Some(Loaded {
+            versions: versions.clone(),
+            fetched_at: now,
+        });
+        Ok(versions)
+    }
+
+    /// Called when a signature matched none of `tried`. Re-reads the secret unless that was done
+    /// less than `refresh_min_interval` ago, and returns the fresh versions (`Ok(None)` when the
+    /// re-read is not due). When another request already replaced `tried`, returns those versions
+    /// without a read.
+    pub async fn refresh_after_signature_failure(
+        &self,
+        tried: &SecretVersions,
+        now: Instant,
+    ) -> Result<Option<SecretVersions>, WebhookSecretError> {
+        let mut state = self.state.lock().await;
+        if let Some(loaded) = &state.loaded
+            && !Arc::ptr_eq(&loaded.versions, tried)
+        {
+            return Ok(Some(loaded.versions.clone()));
+        }
+        if state.last_forced_refresh.is_some_and(|last| {
+            now.saturating_duration_since(last) < self.settings.refresh_min_interval
+        }) {
+            return Ok(None);
+        }
+        // Counted before the read, so a store that keeps failing is not asked on every forgery.
+        state.last_forced_refresh = Some(now);
+        let versions = self.fetch("signature_failure").await?;
+        state.loaded = Some(Loaded {
+            versions: versions.clone(),
+            fetched_at: now,
+        });
+        Ok(Some(versions))
+    }
+
+    async fn fetch(&self, trigger: &'static str) -> Result<SecretVersions, WebhookSecretError> {
+        let current_json = self
+            .store
+            .secret_string(&self.secret_id, CURRENT)
+            .await?
+            .ok_or_else(|| WebhookSecretError::NoCurrentVersion {
+                secret_id: self.secret_id.clone(),
+            })?;
+        let current = self.version(CURRENT, &current_json)?;
+        let mut versions = vec![current];
+
+        match self.store.secret_string(&self.secret_id, PREVIOUS).await? {
+            None => {}
+            Some(previous_json) => match self.version(PREVIOUS, &previous_json) {
+                Ok(previous) if previous.document != versions[0].document => {
+                    versions.push(previous);
+                }
+                Ok(_) => {}
+                // An old version in an old format must not take the current one down with it.
+                Err(error) => tracing::warn!(
+                    secret_id = %self.secret_id,
+                    error = %error,
+                    "ignoring the previous version of the webhook secret"
+                ),
+            },
+        }
+        tracing::info!(
+            secret_id = %self.secret_id,
+            trigger,
+            versions = versions.len(),
+            "webhook secret read from the store"
+        );
+        Ok(versions.into())
+    }
+
+    fn version(
+        &self,
+        stage: &'static str,
+        json: &str,
+    ) -> Result<WebhookSecretVersion, WebhookSecretError> {
+        let malformed = |problem| WebhookSecretError::Malformed {
+            secret_id: self.secret_id.clone(),
+            stage,
+            problem,
+        };
+        let document = WebhookSecret::parse(json).map_err(malformed)?;
+        WebhookSecretVersion::new(stage, document)
+            .map_err(|_| malformed(SecretDocumentError::InvalidField("signature_secret")))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stores
+// ---------------------------------------------------------------------------------------------
+
+/// AWS Secrets Manager through the SDK. `AWS_ENDPOINT_URL` (read by `aws-config`) points it at
+/// moto in tests.
+#[derive(Clone, Debug)]
+pub struct SecretsManagerStore {
+    client: aws_sdk_secretsmanager::Client,
+}
+
+impl SecretsManagerStore {
+    pub fn new(client: aws_sdk_secretsmanager::Client) -> Self {
+        Self { client }
+    }
+
+    /// The client from the standard AWS settings (region, credentials, `AWS_ENDPOINT_URL`).
+    pub async fn from_environment() -> Self {
+        Self::from_loader(aws_config::defaults(aws_config::BehaviorVersion::latest())).await
+    }
+
+    /// The client from `loader` (tests set region, credentials and endpoint on it), with timeouts
+    /// short enough that an unreachable store is answered with a 503 well inside the webhook's
+    /// time budget (the functions run with 3 and 6 second timeouts) rather than a Lambda timeout.
+    pub async fn from_loader(loader: aws_config::ConfigLoader) -> Self {
+        let timeouts = aws_config::timeout::TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(1))
+            .operation_attempt_timeout(Duration::from_millis(1500))
+            .operation_timeout(Duration::from_millis(2500))
+            .build();
+        let config = loader.timeout_config(timeouts).load().await;
+        Self::new(aws_sdk_secretsmanager::Client::new(&config))
+    }
+}
+
+#[async_trait::async_trait]
+impl SecretStore for SecretsManagerStore {
+    async fn secret_string(
+        &self,
+        secret_id: &str,
+        version_stage: &str,
+    ) -> Result<Option<String>, SecretStoreError> {
+        let response = self
+            .client
+            .get_secret_value()
+            .secret_id(secret_id)
+            .version_stage(version_stage)
+            .send()
+            .await;
+        match response {
+            Ok(output) => match output.secret_string {
+                Some(value) => Ok(Some(value)),
+                None => Err(SecretStoreError::NotReadable {
+                    secret_id: secret_id.to_owned(),
+                    problem: format!("the {version_stage} version holds binary data, not a string"),
+                }),
+            },
+            Err(error) => classify_sdk_error(error, secret_id, version_stage),
+        }
+    }
+}
+
+/// Secrets Manager answers `ResourceNotFoundException` both for a missing secret and for a
+/// staging label no version carries. `AWSCURRENT` always exists on a secret, so only for other
+/// labels does "not found" mean "no such version".
+fn classify_sdk_error(
+    error: aws_sdk_secretsmanager::error::SdkError<
+        aws_sdk_secretsmanager::operation::get_secret_value::GetSecretValueError,
+    >,
+    secret_id: &str,
+    version_stage: &str,
+) -> Result<Option<String>, SecretStoreError> {
+    use aws_sdk_secretsmanager::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+    let SdkError::ServiceError(service_error) = &error else {
+        return Err(SecretStoreError::Unavailable(
+            DisplayErrorContext(&error).to_string(),
+        ));
+    };
+    let code = service_error.err().code().unwrap_or("Unknown");
+    let message = service_error.err().message().unwrap_or_default();
+    match code {
+        "ResourceNotFoundException" if version_stage != CURRENT => Ok(None),
+        "ResourceNotFoundException"
+        | "AccessDeniedException"
+        | "DecryptionFailure"
+        | "InvalidParameterException"
+        | "InvalidRequestException" => Err(SecretStoreError::NotReadable {
+            secret_id: secret_id.to_owned(),
+            problem: format!("{code}: {message}"),
+        }),
+        _ => Err(SecretStoreError::Unavailable(format!("{code}: {message}"))),
+    }
+}
+
+/// A store in memory, for unit tests and local runs. It counts reads and can be made
+/// unavailable, so tests can see when the cache goes to the store.
+#[derive(Default)]
+pub struct InMemorySecretStore {
+    values: Mutex<HashMap<String, HashMap<String, String>>>,
+    reads: AtomicUsize,
+    unavailable: AtomicBool,
+}
+
+impl InMemorySecretStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stores `value` as the `AWSCURRENT` version of a new secret.
+    pub fn with_secret(self, secret_id: &str, value: impl Into<String>) -> Self {
+        self.put_version(secret_id, CURRENT, value);
+        self
+    }
+
+    pub fn put_version(&self, secret_id: &str, stage: &str, value: impl Into<String>) {
+        self.lock()
+            .entry(secret_id.to_owned())
+            .or_default()
+            .insert(stage.to_owned(), value.into());
+    }
+
+    /// What Secrets Manager's `PutSecretValue` does to the labels: the current version becomes
+    /// `AWSPREVIOUS`, the new one `AWSCURRENT`.
+    pub fn rotate(&self, secret_id: &str, value: impl Into<String>) {
+        let mut values = self.lock();
+        let stages = values.entry(secret_id.to_owned()).or_default();
+        if let Some(current) = stages.remove(CURRENT) {
+            stages.insert(PREVIOUS.to_owned(), current);
+        }
+        stages.insert(CURRENT.to_owned(), value.into());
+    }
+
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.unavailable.store(unavailable, Ordering::SeqCst);
+    }
+
+    /// How many times `secret_string` was called.
+    pub fn reads(&self) -> usize {
+        self.reads.load(Ordering::SeqCst)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, HashMap<String, String>>> {
+        self.values
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[async_trait::async_trait]
+impl SecretStore for InMemorySecretStore {
+    async fn secret_string(
+        &self,
+        secret_id: &str,
+        version_stage: &str,
+    ) -> Result<Option<String>, SecretStoreError> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        if self.unavailable.load(Ordering::SeqCst) {
+            return Err(SecretStoreError::Unavailable(
+                "the in-memory store is switched off".into(),
+            ));
+        }
+        match self.lock().get(secret_id) {
+            None => Err(SecretStoreError::NotReadable {
+                secret_id: secret_id.to_owned(),
+                problem: "no such secret".into(),
+            }),
+            Some(stages) => Ok(stages.get(version_stage).cloned()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

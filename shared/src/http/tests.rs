@@ -1,0 +1,239 @@
+use serde_json::json;
+
+use super::*;
+
+fn body_text(response: &Response<Body>) -> String {
+    String::from_utf8_lossy(response.body().as_ref()).into_owned()
+}
+
+#[test]
+fn every_outcome_maps_to_its_status_in_one_place() {
+    let cases = [
+        (Outcome::Accepted { ncco: None }, 200),
+        (
+            Outcome::Accepted {
+                ncco: Some(json!([])),
+            },
+            200,
+        ),
+        (Outcome::Replayed, 409),
+        (Outcome::Rejected(Rejection::MissingToken), 503),
+        (Outcome::SecretUnavailable, 503),
+        (Outcome::Rejected(Rejection::Signature), 401),
+        (Outcome::Rejected(Rejection::Stale), 401),
+        (Outcome::Rejected(Rejection::BodyMismatch), 401),
+        (Outcome::Rejected(Rejection::Account("api_key")), 401),
+        (Outcome::Rejected(Rejection::MultipleAuthorization), 401),
+    ];
+    for (outcome, status) in cases {
+        assert_eq!(status_for(&outcome).as_u16(), status, "{outcome:?}");
+        let response = response_for(&outcome);
+        assert_eq!(response.status().as_u16(), status, "{outcome:?}");
+        assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+    }
+}
+
+#[test]
+fn refusals_have_generic_bodies_and_temporary_ones_a_retry_after() {
+    let signature = response_for(&Outcome::Rejected(Rejection::Signature));
+    let stale = response_for(&Outcome::Rejected(Rejection::Stale));
+    assert_eq!(body_text(&signature), r#"{"error":"unauthorized"}"#);
+    assert_eq!(
+        body_text(&signature),
+        body_text(&stale),
+        "the reason must not show"
+    );
+    assert_eq!(signature.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    assert!(signature.headers().get(header::RETRY_AFTER).is_none());
+
+    for outcome in [
+        Outcome::Rejected(Rejection::MissingToken),
+        Outcome::SecretUnavailable,
+    ] {
+        let response = response_for(&outcome);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "5");
+        assert_eq!(
+            body_text(&response),
+            r#"{"error":"temporarily unavailable"}"#
+        );
+    }
+}
+
+#[test]
+fn accepted_events_have_an_empty_body_and_answers_their_ncco() {
+    let response = response_for(&Outcome::Accepted { ncco: None });
+    assert!(response.body().is_empty());
+    assert!(response.headers().get(header::CONTENT_TYPE).is_none());
+    let replayed = response_for(&Outcome::Replayed);
+    assert_eq!(body_text(&replayed), r#"{"error":"already processed"}"#);
+    let ncco = json!([{"action": "talk", "text": "Hi"}]);
+    let response = response_for(&Outcome::Accepted {
+        ncco: Some(ncco.clone()),
+    });
+    assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body_text(&response)).unwrap(),
+        ncco
+    );
+}
+
+fn rest_event(query: Value, multi_query: Value, headers: Value, multi_headers: Value) -> Value {
+    json!({
+        "resource": "/event",
+        "path": "/event",
+        "httpMethod": "GET",
+        "headers": headers,
+        "multiValueHeaders": multi_headers,
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": multi_query,
+        "requestContext": {
+            "stage": "prod",
+            "domainName": "a1b2c3d4e5.execute-api.us-east-1.amazonaws.com",
+            "httpMethod": "GET",
+            "path": "/prod/event",
+            "requestId": "r",
+            "identity": {}
+        },
+        "body": null,
+        "isBase64Encoded": false
+    })
+}
+
+#[test]
+fn a_rest_api_query_keeps_the_events_order_and_repeated_names() {
+    let event = rest_event(
+        json!({"zeta": "2", "alpha": "1 +/", "mid": "c"}),
+        json!({"zeta": ["1", "2"], "alpha": ["1 +/"], "mid": ["c"]}),
+        json!({}),
+        json!({}),
+    );
+    let request = request_from_event(event).unwrap();
+    let incoming = incoming_webhook(&request);
+    let query = incoming.query.unwrap();
+    assert_eq!(query, "zeta=1&zeta=2&alpha=1+%2B%2F&mid=c");
+    // What Vonage would have hashed for `zeta=1&alpha=1+%2B%2F&zeta=2&mid=c`.
+    assert_eq!(
+        crate::verify::query_as_compact_json(&query),
+        r#"{"zeta":"2","alpha":"1 +/","mid":"c"}"#
+    );
+}
+
+#[test]
+fn every_rest_api_authorization_value_is_kept_so_duplicates_are_seen() {
+    let event = rest_event(
+        Value::Null,
+        Value::Null,
+        json!({"Authorization": "Bearer second"}),
+        json!({"Authorization": ["Bearer first", "Bearer second"], "Accept": ["*/*"]}),
+    );
+    let request = request_from_event(event).unwrap();
+    // lambda_http alone keeps only the last one.
+    assert_eq!(
+        request
+            .headers()
+            .get_all(header::AUTHORIZATION)
+            .iter()
+            .count(),
+        1
+    );
+    let incoming = incoming_webhook(&request);
+    assert_eq!(
+        incoming.authorization,
+        [b"Bearer first".to_vec(), b"Bearer second".to_vec()]
+    );
+    assert_eq!(incoming.query, None);
+
+    let single_only = rest_event(
+        Value::Null,
+        Value::Null,
+        json!({"authorization": "Bearer only"}),
+        Value::Null,
+    );
+    let incoming = incoming_webhook(&request_from_event(single_only).unwrap());
+    assert_eq!(incoming.authorization, [b"Bearer only".to_vec()]);
+}
+
+fn http_api_event(raw_query: &str, body: Option<&str>, base64: bool) -> Value {
+    json!({
+        "version": "2.0",
+        "routeKey": "POST /event",
+        "rawPath": "/event",
+        "rawQueryString": raw_query,
+        "headers": {"authorization": "Bearer token", "host": "abc.execute-api.eu-west-1.amazonaws.com"},
+        "requestContext": {
+            "domainName": "abc.execute-api.eu-west-1.amazonaws.com",
+            "http": {"method": "POST", "path": "/event", "protocol": "HTTP/1.1", "sourceIp": "1.2.3.4", "userAgent": "x"},
+            "requestId": "r",
+            "routeKey": "POST /event",
+            "stage": "$default",
+            "time": "15/Jan/2027:08:00:00 +0000",
+            "timeEpoch": 0
+        },
+        "body": body,
+        "isBase64Encoded": base64
+    })
+}
+
+#[test]
+fn an_http_api_request_keeps_its_raw_query_and_decoded_body() {
+    let request =
+        request_from_event(http_api_event("b=2&a=1%20x", Some("eyJhIjogMX0="), true)).unwrap();
+    let incoming = incoming_webhook(&request);
+    assert_eq!(incoming.method, "POST");
+    assert_eq!(incoming.query.as_deref(), Some("b=2&a=1%20x"));
+    assert_eq!(incoming.body, br#"{"a": 1}"#);
+    assert_eq!(incoming.authorization, [b"Bearer token".to_vec()]);
+}
+
+#[test]
+fn a_body_flagged_base64_that_does_not_decode_becomes_empty_instead_of_a_panic() {
+    let request = request_from_event(http_api_event("", Some("%%% not base64"), true)).unwrap();
+    assert!(incoming_webhook(&request).body.is_empty());
+}
+
+#[test]
+fn requests_built_by_lambda_http_alone_still_work() {
+    // No OriginalRequestParts: the query and headers come from the http::Request.
+    let text = http_api_event("x=1", Some("{}"), false).to_string();
+    let request = lambda_http::request::from_str(&text).unwrap();
+    let incoming = incoming_webhook(&request);
+    assert_eq!(incoming.query.as_deref(), Some("x=1"));
+    assert_eq!(incoming.body, b"{}");
+}
+
+#[test]
+fn the_event_url_is_derived_from_domain_and_stage() {
+    let derive = |event: Value| event_url_from_request(&request_from_event(event).unwrap());
+
+    assert_eq!(
+        derive(http_api_event("", None, false)).as_deref(),
+        Some("https://abc.execute-api.eu-west-1.amazonaws.com/event")
+    );
+
+    let mut named_stage = http_api_event("", None, false);
+    named_stage["requestContext"]["stage"] = json!("live");
+    assert_eq!(
+        derive(named_stage).as_deref(),
+        Some("https://abc.execute-api.eu-west-1.amazonaws.com/live/event")
+    );
+
+    let rest = rest_event(Value::Null, Value::Null, json!({}), json!({}));
+    assert_eq!(
+        derive(rest).as_deref(),
+        Some("https://a1b2c3d4e5.execute-api.us-east-1.amazonaws.com/prod/event")
+    );
+
+    // A custom domain hides its base path mapping: no stage is guessed.
+    let mut custom = http_api_event("", None, false);
+    custom["requestContext"]["domainName"] = json!("voice.example.com");
+    custom["requestContext"]["stage"] = json!("live");
+    assert_eq!(
+        derive(custom).as_deref(),
+        Some("https://voice.example.com/event")
+    );
+
+    // Something that is not a plain host name is not used.
+    let mut odd = http_api_event("", None, false);
+    odd["requestContext"]["domainName"] = json!("evil.example/path?");
+    assert_eq!(derive(odd), None);
+}

@@ -1,0 +1,175 @@
+//! The answer webhook: reply to an inbound call with the greeting NCCO.
+
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{
+    AnswerConfig, Clock, IncomingWebhook, Outcome, SignedWebhookVerifier, VerificationFailure,
+};
+use crate::events::{NOTIFY_MARKER, VoiceEvent};
+use crate::ncco::Ncco;
+use crate::secrets::SecretStore;
+use crate::verify::Rejection;
+
+/// What the `notify` action reports when the greeting has been spoken.
+pub const NOTIFY_STEP: &str = "greeting_played";
+
+/// The NCCO action that reports progress to a URL. `talk` has no `eventUrl` of its own, so this
+/// is how the answer's NCCO points at our event endpoint. (Not part of `crate::ncco`, which
+/// models what outbound alerts need.)
+#[derive(Serialize)]
+struct Notify<'a> {
+    action: &'static str,
+    payload: serde_json::Map<String, Value>,
+    #[serde(rename = "eventUrl")]
+    event_url: [&'a str; 1],
+    #[serde(rename = "eventMethod")]
+    event_method: &'static str,
+}
+
+pub struct AnswerHandler {
+    verifier: SignedWebhookVerifier,
+    allow_unsigned: bool,
+    greeting: Ncco,
+    configured_event_url: Option<String>,
+}
+
+impl AnswerHandler {
+    pub fn new(config: &AnswerConfig, store: Arc<dyn SecretStore>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            verifier: SignedWebhookVerifier::new(&config.webhook, store, clock),
+            allow_unsigned: config.allow_unsigned,
+            greeting: config.greeting.clone(),
+            configured_event_url: config.event_url.clone(),
+        }
+    }
+
+    /// Reads the secret at cold start; see [`SignedWebhookVerifier::warm_up`].
+    pub async fn warm_up(&self) -> bool {
+        self.verifier.warm_up().await.is_ok()
+    }
+
+    /// Decides on one answer webhook and logs it. `request_event_url` is the event endpoint
+    /// derived from the request (host and stage); `EVENT_URL`, when set, wins over it.
+    ///
+    /// A token, when present, must verify. A request without one is answered when
+    /// `ANSWER_ALLOW_UNSIGNED` is true (the default: Vonage's preview does not sign the answer
+    /// webhook); otherwise it is refused like an unsigned event (503, so Vonage retries). A
+    /// repeated `jti` is answered again: Vonage retries the answer webhook after a timeout, and
+    /// refusing the retry would drop the call.
+    pub async fn handle(
+        &self,
+        incoming: &IncomingWebhook,
+        request_event_url: Option<&str>,
+    ) -> Outcome {
+        let call =
+            VoiceEvent::from_request(&incoming.method, incoming.query.as_deref(), &incoming.body)
+                .ok();
+        let call_uuid = call.as_ref().and_then(VoiceEvent::call_uuid);
+        let conversation_uuid = call.as_ref().and_then(VoiceEvent::conversation_uuid);
+        let (event_url, event_url_source) = match (&self.configured_event_url, request_event_url) {
+            (Some(configured), _) => (Some(configured.as_str()), "EVENT_URL"),
+            (None, Some(derived)) => (Some(derived), "request"),
+            (None, None) => (None, "none"),
+        };
+
+        if incoming.is_unsigned() {
+            if !self.allow_unsigned {
+                tracing::warn!(
+                    webhook = "answer",
+                    outcome = "rejected",
+                    verified = false,
+                    reason = Rejection::MissingToken.reason(),
+                    call_uuid,
+                    conversation_uuid,
+                    "unsigned answer webhook refused: ANSWER_ALLOW_UNSIGNED is false"
+                );
+                return Outcome::Rejected(Rejection::MissingToken);
+            }
+            tracing::info!(
+                webhook = "answer",
+                outcome = "answered",
+                verified = false,
+                call_uuid,
+                conversation_uuid,
+                event_url_source,
+                "unsigned answer webhook answered"
+            );
+            return Outcome::Accepted {
+                ncco: Some(self.ncco(event_url, call_uuid)),
+            };
+        }
+
+        match self.verifier.verify(incoming).await {
+            Ok(verified) => {
+                tracing::info!(
+                    webhook = "answer",
+                    outcome = "answered",
+                    verified = true,
+                    call_uuid,
+                    conversation_uuid,
+                    jti = verified.verified.claims.jti.as_deref(),
+                    matched_secret = verified.verified.matched_secret.as_str(),
+                    secret_refreshed = verified.secret_refreshed,
+                    event_url_source,
+                    "answer webhook answered"
+                );
+                Outcome::Accepted {
+                    ncco: Some(self.ncco(event_url, call_uuid)),
+                }
+            }
+            Err(VerificationFailure::Rejected(rejection)) => {
+                tracing::warn!(
+                    webhook = "answer",
+                    outcome = "rejected",
+                    verified = false,
+                    reason = rejection.reason(),
+                    call_uuid,
+                    conversation_uuid,
+                    "answer webhook refused"
+                );
+                Outcome::Rejected(rejection)
+            }
+            Err(VerificationFailure::SecretUnavailable(error)) => {
+                tracing::error!(
+                    webhook = "answer",
+                    outcome = "secret_unavailable",
+                    verified = false,
+                    call_uuid,
+                    conversation_uuid,
+                    error = %error,
+                    "answer webhook not verified: the webhook secret cannot be read"
+                );
+                Outcome::SecretUnavailable
+            }
+        }
+    }
+
+    /// The greeting, then a `notify` to our event endpoint once it has been spoken. Without any
+    /// event URL the greeting goes alone.
+    fn ncco(&self, event_url: Option<&str>, call_uuid: Option<&str>) -> Value {
+        let mut actions = match self.greeting.to_json() {
+            Value::Array(actions) => actions,
+            other => vec![other],
+        };
+        if let Some(event_url) = event_url {
+            let mut payload = serde_json::Map::new();
+            payload.insert(NOTIFY_MARKER.into(), NOTIFY_STEP.into());
+            if let Some(uuid) = call_uuid {
+                payload.insert("uuid".into(), uuid.into());
+            }
+            let notify = Notify {
+                action: "notify",
+                payload,
+                event_url: [event_url],
+                event_method: "POST",
+            };
+            if let Ok(action) = serde_json::to_value(notify) {
+                actions.push(action);
+            }
+        }
+        Value::Array(actions)
+    }
+}

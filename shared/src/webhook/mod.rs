@@ -1,0 +1,204 @@
+//! The answer and event webhooks' decisions, as plain async functions over a [`SecretStore`] and
+//! a [`Clock`]. Nothing here knows `lambda_http`: `crate::http` turns API Gateway requests into
+//! [`IncomingWebhook`]s and [`Outcome`]s into responses, so these handlers are tested with plain
+//! values and the HTTP mapping lives in one place.
+
+mod answer;
+mod clock;
+mod event;
+mod replay;
+mod settings;
+
+use std::fmt;
+use std::sync::Arc;
+
+pub use answer::{AnswerHandler, NOTIFY_STEP};
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use event::EventHandler;
+pub use replay::{DEFAULT_REPLAY_CAPACITY, ReplayCache};
+pub use settings::*;
+
+use crate::secrets::{SecretStore, SecretVersions, WebhookSecretCache, WebhookSecretError};
+use crate::verify::{
+    CandidateSecrets, Rejection, VerificationPolicy, Verified, WebhookRequest, verify,
+};
+
+/// The parts of an HTTP request a webhook handler reads, owned and free of framework types.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct IncomingWebhook {
+    /// Every `Authorization` header value, in the order received.
+    pub authorization: Vec<Vec<u8>>,
+    pub method: String,
+    /// The raw query string without `?`, in the order the client sent it.
+    pub query: Option<String>,
+    /// The body after API Gateway's base64 encoding has been undone.
+    pub body: Vec<u8>,
+}
+
+impl IncomingWebhook {
+    /// True when the request carried no Authorization header at all.
+    pub fn is_unsigned(&self) -> bool {
+        self.authorization.is_empty()
+    }
+
+    fn verify_with(
+        &self,
+        secrets: &CandidateSecrets,
+        now: i64,
+        policy: &VerificationPolicy,
+    ) -> Result<Verified, Rejection> {
+        let authorization: Vec<&[u8]> = self.authorization.iter().map(Vec::as_slice).collect();
+        let request = WebhookRequest {
+            authorization: &authorization,
+            method: &self.method,
+            query: self.query.as_deref(),
+            body: &self.body,
+        };
+        verify(&request, secrets, now, policy)
+    }
+}
+
+/// Shows sizes, never the token.
+impl fmt::Debug for IncomingWebhook {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IncomingWebhook")
+            .field("authorization_values", &self.authorization.len())
+            .field("method", &self.method)
+            .field("query_bytes", &self.query.as_ref().map(String::len))
+            .field("body_bytes", &self.body.len())
+            .finish()
+    }
+}
+
+/// What a handler decided. `crate::http::response_for` is the one place that turns it into a
+/// status code and body.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Outcome {
+    /// Accepted. `ncco` is the answer webhook's reply; an event is acknowledged with no body.
+    Accepted { ncco: Option<serde_json::Value> },
+    /// A verified token whose `jti` this instance already accepted within its freshness window:
+    /// refused with 409 and not processed again (Vonage does not retry a 409).
+    Replayed,
+    /// Refused. `Rejection::MissingToken` means "unsigned where a signature is required".
+    Rejected(Rejection),
+    /// The webhook secret could not be read, so nothing can be verified right now.
+    SecretUnavailable,
+}
+
+/// Why verification did not produce a verdict on the token.
+#[derive(Debug)]
+pub enum VerificationFailure {
+    Rejected(Rejection),
+    SecretUnavailable(WebhookSecretError),
+}
+
+/// Verifies signed webhooks against the cached webhook secret, every version a rotation left in
+/// place, re-reading the secret (rate-limited) when no version's signature matches.
+pub struct SignedWebhookVerifier {
+    secrets: WebhookSecretCache,
+    policy: VerificationPolicy,
+    clock: Arc<dyn Clock>,
+}
+
+/// A verified request, and whether the secret had to be re-read to verify it.
+#[derive(Debug)]
+pub struct VerifiedWebhook {
+    pub verified: Verified,
+    pub secret_refreshed: bool,
+}
+
+impl SignedWebhookVerifier {
+    pub fn new(config: &WebhookConfig, store: Arc<dyn SecretStore>, clock: Arc<dyn Clock>) -> Self {
+        Self {
+            secrets: WebhookSecretCache::new(store, config.secret_id.clone(), config.secret_cache),
+            policy: config.policy.clone(),
+            clock,
+        }
+    }
+
+    pub fn clock(&self) -> &dyn Clock {
+        self.clock.as_ref()
+    }
+
+    /// Reads the secret now (at cold start) so the first webhook does not wait for it. A failure
+    /// is logged and not fatal: requests answer 503 and the next one tries again.
+    pub async fn warm_up(&self) -> Result<(), WebhookSecretError> {
+        match self.secrets.versions(self.clock.instant()).await {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                tracing::error!(
+                    secret_id = %self.secrets.secret_id(),
+                    error = %error,
+                    "the webhook secret could not be read at cold start; answering 503 until it can"
+                );
+                Err(error)
+            }
+        }
+    }
+
+    pub async fn verify(
+        &self,
+        incoming: &IncomingWebhook,
+    ) -> Result<VerifiedWebhook, VerificationFailure> {
+        let now = self.clock.unix_seconds();
+        let versions = self
+            .secrets
+            .versions(self.clock.instant())
+            .await
+            .map_err(VerificationFailure::SecretUnavailable)?;
+        match self.verify_against(&versions, incoming, now) {
+            Err(Rejection::Signature) => {}
+            other => {
+                return other
+                    .map(|verified| VerifiedWebhook {
+                        verified,
+                        secret_refreshed: false,
+                    })
+                    .map_err(VerificationFailure::Rejected);
+            }
+        }
+        // No version signed it: perhaps the secret was rotated since we read it.
+        let fresh = self
+            .secrets
+            .refresh_after_signature_failure(&versions, self.clock.instant())
+            .await
+            .map_err(VerificationFailure::SecretUnavailable)?;
+        let Some(fresh) = fresh else {
+            return Err(VerificationFailure::Rejected(Rejection::Signature));
+        };
+        self.verify_against(&fresh, incoming, now)
+            .map(|verified| VerifiedWebhook {
+                verified,
+                secret_refreshed: true,
+            })
+            .map_err(VerificationFailure::Rejected)
+    }
+
+    /// Tries each version with the account it belongs to. A version whose signature does not
+    /// match passes to the next; any other refusal is final, since the signature did match.
+    fn verify_against(
+        &self,
+        versions: &SecretVersions,
+        incoming: &IncomingWebhook,
+        now: i64,
+    ) -> Result<Verified, Rejection> {
+        for version in versions.iter() {
+            let Ok(candidates) = CandidateSecrets::new(vec![version.key.clone()]) else {
+                continue;
+            };
+            let policy = VerificationPolicy {
+                expected_api_key: Some(version.document.api_key().to_owned()),
+                expected_application_id: version.document.application_id().map(str::to_owned),
+                ..self.policy.clone()
+            };
+            match incoming.verify_with(&candidates, now, &policy) {
+                Err(Rejection::Signature) => continue,
+                verdict => return verdict,
+            }
+        }
+        Err(Rejection::Signature)
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,303 @@
+//! The answer and event functions' settings, read once at cold start. Each error names the
+//! environment variable to fix.
+
+use std::time::Duration;
+
+use crate::config::{self, ConfigError, Settings};
+use crate::ncco::{Action, Ncco, Talk};
+use crate::secrets::SecretCacheSettings;
+use crate::verify::{BodyHashMode, VerificationPolicy};
+
+pub const WEBHOOK_SECRET_ID: &str = "VONAGE_WEBHOOK_SECRET_ID";
+pub const SECRET_CACHE_SECONDS: &str = "SECRET_CACHE_SECONDS";
+pub const SECRET_REFRESH_MIN_INTERVAL_SECONDS: &str = "SECRET_REFRESH_MIN_INTERVAL_SECONDS";
+pub const WEBHOOK_MAX_AGE_SECONDS: &str = "WEBHOOK_MAX_AGE_SECONDS";
+pub const WEBHOOK_MAX_CLOCK_AHEAD_SECONDS: &str = "WEBHOOK_MAX_CLOCK_AHEAD_SECONDS";
+pub const PAYLOAD_HASH_MODE: &str = "PAYLOAD_HASH_MODE";
+pub const UNSIGNED_EVENT_STATUSES: &str = "UNSIGNED_EVENT_STATUSES";
+pub const ANSWER_ALLOW_UNSIGNED: &str = "ANSWER_ALLOW_UNSIGNED";
+pub const ANSWER_GREETING: &str = "ANSWER_GREETING";
+pub const ANSWER_LANGUAGE: &str = "ANSWER_LANGUAGE";
+pub const EVENT_URL: &str = "EVENT_URL";
+
+pub const DEFAULT_GREETING: &str =
+    "Hello. This call is answered by a signed webhook on AWS Lambda. Goodbye.";
+pub const DEFAULT_LANGUAGE: &str = "en-US";
+
+/// What both webhook functions need: where the secret is, how long to keep it, what a token
+/// must satisfy.
+#[derive(Clone, Debug)]
+pub struct WebhookConfig {
+    pub secret_id: String,
+    pub secret_cache: SecretCacheSettings,
+    pub policy: VerificationPolicy,
+}
+
+impl WebhookConfig {
+    pub fn from_settings(settings: &impl Settings) -> Result<Self, ConfigError> {
+        let defaults = SecretCacheSettings::default();
+        let policy_defaults = VerificationPolicy::default();
+        let max_age =
+            config::seconds_or(settings, WEBHOOK_MAX_AGE_SECONDS, policy_defaults.max_age)?;
+        if max_age.is_zero() {
+            return Err(ConfigError::Invalid {
+                name: WEBHOOK_MAX_AGE_SECONDS,
+                problem: "must be at least 1 second".into(),
+            });
+        }
+        Ok(Self {
+            secret_id: config::required(settings, WEBHOOK_SECRET_ID)?,
+            secret_cache: SecretCacheSettings {
+                ttl: config::seconds_or(settings, SECRET_CACHE_SECONDS, defaults.ttl)?,
+                refresh_min_interval: config::seconds_or(
+                    settings,
+                    SECRET_REFRESH_MIN_INTERVAL_SECONDS,
+                    defaults.refresh_min_interval,
+                )?,
+            },
+            policy: VerificationPolicy {
+                max_age,
+                max_clock_ahead: config::seconds_or(
+                    settings,
+                    WEBHOOK_MAX_CLOCK_AHEAD_SECONDS,
+                    policy_defaults.max_clock_ahead,
+                )?,
+                // Filled per secret version: the api_key and application_id stored beside the
+                // signature secret are the ones enforced.
+                expected_api_key: None,
+                expected_application_id: None,
+                body_hash: body_hash_mode(settings)?,
+            },
+        })
+    }
+
+    /// How long after its `iat` a token stops passing the freshness check.
+    pub fn max_age_seconds(&self) -> i64 {
+        i64::try_from(self.policy.max_age.as_secs()).unwrap_or(i64::MAX)
+    }
+}
+
+fn body_hash_mode(settings: &impl Settings) -> Result<BodyHashMode, ConfigError> {
+    match config::optional(settings, PAYLOAD_HASH_MODE)
+        .map(|mode| mode.to_ascii_lowercase())
+        .as_deref()
+    {
+        None | Some("exact") => Ok(BodyHashMode::Exact),
+        Some("exact-or-compact-json") => Ok(BodyHashMode::ExactOrCompactJson),
+        Some(other) => Err(ConfigError::Invalid {
+            name: PAYLOAD_HASH_MODE,
+            problem: format!("expected exact or exact-or-compact-json, got {other:?}"),
+        }),
+    }
+}
+
+/// The event function's settings.
+#[derive(Clone, Debug)]
+pub struct EventConfig {
+    pub webhook: WebhookConfig,
+    /// Event kinds (see `VoiceEvent::kind`) accepted without an Authorization header.
+    pub unsigned_statuses: Vec<String>,
+}
+
+impl EventConfig {
+    pub fn from_settings(settings: &impl Settings) -> Result<Self, ConfigError> {
+        Ok(Self {
+            webhook: WebhookConfig::from_settings(settings)?,
+            unsigned_statuses: config::list(settings, UNSIGNED_EVENT_STATUSES)
+                .into_iter()
+                .map(|status| status.to_ascii_lowercase())
+                .collect(),
+        })
+    }
+}
+
+/// The answer function's settings.
+#[derive(Clone, Debug)]
+pub struct AnswerConfig {
+    pub webhook: WebhookConfig,
+    /// Answer a request that carries no token (Vonage's preview did not sign the answer webhook).
+    pub allow_unsigned: bool,
+    /// The greeting, validated as an NCCO at cold start.
+    pub greeting: Ncco,
+    /// Our event endpoint; when absent it is derived from each request's host and stage.
+    pub event_url: Option<String>,
+}
+
+impl AnswerConfig {
+    pub fn from_settings(settings: &impl Settings) -> Result<Self, ConfigError> {
+        let text = config::optional(settings, ANSWER_GREETING)
+            .unwrap_or_else(|| DEFAULT_GREETING.to_owned());
+        let language = config::optional(settings, ANSWER_LANGUAGE)
+            .unwrap_or_else(|| DEFAULT_LANGUAGE.to_owned());
+        if !looks_like_language_tag(&language) {
+            return Err(ConfigError::Invalid {
+                name: ANSWER_LANGUAGE,
+                problem: format!("expected a BCP-47 tag such as en-US, got {language:?}"),
+            });
+        }
+        let talk = Talk {
+            language: Some(language),
+            ..Talk::new(text)
+        };
+        let greeting =
+            Ncco::new(vec![Action::Talk(talk)]).map_err(|error| ConfigError::Invalid {
+                name: ANSWER_GREETING,
+                problem: error.to_string(),
+            })?;
+        Ok(Self {
+            webhook: WebhookConfig::from_settings(settings)?,
+            allow_unsigned: config::flag_or(settings, ANSWER_ALLOW_UNSIGNED, true)?,
+            greeting,
+            event_url: config::url(settings, EVENT_URL)?,
+        })
+    }
+}
+
+fn looks_like_language_tag(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let primary = parts.next().unwrap_or_default();
+    (2..=3).contains(&primary.len())
+        && primary.bytes().all(|b| b.is_ascii_alphabetic())
+        && parts.all(|part| {
+            (1..=8).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
+}
+
+/// Used by tests that build a configuration by hand.
+impl WebhookConfig {
+    pub fn for_secret(secret_id: impl Into<String>) -> Self {
+        Self {
+            secret_id: secret_id.into(),
+            secret_cache: SecretCacheSettings::default(),
+            policy: VerificationPolicy::default(),
+        }
+    }
+
+    pub fn with_cache(mut self, ttl: Duration, refresh_min_interval: Duration) -> Self {
+        self.secret_cache = SecretCacheSettings {
+            ttl,
+            refresh_min_interval,
+        };
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ncco::Action;
+
+    #[test]
+    fn defaults_apply_when_only_the_secret_id_is_set() {
+        let settings = [(WEBHOOK_SECRET_ID, "vonage/webhook")];
+        let event = EventConfig::from_settings(&settings).unwrap();
+        assert_eq!(event.webhook.secret_id, "vonage/webhook");
+        assert_eq!(event.webhook.secret_cache, SecretCacheSettings::default());
+        assert_eq!(event.webhook.secret_cache.ttl, Duration::from_secs(300));
+        assert_eq!(event.webhook.policy.max_age, Duration::from_secs(300));
+        assert_eq!(
+            event.webhook.policy.max_clock_ahead,
+            Duration::from_secs(300)
+        );
+        assert_eq!(event.webhook.policy.body_hash, BodyHashMode::Exact);
+        assert!(event.unsigned_statuses.is_empty());
+
+        let answer = AnswerConfig::from_settings(&settings).unwrap();
+        assert!(answer.allow_unsigned);
+        assert_eq!(answer.event_url, None);
+        let Action::Talk(talk) = &answer.greeting.actions()[0] else {
+            panic!("the greeting is a talk action");
+        };
+        assert_eq!(talk.text, DEFAULT_GREETING);
+        assert_eq!(talk.language.as_deref(), Some("en-US"));
+    }
+
+    #[test]
+    fn every_setting_is_read() {
+        let settings = [
+            (
+                WEBHOOK_SECRET_ID,
+                "arn:aws:secretsmanager:us-east-1:123456789012:secret:w-AbCdEf",
+            ),
+            (SECRET_CACHE_SECONDS, "60"),
+            (SECRET_REFRESH_MIN_INTERVAL_SECONDS, "2"),
+            (WEBHOOK_MAX_AGE_SECONDS, "120"),
+            (WEBHOOK_MAX_CLOCK_AHEAD_SECONDS, "30"),
+            (PAYLOAD_HASH_MODE, "exact-or-compact-json"),
+            (UNSIGNED_EVENT_STATUSES, "Input, transfer,,notify"),
+            (ANSWER_ALLOW_UNSIGNED, "false"),
+            (ANSWER_GREETING, "Bonjour"),
+            (ANSWER_LANGUAGE, "fr-FR"),
+            (EVENT_URL, "https://voice.example.com/event/"),
+        ];
+        let event = EventConfig::from_settings(&settings).unwrap();
+        assert_eq!(event.webhook.secret_cache.ttl, Duration::from_secs(60));
+        assert_eq!(
+            event.webhook.secret_cache.refresh_min_interval,
+            Duration::from_secs(2)
+        );
+        assert_eq!(event.webhook.policy.max_age, Duration::from_secs(120));
+        assert_eq!(
+            event.webhook.policy.max_clock_ahead,
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            event.webhook.policy.body_hash,
+            BodyHashMode::ExactOrCompactJson
+        );
+        assert_eq!(event.unsigned_statuses, ["input", "transfer", "notify"]);
+        let answer = AnswerConfig::from_settings(&settings).unwrap();
+        assert!(!answer.allow_unsigned);
+        assert_eq!(
+            answer.event_url.as_deref(),
+            Some("https://voice.example.com/event")
+        );
+        assert_eq!(
+            answer.greeting.to_json(),
+            serde_json::json!([{"action":"talk","text":"Bonjour","language":"fr-FR"}])
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        let name_of = |error: ConfigError| match error {
+            ConfigError::Missing { name } | ConfigError::Invalid { name, .. } => name,
+        };
+        assert_eq!(
+            name_of(EventConfig::from_settings(&[("X", "1")]).unwrap_err()),
+            WEBHOOK_SECRET_ID
+        );
+        let with =
+            |name: &'static str, value: &'static str| [(WEBHOOK_SECRET_ID, "s"), (name, value)];
+        for (name, value) in [
+            (SECRET_CACHE_SECONDS, "five"),
+            (WEBHOOK_MAX_AGE_SECONDS, "0"),
+            (WEBHOOK_MAX_CLOCK_AHEAD_SECONDS, "-1"),
+            (PAYLOAD_HASH_MODE, "lenient"),
+        ] {
+            assert_eq!(
+                name_of(EventConfig::from_settings(&with(name, value)).unwrap_err()),
+                name
+            );
+        }
+        for (name, value) in [
+            (ANSWER_ALLOW_UNSIGNED, "sometimes"),
+            (ANSWER_LANGUAGE, "english please"),
+            (EVENT_URL, "example.com/event"),
+        ] {
+            assert_eq!(
+                name_of(AnswerConfig::from_settings(&with(name, value)).unwrap_err()),
+                name
+            );
+        }
+        let too_long = "a".repeat(1501);
+        let settings = [
+            (WEBHOOK_SECRET_ID, "s"),
+            (ANSWER_GREETING, too_long.as_str()),
+        ];
+        assert_eq!(
+            name_of(AnswerConfig::from_settings(&settings).unwrap_err()),
+            ANSWER_GREETING
+        );
+    }
+}

@@ -1,0 +1,489 @@
+//! The webhook secret read through the real Secrets Manager client from moto's server.
+//!
+//! Between the client and moto sits a small TCP relay that counts the HTTP requests passing
+//! through it, so "a warm invocation sends nothing to Secrets Manager" is measured on the wire,
+//! not inferred from our own code. The client gets dummy credentials and a region on its config
+//! loader, not from the process environment.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use aws_sdk_secretsmanager::config::{Credentials, Region};
+use aws_sdk_secretsmanager::primitives::Blob;
+use integration_tests::{MotoServer, repo_root};
+use serde_json::{Value, json};
+use vonage_voice_lambda::http::{
+    HttpRequest, incoming_webhook, request_from_event, serve_answer, serve_event,
+};
+use vonage_voice_lambda::secrets::{
+    CURRENT, PREVIOUS, SecretStore, SecretStoreError, SecretsManagerStore, WebhookSecret,
+};
+use vonage_voice_lambda::sign::WebhookSigner;
+use vonage_voice_lambda::verify::Rejection;
+use vonage_voice_lambda::webhook::{
+    AnswerConfig, AnswerHandler, Clock, EventConfig, EventHandler, ManualClock,
+    SignedWebhookVerifier, SystemClock, VerificationFailure, WebhookConfig,
+};
+
+const SECRET_ID: &str = "vonage/webhook";
+const API_KEY: &str = "a1b2c3d";
+const APPLICATION_ID: &str = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab";
+const FIRST: &str = "first-signature-secret-0123456789abcdef";
+const SECOND: &str = "second-signature-secret-0123456789abcdef";
+const THIRD: &str = "third-signature-secret-0123456789abcdef";
+const FORGED: &str = "forged-signature-secret-0123456789abcdef";
+
+// ---------------------------------------------------------------------------------------------
+// The counting relay
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Default)]
+struct Counts {
+    requests: AtomicUsize,
+    get_secret_value: AtomicUsize,
+}
+
+/// Forwards TCP connections to `upstream`, counting HTTP/1.1 request lines and Secrets Manager
+/// `GetSecretValue` calls (by their `x-amz-target` header) in the client-to-server direction.
+/// Counts are taken before a request is forwarded, so they are complete once its response is in.
+struct CountingRelay {
+    address: SocketAddr,
+    counts: Arc<Counts>,
+    stopping: Arc<AtomicBool>,
+}
+
+const REQUEST_LINE_END: &[u8] = b" http/1.1\r\n";
+const GET_SECRET_VALUE: &[u8] = b"x-amz-target: secretsmanager.getsecretvalue";
+
+impl CountingRelay {
+    fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port for the relay");
+        let address = listener.local_addr().expect("the relay's address");
+        let counts = Arc::new(Counts::default());
+        let stopping = Arc::new(AtomicBool::new(false));
+        let (thread_counts, thread_stopping) = (counts.clone(), stopping.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if thread_stopping.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(client) = client else { continue };
+                let counts = thread_counts.clone();
+                std::thread::spawn(move || relay_connection(client, upstream, &counts));
+            }
+        });
+        Self {
+            address,
+            counts,
+            stopping,
+        }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://{}", self.address)
+    }
+
+    fn requests(&self) -> usize {
+        self.counts.requests.load(Ordering::SeqCst)
+    }
+
+    fn get_secret_value_calls(&self) -> usize {
+        self.counts.get_secret_value.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for CountingRelay {
+    fn drop(&mut self) {
+        self.stopping.store(true, Ordering::SeqCst);
+        // Wakes the accept loop so it sees the flag.
+        let _ = TcpStream::connect(self.address);
+    }
+}
+
+fn relay_connection(client: TcpStream, upstream: SocketAddr, counts: &Counts) {
+    // With moto gone the client sees its connection closed, as it would with no listener.
+    let Ok(server) = TcpStream::connect(upstream) else {
+        return;
+    };
+    let (Ok(mut from_client), Ok(mut to_server)) = (client.try_clone(), server.try_clone()) else {
+        return;
+    };
+    let (mut from_server, mut to_client) = (server, client);
+    let backwards = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut from_server, &mut to_client);
+        let _ = to_client.shutdown(Shutdown::Write);
+    });
+    let mut scanner = Scanner::default();
+    let mut buffer = [0u8; 16 * 1024];
+    loop {
+        let read = match from_client.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(read) => read,
+        };
+        let (requests, get_secret_value) = scanner.feed(&buffer[..read]);
+        counts.requests.fetch_add(requests, Ordering::SeqCst);
+        counts
+            .get_secret_value
+            .fetch_add(get_secret_value, Ordering::SeqCst);
+        if to_server.write_all(&buffer[..read]).is_err() {
+            break;
+        }
+    }
+    let _ = to_server.shutdown(Shutdown::Write);
+    let _ = backwards.join();
+}
+
+/// Finds the markers in a byte stream that arrives in arbitrary pieces: the end of the previous
+/// piece is kept so a marker split across two reads is still seen, and counted once.
+#[derive(Default)]
+struct Scanner {
+    tail: Vec<u8>,
+}
+
+impl Scanner {
+    fn feed(&mut self, bytes: &[u8]) -> (usize, usize) {
+        let carried = self.tail.len();
+        let mut window = std::mem::take(&mut self.tail);
+        window.extend(bytes.iter().map(u8::to_ascii_lowercase));
+        let count = |needle: &[u8]| {
+            (0..=window.len().saturating_sub(needle.len()))
+                .filter(|&start| start + needle.len() > carried)
+                .filter(|&start| window[start..].starts_with(needle))
+                .count()
+        };
+        let found = (count(REQUEST_LINE_END), count(GET_SECRET_VALUE));
+        let keep = GET_SECRET_VALUE.len().max(REQUEST_LINE_END.len()) - 1;
+        self.tail = window[window.len().saturating_sub(keep)..].to_vec();
+        found
+    }
+}
+
+#[test]
+fn the_scanner_counts_markers_split_across_reads_once() {
+    let request = b"POST / HTTP/1.1\r\nx-amz-target: secretsmanager.GetSecretValue\r\n\r\n{}";
+    for split in 0..request.len() {
+        let mut scanner = Scanner::default();
+        let (a, b) = scanner.feed(&request[..split]);
+        let (c, d) = scanner.feed(&request[split..]);
+        assert_eq!((a + c, b + d), (1, 1), "split at {split}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+fn moto_address(moto: &MotoServer) -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], moto.port()))
+}
+
+fn aws_loader(endpoint: String) -> aws_config::ConfigLoader {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+        .endpoint_url(endpoint)
+}
+
+/// A client straight to moto, for setting secrets up (its requests are not counted).
+async fn admin_client(moto: &MotoServer) -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(&aws_loader(moto.endpoint()).load().await)
+}
+
+/// The store under test, as the functions build it, reaching moto through the relay.
+async fn store_through(relay: &CountingRelay) -> Arc<SecretsManagerStore> {
+    Arc::new(SecretsManagerStore::from_loader(aws_loader(relay.endpoint())).await)
+}
+
+fn document(signature_secret: &str) -> String {
+    WebhookSecret::new(signature_secret, API_KEY, Some(APPLICATION_ID.into())).to_json()
+}
+
+async fn create_secret(admin: &aws_sdk_secretsmanager::Client, signature_secret: &str) {
+    admin
+        .create_secret()
+        .name(SECRET_ID)
+        .secret_string(document(signature_secret))
+        .send()
+        .await
+        .expect("moto creates the secret");
+}
+
+/// Secrets Manager's rotation step: the new value becomes AWSCURRENT, the old one AWSPREVIOUS.
+async fn put_new_version(admin: &aws_sdk_secretsmanager::Client, signature_secret: &str) {
+    admin
+        .put_secret_value()
+        .secret_id(SECRET_ID)
+        .secret_string(document(signature_secret))
+        .send()
+        .await
+        .expect("moto stores the new version");
+}
+
+fn webhook_config() -> WebhookConfig {
+    WebhookConfig::for_secret(SECRET_ID)
+        .with_cache(Duration::from_secs(300), Duration::from_secs(10))
+}
+
+fn event_config() -> EventConfig {
+    EventConfig {
+        webhook: webhook_config(),
+        unsigned_statuses: Vec::new(),
+    }
+}
+
+/// A real HTTP API event (the fixture's shape) carrying `body` signed with `signature_secret`.
+fn signed_event(signature_secret: &str, iat: i64, jti: &str) -> HttpRequest {
+    let fixture = repo_root().join("shared/tests/fixtures/apigw/event_v2_post_json.json");
+    let text = std::fs::read_to_string(&fixture).expect("the API Gateway fixture is readable");
+    let mut event: Value = serde_json::from_str(&text).expect("the fixture is JSON");
+    let body = format!(
+        r#"{{"uuid":"{jti}","conversation_uuid":"CON-{jti}","status":"answered","direction":"inbound","timestamp":"2027-01-15T08:00:00.000Z"}}"#
+    );
+    let token = WebhookSigner::new(signature_secret, API_KEY, Some(APPLICATION_ID.into()))
+        .expect("a signer")
+        .sign_body(body.as_bytes(), iat, jti)
+        .expect("a token");
+    event["body"] = json!(body);
+    event["headers"]["authorization"] = json!(format!("Bearer {token}"));
+    request_from_event(event).expect("an API Gateway request")
+}
+
+// ---------------------------------------------------------------------------------------------
+// The suites
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cold_start_reads_the_secret_and_warm_invocations_send_nothing_to_moto() {
+    let moto = MotoServer::start();
+    let relay = CountingRelay::start(moto_address(&moto));
+    create_secret(&admin_client(&moto).await, FIRST).await;
+
+    let handler = EventHandler::new(
+        &event_config(),
+        store_through(&relay).await,
+        Arc::new(SystemClock),
+    );
+    assert!(handler.warm_up().await, "the cold-start read succeeds");
+    // AWSCURRENT, and AWSPREVIOUS (which a never-rotated secret does not have).
+    assert_eq!(relay.get_secret_value_calls(), 2);
+    assert_eq!(relay.requests(), 2);
+
+    for invocation in 0..25 {
+        let jti = format!("warm-{invocation}");
+        let request = signed_event(FIRST, SystemClock.unix_seconds(), &jti);
+        let response = serve_event(&handler, request).await;
+        assert_eq!(response.status(), 200, "invocation {invocation}");
+    }
+    assert_eq!(
+        relay.requests(),
+        2,
+        "warm invocations inside the cache time sent requests to Secrets Manager"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn once_the_cache_time_is_over_the_next_request_reads_the_secret_again() {
+    let moto = MotoServer::start();
+    let relay = CountingRelay::start(moto_address(&moto));
+    create_secret(&admin_client(&moto).await, FIRST).await;
+    let clock = Arc::new(ManualClock::at(SystemClock.unix_seconds()));
+    let handler = EventHandler::new(&event_config(), store_through(&relay).await, clock.clone());
+
+    let respond =
+        |jti: &'static str| serve_event(&handler, signed_event(FIRST, clock.unix_seconds(), jti));
+    assert_eq!(respond("a").await.status(), 200);
+    assert_eq!(relay.get_secret_value_calls(), 2);
+    clock.advance(Duration::from_secs(299));
+    assert_eq!(respond("b").await.status(), 200);
+    assert_eq!(relay.get_secret_value_calls(), 2);
+    clock.advance(Duration::from_secs(1));
+    assert_eq!(respond("c").await.status(), 200);
+    assert_eq!(relay.get_secret_value_calls(), 4);
+    assert_eq!(respond("d").await.status(), 200);
+    assert_eq!(relay.requests(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rotated_secret_works_after_one_refetch_and_the_previous_one_keeps_working() {
+    let moto = MotoServer::start();
+    let relay = CountingRelay::start(moto_address(&moto));
+    let admin = admin_client(&moto).await;
+    create_secret(&admin, FIRST).await;
+    let clock = Arc::new(ManualClock::at(SystemClock.unix_seconds()));
+    let store = store_through(&relay).await;
+    let handler = EventHandler::new(&event_config(), store.clone(), clock.clone());
+    let verifier = SignedWebhookVerifier::new(&webhook_config(), store, clock.clone());
+    assert!(handler.warm_up().await);
+    assert!(verifier.warm_up().await.is_ok());
+    assert_eq!(
+        relay.get_secret_value_calls(),
+        4,
+        "two caches, two reads each"
+    );
+
+    put_new_version(&admin, SECOND).await;
+    clock.advance(Duration::from_secs(1));
+    let now = clock.unix_seconds();
+
+    // Through the HTTP layer: the new secret is accepted after exactly one refetch.
+    let response = serve_event(&handler, signed_event(SECOND, now, "http-second")).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(relay.get_secret_value_calls(), 6);
+
+    let matched = |request: HttpRequest| {
+        let verifier = &verifier;
+        async move {
+            verifier
+                .verify(&incoming_webhook(&request))
+                .await
+                .map(|ok| (ok.verified.matched_secret, ok.secret_refreshed))
+        }
+    };
+    let calls = relay.get_secret_value_calls();
+    assert_eq!(
+        matched(signed_event(SECOND, now, "v-second"))
+            .await
+            .unwrap(),
+        (CURRENT.to_owned(), true)
+    );
+    assert_eq!(
+        relay.get_secret_value_calls(),
+        calls + 2,
+        "one refetch: AWSCURRENT and AWSPREVIOUS"
+    );
+    assert_eq!(
+        matched(signed_event(FIRST, now, "v-first")).await.unwrap(),
+        (PREVIOUS.to_owned(), false)
+    );
+    // A forgery right after the refetch is refused without another read.
+    assert!(matches!(
+        matched(signed_event(FORGED, now, "v-forged")).await,
+        Err(VerificationFailure::Rejected(Rejection::Signature))
+    ));
+    assert_eq!(relay.get_secret_value_calls(), calls + 2);
+
+    // The next rotation retires the first secret.
+    put_new_version(&admin, THIRD).await;
+    clock.advance(Duration::from_secs(11));
+    let now = clock.unix_seconds();
+    assert_eq!(
+        matched(signed_event(THIRD, now, "v-third")).await.unwrap(),
+        (CURRENT.to_owned(), true)
+    );
+    assert_eq!(
+        matched(signed_event(SECOND, now, "v-second-again"))
+            .await
+            .unwrap(),
+        (PREVIOUS.to_owned(), false)
+    );
+    assert!(matches!(
+        matched(signed_event(FIRST, now, "v-first-again")).await,
+        Err(VerificationFailure::Rejected(Rejection::Signature))
+    ));
+    assert_eq!(relay.get_secret_value_calls(), calls + 4);
+
+    // The event handler's cache still holds the first rotation: until its cache time is over or
+    // a signature fails, the retired secret still verifies there. The third secret's first
+    // request refreshes it, and the first secret is refused from then on.
+    let response = serve_event(&handler, signed_event(FIRST, now, "http-first")).await;
+    assert_eq!(response.status(), 200);
+    let response = serve_event(&handler, signed_event(THIRD, now, "http-third")).await;
+    assert_eq!(response.status(), 200);
+    let response = serve_event(&handler, signed_event(FIRST, now, "http-first-again")).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(relay.get_secret_value_calls(), calls + 6);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_moto_stopped_signed_webhooks_get_503_and_no_internals() {
+    let mut moto = MotoServer::start();
+    let relay = CountingRelay::start(moto_address(&moto));
+    create_secret(&admin_client(&moto).await, FIRST).await;
+    let clock = Arc::new(ManualClock::at(SystemClock.unix_seconds()));
+    let store = store_through(&relay).await;
+    let warm = EventHandler::new(&event_config(), store.clone(), clock.clone());
+    assert!(warm.warm_up().await);
+
+    moto.stop();
+
+    // A cold start without Secrets Manager: the function starts, and answers 503.
+    let cold = EventHandler::new(&event_config(), store.clone(), clock.clone());
+    assert!(!cold.warm_up().await);
+    let response = serve_event(&cold, signed_event(FIRST, clock.unix_seconds(), "cold")).await;
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.headers()["retry-after"], "5");
+    assert_eq!(
+        String::from_utf8_lossy(response.body().as_ref()),
+        r#"{"error":"temporarily unavailable"}"#
+    );
+
+    // The answer function: unsigned answers need no secret, signed ones do.
+    let answer_config = AnswerConfig::from_settings(&[
+        ("VONAGE_WEBHOOK_SECRET_ID", SECRET_ID),
+        ("EVENT_URL", "https://voice.example.com/event"),
+    ])
+    .expect("valid answer settings");
+    let answers = AnswerHandler::new(&answer_config, store.clone(), clock.clone());
+    let mut unsigned = signed_event(FIRST, clock.unix_seconds(), "answer-unsigned");
+    unsigned.headers_mut().remove("authorization");
+    assert_eq!(serve_answer(&answers, unsigned).await.status(), 200);
+    let signed = signed_event(FIRST, clock.unix_seconds(), "answer-signed");
+    assert_eq!(serve_answer(&answers, signed).await.status(), 503);
+
+    // A warm instance keeps working from its cache until the cache time is over, then gets 503
+    // rather than trusting a secret that may have been rotated away.
+    let response = serve_event(&warm, signed_event(FIRST, clock.unix_seconds(), "warm-1")).await;
+    assert_eq!(response.status(), 200);
+    clock.advance(Duration::from_secs(300));
+    let response = serve_event(&warm, signed_event(FIRST, clock.unix_seconds(), "warm-2")).await;
+    assert_eq!(response.status(), 503);
+
+    assert!(matches!(
+        store.secret_string(SECRET_ID, CURRENT).await,
+        Err(SecretStoreError::Unavailable(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_store_tells_a_missing_version_from_a_missing_secret() {
+    let moto = MotoServer::start();
+    let admin = admin_client(&moto).await;
+    create_secret(&admin, FIRST).await;
+    admin
+        .create_secret()
+        .name("binary-only")
+        .secret_binary(Blob::new(vec![0, 1, 2]))
+        .send()
+        .await
+        .expect("moto creates a binary secret");
+    let store = SecretsManagerStore::from_loader(aws_loader(moto.endpoint())).await;
+
+    let current = store.secret_string(SECRET_ID, CURRENT).await.unwrap();
+    assert_eq!(
+        current
+            .as_deref()
+            .map(WebhookSecret::parse)
+            .map(Result::unwrap),
+        Some(WebhookSecret::new(
+            FIRST,
+            API_KEY,
+            Some(APPLICATION_ID.into())
+        ))
+    );
+    assert_eq!(
+        store.secret_string(SECRET_ID, PREVIOUS).await.unwrap(),
+        None
+    );
+    assert!(matches!(
+        store.secret_string("no-such-secret", CURRENT).await,
+        Err(SecretStoreError::NotReadable { .. })
+    ));
+    let binary = store.secret_string("binary-only", CURRENT).await;
+    assert!(
+        matches!(&binary, Err(SecretStoreError::NotReadable { problem, .. }) if problem.contains("binary")),
+        "{binary:?}"
+    );
+}
