@@ -95,8 +95,10 @@ fn lambda_request_from_event(
 }
 
 fn original_parts(event: &Value) -> OriginalRequestParts {
-    let is_rest_api = event.get("httpMethod").is_some();
-    if !is_rest_api {
+    // Only payload 2.0 carries `rawPath`. `httpMethod` is no test: some producers of 2.0 events
+    // (cargo-lambda's emulator among them) add it too.
+    let is_http_api_v2 = event.get("rawPath").is_some();
+    if is_http_api_v2 {
         return OriginalRequestParts {
             query: event
                 .get("rawQueryString")

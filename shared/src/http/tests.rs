@@ -237,3 +237,32 @@ fn the_event_url_is_derived_from_domain_and_stage() {
     odd["requestContext"]["domainName"] = json!("evil.example/path?");
     assert_eq!(derive(odd), None);
 }
+
+#[test]
+fn a_payload_v2_event_keeps_its_raw_query_even_when_it_also_names_an_http_method() {
+    // cargo-lambda's function-URL emulator serialises 2.0 events with a top-level `httpMethod`
+    // and an unordered `queryStringParameters` map; only `rawQueryString` keeps the order signed.
+    let event = json!({
+        "version": "2.0",
+        "routeKey": "$default",
+        "rawPath": "/",
+        "rawQueryString": "to=447700900001&from=447700900000&uuid=in-1",
+        "httpMethod": "GET",
+        "headers": {"authorization": "Bearer t"},
+        "queryStringParameters": {"uuid": "in-1", "from": "447700900000", "to": "447700900001"},
+        "requestContext": {
+            "stage": "$default",
+            "requestId": "r",
+            "domainName": "localhost",
+            "http": {"method": "GET", "path": "/", "protocol": "http", "sourceIp": "127.0.0.1"},
+            "timeEpoch": 0
+        },
+        "isBase64Encoded": false
+    });
+    let request = request_from_event(event).unwrap();
+    let incoming = incoming_webhook(&request);
+    assert_eq!(
+        incoming.query.as_deref(),
+        Some("to=447700900001&from=447700900000&uuid=in-1")
+    );
+}
