@@ -1,1 +1,29 @@
-fn main() {}
+//! send-alert: places an outbound alert call. Invoked on demand (`sam remote invoke`,
+//! `aws lambda invoke`) with `{"to":"447700900000","code":"4821"}` or `{"to":…,"text":…}`.
+//!
+//! Wiring only; every decision is in `vonage_voice_lambda::alert`. Errors are returned as the
+//! payload (`{"error":…}`), not as function errors, so an asynchronous invocation is never
+//! retried by Lambda into a second call.
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::Value;
+use vonage_voice_lambda::alert::{AlertConfig, handle_alert, response_payload};
+use vonage_voice_lambda::config::Environment;
+use vonage_voice_lambda::logging;
+use vonage_voice_lambda::secrets::SecretsManagerStore;
+use vonage_voice_lambda::voice::HttpVoiceApi;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    logging::init();
+    let config = AlertConfig::from_settings(&Environment)?;
+    let voice = HttpVoiceApi::new(config.voice.clone())?;
+    // Read on every invocation: alerts are rare, and a rotated key is used at once.
+    let secrets = SecretsManagerStore::from_environment().await;
+    let (config, voice, secrets) = (&config, &voice, &secrets);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let outcome = handle_alert(&event.payload, config, secrets, voice).await;
+        Ok::<Value, Error>(response_payload(&outcome))
+    }))
+    .await
+}
