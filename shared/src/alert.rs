@@ -8,6 +8,8 @@
 //! function error: an asynchronous invocation that ends in a function error is retried by Lambda,
 //! and retrying an unknown outcome could ring the phone twice.
 
+use std::time::Duration;
+
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -24,6 +26,9 @@ pub const API_BASE_URL_SETTING: &str = "VONAGE_API_BASE_URL";
 pub const FROM_NUMBER_SETTING: &str = "VONAGE_FROM_NUMBER";
 pub const EVENT_URL_SETTING: &str = "EVENT_URL";
 pub const LANGUAGE_SETTING: &str = "ALERT_LANGUAGE";
+pub const SECRET_CACHE_SETTING: &str = "SECRET_CACHE_SECONDS";
+/// How long a warm send-alert keeps the application secret before reading it again.
+pub const DEFAULT_SECRET_CACHE: Duration = Duration::from_secs(300);
 pub const DEFAULT_LANGUAGE: &str = "en-US";
 
 pub const MIN_CODE_DIGITS: usize = 4;
@@ -55,6 +60,8 @@ pub struct AlertConfig {
     pub event_url: String,
     pub language: String,
     pub voice: VoiceClientConfig,
+    /// How long the application secret is kept once read (`SECRET_CACHE_SECONDS`).
+    pub secret_cache: Duration,
 }
 
 impl AlertConfig {
@@ -82,12 +89,15 @@ impl AlertConfig {
                 problem: format!("expected a language tag such as en-US, got {language:?}"),
             });
         }
+        let secret_cache =
+            config::seconds_or(settings, SECRET_CACHE_SETTING, DEFAULT_SECRET_CACHE)?;
         Ok(Self {
             application_secret_id,
             caller_id,
             event_url,
             language,
             voice: VoiceClientConfig::new(&base_url),
+            secret_cache,
         })
     }
 }
@@ -433,6 +443,10 @@ pub async fn handle_alert(
         place_alert(&request, config, &signer, voice).await
     }
     .await;
+    if let Err(AlertError::Voice(VoiceApiError::Rejected { status: 401, .. })) = &outcome {
+        // Vonage refused our token: the key may have been rotated, so read it afresh next time.
+        secrets.forget(&config.application_secret_id);
+    }
     match &outcome {
         Ok(sent) => tracing::info!(
             call_uuid = %sent.call_uuid,
@@ -773,6 +787,45 @@ mod tests {
                 conversation_uuid: Some("CON-f972836a-550f-45fa-956c-12a2ab5b7d22".into()),
             })
         }
+    }
+
+    /// A Voice API that refuses every token, as Vonage does for a key that was rotated away.
+    struct RefusingVoice;
+
+    #[async_trait::async_trait]
+    impl VoiceApi for RefusingVoice {
+        async fn create_call(
+            &self,
+            _signer: &ApplicationJwtSigner,
+            _request: &CreateCallRequest,
+        ) -> Result<CreateCallResponse, VoiceApiError> {
+            Err(VoiceApiError::Rejected {
+                status: 401,
+                body: r#"{"title":"Unauthorized"}"#.into(),
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn warm_alerts_reuse_the_cached_secret_until_vonage_refuses_the_key() {
+        use crate::secrets::CachedSecretStore;
+        use std::sync::Arc;
+        let store = Arc::new(application_secret());
+        let cached = CachedSecretStore::new(Arc::clone(&store), DEFAULT_SECRET_CACHE);
+        let input = json!({"to": "447700900000", "code": "4821"});
+        for _ in 0..3 {
+            let outcome =
+                handle_alert(&input, &config(), &cached, &RecordingVoice::default()).await;
+            assert!(outcome.is_ok(), "{outcome:?}");
+        }
+        assert_eq!(store.reads(), 1, "warm invocations read the secret again");
+
+        let refused = handle_alert(&input, &config(), &cached, &RefusingVoice).await;
+        assert_eq!(response_payload(&refused)["error"], "call_rejected");
+        handle_alert(&input, &config(), &cached, &RecordingVoice::default())
+            .await
+            .unwrap();
+        assert_eq!(store.reads(), 2, "after a 401 the key is read afresh");
     }
 
     #[tokio::test]

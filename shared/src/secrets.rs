@@ -45,6 +45,87 @@ pub trait SecretStore: Send + Sync {
         secret_id: &str,
         version_stage: &str,
     ) -> Result<Option<String>, SecretStoreError>;
+
+    /// Drops anything remembered of `secret_id`, so the next read asks the store (for example
+    /// after Vonage refused a key that may have been rotated). Stores that remember nothing
+    /// have nothing to drop.
+    fn forget(&self, _secret_id: &str) {}
+}
+
+#[async_trait::async_trait]
+impl<T: SecretStore + ?Sized> SecretStore for Arc<T> {
+    async fn secret_string(
+        &self,
+        secret_id: &str,
+        version_stage: &str,
+    ) -> Result<Option<String>, SecretStoreError> {
+        (**self).secret_string(secret_id, version_stage).await
+    }
+
+    fn forget(&self, secret_id: &str) {
+        (**self).forget(secret_id);
+    }
+}
+
+/// Remembers each value read through it for `ttl`, so a warm function asks the store once per
+/// cache period instead of once per invocation. Failed reads are not remembered.
+pub struct CachedSecretStore<S> {
+    inner: S,
+    ttl: Duration,
+    remembered: Mutex<HashMap<(String, String), (Option<String>, Instant)>>,
+}
+
+impl<S: SecretStore> CachedSecretStore<S> {
+    pub fn new(inner: S, ttl: Duration) -> Self {
+        Self {
+            inner,
+            ttl,
+            remembered: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// A cached read as of `now`; tests pass their own clock.
+    pub async fn secret_string_at(
+        &self,
+        secret_id: &str,
+        version_stage: &str,
+        now: Instant,
+    ) -> Result<Option<String>, SecretStoreError> {
+        let key = (secret_id.to_owned(), version_stage.to_owned());
+        let fresh = self.remembered.lock().ok().and_then(|remembered| {
+            remembered
+                .get(&key)
+                .filter(|(_, read_at)| now.saturating_duration_since(*read_at) < self.ttl)
+                .map(|(value, _)| value.clone())
+        });
+        if let Some(value) = fresh {
+            return Ok(value);
+        }
+        let value = self.inner.secret_string(secret_id, version_stage).await?;
+        if let Ok(mut remembered) = self.remembered.lock() {
+            remembered.insert(key, (value.clone(), now));
+        }
+        Ok(value)
+    }
+}
+
+#[async_trait::async_trait]
+impl<S: SecretStore> SecretStore for CachedSecretStore<S> {
+    async fn secret_string(
+        &self,
+        secret_id: &str,
+        version_stage: &str,
+    ) -> Result<Option<String>, SecretStoreError> {
+        self.secret_string_at(secret_id, version_stage, Instant::now())
+            .await
+    }
+
+    fn forget(&self, secret_id: &str) {
+        if let Ok(mut remembered) = self.remembered.lock() {
+            remembered.retain(|(id, _), _| id != secret_id);
+        }
+        self.inner.forget(secret_id);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ use serde_json::Value;
 use vonage_voice_lambda::alert::{AlertConfig, handle_alert, response_payload};
 use vonage_voice_lambda::config::Environment;
 use vonage_voice_lambda::logging;
-use vonage_voice_lambda::secrets::SecretsManagerStore;
+use vonage_voice_lambda::secrets::{CURRENT, CachedSecretStore, SecretStore, SecretsManagerStore};
 use vonage_voice_lambda::voice::HttpVoiceApi;
 
 #[tokio::main(flavor = "current_thread")]
@@ -18,8 +18,17 @@ async fn main() -> Result<(), Error> {
     logging::init();
     let config = AlertConfig::from_settings(&Environment)?;
     let voice = HttpVoiceApi::new(config.voice.clone())?;
-    // Read on every invocation: alerts are rare, and a rotated key is used at once.
-    let secrets = SecretsManagerStore::from_environment().await;
+    let secrets = CachedSecretStore::new(
+        SecretsManagerStore::from_environment().await,
+        config.secret_cache,
+    );
+    // Read at cold start; a failure here is retried by the first invocation.
+    if let Err(error) = secrets
+        .secret_string(&config.application_secret_id, CURRENT)
+        .await
+    {
+        tracing::warn!(detail = %error, "application secret not read at cold start");
+    }
     let (config, voice, secrets) = (&config, &voice, &secrets);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let outcome = handle_alert(&event.payload, config, secrets, voice).await;

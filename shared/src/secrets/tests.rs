@@ -304,3 +304,55 @@ async fn missing_and_malformed_secrets_are_errors_that_name_the_secret() {
     );
     assert!(error.to_string().contains(SECRET_ID), "{error}");
 }
+
+#[tokio::test]
+async fn a_cached_store_reads_once_per_cache_time_and_again_after_forget() {
+    let store = Arc::new(InMemorySecretStore::new().with_secret(SECRET_ID, "value"));
+    let cached = CachedSecretStore::new(Arc::clone(&store), Duration::from_secs(300));
+    let start = Instant::now();
+    for seconds in [0, 1, 299] {
+        let value = cached
+            .secret_string_at(SECRET_ID, CURRENT, start + Duration::from_secs(seconds))
+            .await
+            .unwrap();
+        assert_eq!(value.as_deref(), Some("value"));
+    }
+    assert_eq!(
+        store.reads(),
+        1,
+        "warm reads inside the cache time went to the store"
+    );
+
+    cached
+        .secret_string_at(SECRET_ID, CURRENT, start + Duration::from_secs(300))
+        .await
+        .unwrap();
+    assert_eq!(store.reads(), 2, "the cache time is over: one more read");
+
+    cached.forget(SECRET_ID);
+    cached
+        .secret_string_at(SECRET_ID, CURRENT, start + Duration::from_secs(301))
+        .await
+        .unwrap();
+    assert_eq!(store.reads(), 3, "a forgotten secret is read again");
+}
+
+#[tokio::test]
+async fn a_cached_store_does_not_remember_failures() {
+    let store = Arc::new(InMemorySecretStore::new().with_secret(SECRET_ID, "value"));
+    let cached = CachedSecretStore::new(Arc::clone(&store), Duration::from_secs(300));
+    store.set_unavailable(true);
+    let start = Instant::now();
+    assert!(
+        cached
+            .secret_string_at(SECRET_ID, CURRENT, start)
+            .await
+            .is_err()
+    );
+    store.set_unavailable(false);
+    let value = cached
+        .secret_string_at(SECRET_ID, CURRENT, start)
+        .await
+        .unwrap();
+    assert_eq!(value.as_deref(), Some("value"));
+}

@@ -1,0 +1,1114 @@
+//! Reads `template.yaml` as SAM reads it and checks the promises the stack makes: every function is
+//! built from a binary of this workspace, each may read only its own secret, the API routes what
+//! Vonage calls, every parameter reaches the code, the outputs say what to paste where, and no
+//! resource depends on itself once SAM's implicit edges are counted.
+//!
+//! CloudFormation's short tags (`!Ref`, `!Sub`, `!If`, …) arrive from the YAML parser as tagged
+//! values; they are rewritten into the long JSON form (`{"Ref": …}`, `{"Fn::Sub": …}`) first, so
+//! every check below sees one shape whichever form the template uses.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::process::Command;
+
+use integration_tests::repo_root;
+use serde_json::{Map, Value, json};
+
+const WEBHOOK_SECRET_VARIABLE: &str = "VONAGE_WEBHOOK_SECRET_ID";
+const APPLICATION_SECRET_VARIABLE: &str = "VONAGE_APPLICATION_SECRET_ID";
+
+/// Vonage's socket timeouts for the two webhooks, in seconds (the most it allows).
+const ANSWER_SOCKET_TIMEOUT_SECONDS: u64 = 5;
+const EVENT_SOCKET_TIMEOUT_SECONDS: u64 = 10;
+
+/// The environment variables the team agreed on (the briefing's "Settings" and the drift check).
+const AGREED_SETTINGS: &[&str] = &[
+    WEBHOOK_SECRET_VARIABLE,
+    APPLICATION_SECRET_VARIABLE,
+    "SECRET_CACHE_SECONDS",
+    "SECRET_REFRESH_MIN_INTERVAL_SECONDS",
+    "WEBHOOK_MAX_AGE_SECONDS",
+    "WEBHOOK_MAX_CLOCK_AHEAD_SECONDS",
+    "PAYLOAD_HASH_MODE",
+    "UNSIGNED_EVENT_STATUSES",
+    "ANSWER_ALLOW_UNSIGNED",
+    "ANSWER_GREETING",
+    "ANSWER_LANGUAGE",
+    "EVENT_URL",
+    "VONAGE_API_BASE_URL",
+    "VONAGE_FROM_NUMBER",
+    "ALERT_LANGUAGE",
+    "EXPECTED_ANSWER_URL",
+    "EXPECTED_EVENT_URL",
+    "DRIFT_AUTO_REPAIR",
+];
+
+/// What each function reads, by binary name. Secrets: answer and event never see the private key.
+fn required_settings(binary: &str) -> &'static [&'static str] {
+    match binary {
+        "answer" => &[
+            WEBHOOK_SECRET_VARIABLE,
+            "SECRET_CACHE_SECONDS",
+            "SECRET_REFRESH_MIN_INTERVAL_SECONDS",
+            "WEBHOOK_MAX_AGE_SECONDS",
+            "WEBHOOK_MAX_CLOCK_AHEAD_SECONDS",
+            "PAYLOAD_HASH_MODE",
+            "ANSWER_ALLOW_UNSIGNED",
+            "ANSWER_GREETING",
+            "ANSWER_LANGUAGE",
+        ],
+        "event" => &[
+            WEBHOOK_SECRET_VARIABLE,
+            "SECRET_CACHE_SECONDS",
+            "SECRET_REFRESH_MIN_INTERVAL_SECONDS",
+            "WEBHOOK_MAX_AGE_SECONDS",
+            "WEBHOOK_MAX_CLOCK_AHEAD_SECONDS",
+            "PAYLOAD_HASH_MODE",
+            "UNSIGNED_EVENT_STATUSES",
+        ],
+        "send-alert" => &[
+            APPLICATION_SECRET_VARIABLE,
+            "SECRET_CACHE_SECONDS",
+            "SECRET_REFRESH_MIN_INTERVAL_SECONDS",
+            "VONAGE_API_BASE_URL",
+            "VONAGE_FROM_NUMBER",
+            "ALERT_LANGUAGE",
+            "EVENT_URL",
+        ],
+        "drift-check" => &[
+            APPLICATION_SECRET_VARIABLE,
+            "VONAGE_API_BASE_URL",
+            "EXPECTED_ANSWER_URL",
+            "EXPECTED_EVENT_URL",
+            "DRIFT_AUTO_REPAIR",
+        ],
+        other => panic!("no agreed settings for a function named {other}; add them here"),
+    }
+}
+
+fn secret_variable(binary: &str) -> &'static str {
+    match binary {
+        "answer" | "event" => WEBHOOK_SECRET_VARIABLE,
+        "send-alert" | "drift-check" => APPLICATION_SECRET_VARIABLE,
+        other => panic!("no agreed secret for a function named {other}; add it here"),
+    }
+}
+
+/// The JSON fields each secret document holds (the briefing's secret formats).
+fn secret_document_fields(variable: &str) -> BTreeSet<&'static str> {
+    match variable {
+        WEBHOOK_SECRET_VARIABLE => ["signature_secret", "api_key", "application_id"].into(),
+        APPLICATION_SECRET_VARIABLE => {
+            ["application_id", "private_key", "api_key", "api_secret"].into()
+        }
+        other => panic!("{other} names no secret"),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading the template
+
+fn template_text() -> String {
+    let path = repo_root().join("template.yaml");
+    std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("{} cannot be read: {error}", path.display()))
+}
+
+fn parse_template(text: &str) -> Value {
+    let yaml: serde_yaml_ng::Value =
+        serde_yaml_ng::from_str(text).expect("template.yaml is well-formed YAML");
+    long_form(yaml)
+}
+
+fn template() -> Value {
+    parse_template(&template_text())
+}
+
+/// The YAML value with every CloudFormation short tag rewritten into its long JSON form.
+fn long_form(value: serde_yaml_ng::Value) -> Value {
+    use serde_yaml_ng::Value as Yaml;
+    match value {
+        Yaml::Null => Value::Null,
+        Yaml::Bool(flag) => Value::Bool(flag),
+        Yaml::Number(number) => {
+            if let Some(integer) = number.as_i64() {
+                json!(integer)
+            } else if let Some(unsigned) = number.as_u64() {
+                json!(unsigned)
+            } else {
+                json!(number.as_f64())
+            }
+        }
+        Yaml::String(text) => Value::String(text),
+        Yaml::Sequence(items) => Value::Array(items.into_iter().map(long_form).collect()),
+        Yaml::Mapping(mapping) => Value::Object(
+            mapping
+                .into_iter()
+                .map(|(key, value)| (mapping_key(key), long_form(value)))
+                .collect(),
+        ),
+        Yaml::Tagged(tagged) => intrinsic(&tagged.tag.to_string(), long_form(tagged.value)),
+    }
+}
+
+fn mapping_key(key: serde_yaml_ng::Value) -> String {
+    match key {
+        serde_yaml_ng::Value::String(text) => text,
+        serde_yaml_ng::Value::Number(number) => number.to_string(),
+        serde_yaml_ng::Value::Bool(flag) => flag.to_string(),
+        other => panic!("template.yaml has a mapping key that is not a scalar: {other:?}"),
+    }
+}
+
+fn intrinsic(tag: &str, argument: Value) -> Value {
+    let name = tag.trim_start_matches('!');
+    match name {
+        "Ref" => json!({ "Ref": argument }),
+        "Condition" => json!({ "Condition": argument }),
+        // The short form's "Resource.Attribute" string is the long form's two-element list.
+        "GetAtt" => {
+            let argument = match argument {
+                Value::String(dotted) => {
+                    let (resource, attribute) = dotted
+                        .split_once('.')
+                        .unwrap_or_else(|| panic!("!GetAtt {dotted} names no attribute"));
+                    json!([resource, attribute])
+                }
+                other => other,
+            };
+            json!({ "Fn::GetAtt": argument })
+        }
+        "And" | "Base64" | "Cidr" | "Equals" | "FindInMap" | "GetAZs" | "If" | "ImportValue"
+        | "Join" | "Length" | "Not" | "Or" | "Select" | "Split" | "Sub" | "ToJsonString"
+        | "Transform" => {
+            let mut long = Map::new();
+            long.insert(format!("Fn::{name}"), argument);
+            Value::Object(long)
+        }
+        other => panic!("template.yaml uses the tag !{other}, which CloudFormation does not know"),
+    }
+}
+
+fn section<'a>(template: &'a Value, name: &str) -> &'a Map<String, Value> {
+    template[name]
+        .as_object()
+        .unwrap_or_else(|| panic!("template.yaml has no {name} section"))
+}
+
+fn resources_of_type<'a>(template: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {
+    section(template, "Resources")
+        .iter()
+        .filter(|(_, resource)| resource["Type"] == kind)
+        .collect()
+}
+
+/// One `AWS::Serverless::Function` with `Globals.Function` merged in the way SAM merges it.
+struct Function {
+    logical_id: String,
+    binary: String,
+    properties: Value,
+    metadata: Value,
+}
+
+impl Function {
+    fn environment(&self) -> &Map<String, Value> {
+        self.properties["Environment"]["Variables"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{} has no environment variables", self.logical_id))
+    }
+}
+
+fn functions(template: &Value) -> Vec<Function> {
+    let globals = &template["Globals"]["Function"];
+    let functions: Vec<Function> = resources_of_type(template, "AWS::Serverless::Function")
+        .into_iter()
+        .map(|(logical_id, resource)| {
+            let binary = resource["Metadata"]["BuildProperties"]["Binary"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{logical_id} has no Metadata.BuildProperties.Binary"))
+                .to_owned();
+            Function {
+                logical_id: logical_id.clone(),
+                binary,
+                properties: merge_globals(globals, &resource["Properties"]),
+                metadata: resource["Metadata"].clone(),
+            }
+        })
+        .collect();
+    assert!(!functions.is_empty(), "template.yaml declares no function");
+    functions
+}
+
+fn function<'a>(functions: &'a [Function], binary: &str) -> &'a Function {
+    functions
+        .iter()
+        .find(|function| function.binary == binary)
+        .unwrap_or_else(|| panic!("template.yaml has no function built from the binary {binary}"))
+}
+
+/// SAM's Globals rule: maps merge key by key, lists add up, and anything else the resource sets wins.
+fn merge_globals(global: &Value, local: &Value) -> Value {
+    match (global, local) {
+        (Value::Object(global), Value::Object(local)) if !is_intrinsic(local) => {
+            let mut merged = global.clone();
+            for (key, value) in local {
+                let value = match global.get(key) {
+                    Some(global_value) => merge_globals(global_value, value),
+                    None => value.clone(),
+                };
+                merged.insert(key.clone(), value);
+            }
+            Value::Object(merged)
+        }
+        (Value::Array(global), Value::Array(local)) => {
+            Value::Array(global.iter().chain(local).cloned().collect())
+        }
+        (_, Value::Null) => global.clone(),
+        _ => local.clone(),
+    }
+}
+
+fn is_intrinsic(object: &Map<String, Value>) -> bool {
+    object.len() == 1
+        && object
+            .keys()
+            .all(|key| key == "Ref" || key == "Condition" || key.starts_with("Fn::"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// References
+
+/// The names an expression refers to: parameters, resources and pseudo parameters through `Ref`,
+/// `Fn::GetAtt` and `Fn::Sub`; and conditions through `Fn::If` and `Condition`.
+#[derive(Default, Debug)]
+struct References {
+    names: BTreeSet<String>,
+    conditions: BTreeSet<String>,
+}
+
+impl References {
+    fn of(value: &Value) -> Self {
+        let mut references = Self::default();
+        references.collect(value);
+        references
+    }
+
+    fn collect(&mut self, value: &Value) {
+        match value {
+            Value::Array(items) => items.iter().for_each(|item| self.collect(item)),
+            Value::Object(object) => {
+                for (key, argument) in object {
+                    match (key.as_str(), argument) {
+                        ("Ref", Value::String(name)) => {
+                            self.names.insert(name.clone());
+                        }
+                        ("Condition", Value::String(name)) => {
+                            self.conditions.insert(name.clone());
+                        }
+                        ("Fn::GetAtt", Value::Array(parts)) => {
+                            if let Some(Value::String(resource)) = parts.first() {
+                                self.names.insert(resource.clone());
+                            }
+                            parts.iter().skip(1).for_each(|part| self.collect(part));
+                        }
+                        ("Fn::Sub", Value::String(text)) => self.names.extend(sub_variables(text)),
+                        ("Fn::Sub", Value::Array(parts)) => {
+                            let locals: BTreeSet<&String> = parts
+                                .get(1)
+                                .and_then(Value::as_object)
+                                .map(|locals| locals.keys().collect())
+                                .unwrap_or_default();
+                            if let Some(Value::String(text)) = parts.first() {
+                                self.names.extend(
+                                    sub_variables(text)
+                                        .into_iter()
+                                        .filter(|name| !locals.contains(name)),
+                                );
+                            }
+                            parts.iter().skip(1).for_each(|part| self.collect(part));
+                        }
+                        ("Fn::If", Value::Array(parts)) => {
+                            if let Some(Value::String(condition)) = parts.first() {
+                                self.conditions.insert(condition.clone());
+                            }
+                            parts.iter().skip(1).for_each(|part| self.collect(part));
+                        }
+                        _ => self.collect(argument),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `${Name}` and `${Resource.Attribute}` in an `Fn::Sub` string, as names; `${!Literal}` is text.
+fn sub_variables(text: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find('}') else { break };
+        let variable = &after[..end];
+        if !variable.starts_with('!') {
+            let name = variable.split('.').next().unwrap_or(variable).trim();
+            names.push(name.to_owned());
+        }
+        rest = &after[end + 1..];
+    }
+    names
+}
+
+/// Every `Fn::Sub` text inside an expression, in order.
+fn sub_texts(value: &Value) -> Vec<String> {
+    match value {
+        Value::Array(items) => items.iter().flat_map(sub_texts).collect(),
+        Value::Object(object) => object
+            .iter()
+            .flat_map(|(key, argument)| match (key.as_str(), argument) {
+                ("Fn::Sub", Value::String(text)) => vec![text.clone()],
+                ("Fn::Sub", Value::Array(parts)) => parts
+                    .first()
+                    .and_then(Value::as_str)
+                    .map(|text| vec![text.to_owned()])
+                    .unwrap_or_default(),
+                _ => sub_texts(argument),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Who depends on whom among the resources: explicit references and `DependsOn`, plus the edge
+/// SAM adds when it expands an API event: the API's definition names the function it invokes,
+/// so the API depends on every function routed through it.
+fn dependency_graph(template: &Value) -> BTreeMap<String, BTreeSet<String>> {
+    let resources = section(template, "Resources");
+    let globals = &template["Globals"]["Function"];
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (logical_id, resource) in resources {
+        let properties = if resource["Type"] == "AWS::Serverless::Function" {
+            merge_globals(globals, &resource["Properties"])
+        } else {
+            resource["Properties"].clone()
+        };
+        // A function's Events become resources of their own (routes, permissions, schedules)
+        // that depend on the function; they give the function itself no dependency.
+        let own_properties = match properties {
+            Value::Object(mut properties) if resource["Type"] == "AWS::Serverless::Function" => {
+                properties.remove("Events");
+                Value::Object(properties)
+            }
+            other => other,
+        };
+        let mut depends_on: BTreeSet<String> = References::of(&own_properties)
+            .names
+            .into_iter()
+            .filter(|name| resources.contains_key(name))
+            .collect();
+        match &resource["DependsOn"] {
+            Value::String(name) => {
+                depends_on.insert(name.clone());
+            }
+            Value::Array(names) => {
+                depends_on.extend(names.iter().filter_map(Value::as_str).map(str::to_owned))
+            }
+            _ => {}
+        }
+        graph
+            .entry(logical_id.clone())
+            .or_default()
+            .extend(depends_on);
+    }
+    for (function_id, resource) in resources_of_type(template, "AWS::Serverless::Function") {
+        let events = resource["Properties"]["Events"].as_object();
+        for event in events.into_iter().flat_map(|events| events.values()) {
+            let api = match event["Type"].as_str() {
+                Some("HttpApi") => &event["Properties"]["ApiId"],
+                Some("Api") => &event["Properties"]["RestApiId"],
+                _ => continue,
+            };
+            if let Some(api_id) = api["Ref"].as_str() {
+                graph
+                    .entry(api_id.to_owned())
+                    .or_default()
+                    .insert(function_id.clone());
+            }
+        }
+    }
+    graph
+}
+
+/// A dependency cycle, as the resources along it, if there is one.
+fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(position) = path.iter().position(|seen| seen == node) {
+            let mut cycle = path[position..].to_vec();
+            cycle.push(node.to_owned());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_owned());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, graph, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_owned());
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|node| visit(node, graph, &mut Vec::new(), &mut done))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The workspace
+
+/// Bin targets of the workspace's packages, by the folder holding each package's Cargo.toml.
+fn workspace_binaries() -> BTreeMap<PathBuf, BTreeSet<String>> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .args([
+            "metadata",
+            "--no-deps",
+            "--offline",
+            "--format-version",
+            "1",
+        ])
+        .current_dir(repo_root())
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        output.status.success(),
+        "cargo metadata failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: Value =
+        serde_json::from_slice(&output.stdout).expect("cargo metadata prints JSON");
+    metadata["packages"]
+        .as_array()
+        .expect("cargo metadata lists packages")
+        .iter()
+        .map(|package| {
+            let manifest = PathBuf::from(package["manifest_path"].as_str().unwrap_or_default());
+            let folder = manifest.parent().map(PathBuf::from).unwrap_or_default();
+            let binaries = package["targets"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|target| {
+                    target["kind"]
+                        .as_array()
+                        .is_some_and(|kinds| kinds.iter().any(|kind| kind == "bin"))
+                })
+                .filter_map(|target| target["name"].as_str().map(str::to_owned))
+                .collect();
+            (folder, binaries)
+        })
+        .collect()
+}
+
+fn canonical(path: PathBuf) -> PathBuf {
+    path.canonicalize()
+        .unwrap_or_else(|error| panic!("{} does not exist: {error}", path.display()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checks
+
+#[test]
+fn every_function_is_an_arm64_rust_binary_of_this_workspace() {
+    let template = template();
+    let functions = functions(&template);
+    let workspace = workspace_binaries();
+
+    for function in &functions {
+        let id = &function.logical_id;
+        let properties = &function.properties;
+        assert_eq!(properties["Runtime"], "provided.al2023", "{id} runtime");
+        assert_eq!(
+            properties["Architectures"],
+            json!(["arm64"]),
+            "{id} architectures"
+        );
+        assert_eq!(properties["Handler"], "bootstrap", "{id} handler");
+        assert_eq!(
+            function.metadata["BuildMethod"], "rust-cargolambda",
+            "{id} build method"
+        );
+
+        // sam build runs cargo-lambda in the CodeUri folder with `--bin <Binary>`: that folder
+        // must be a workspace package with a bin target of exactly that name.
+        let code_uri = properties["CodeUri"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id} has no local CodeUri"));
+        let folder = canonical(repo_root().join(code_uri));
+        let binaries = workspace
+            .iter()
+            .find(|(package_folder, _)| canonical((*package_folder).clone()) == folder)
+            .map(|(_, binaries)| binaries)
+            .unwrap_or_else(|| panic!("{id}'s CodeUri {code_uri} is not a workspace package"));
+        assert!(
+            binaries.contains(&function.binary),
+            "{id} builds the binary {}, but the package in {code_uri} has only {binaries:?}",
+            function.binary
+        );
+    }
+
+    // And nothing the team wrote as a function is left out of the stack.
+    let functions_folder = canonical(repo_root().join("functions"));
+    let function_crates: BTreeSet<&String> = workspace
+        .iter()
+        .filter(|(folder, _)| folder.starts_with(&functions_folder))
+        .flat_map(|(_, binaries)| binaries)
+        .collect();
+    let deployed: BTreeSet<&String> = functions.iter().map(|function| &function.binary).collect();
+    assert_eq!(
+        deployed, function_crates,
+        "every crate under functions/ is deployed once"
+    );
+}
+
+#[test]
+fn webhooks_time_out_well_inside_vonages_socket_timeouts() {
+    let template = template();
+    let functions = functions(&template);
+    let timeout = |binary: &str| {
+        function(&functions, binary).properties["Timeout"]
+            .as_u64()
+            .unwrap_or_else(|| panic!("the {binary} function has no Timeout in seconds"))
+    };
+    // Vonage retries a webhook once when its socket timeout runs out; the function must give up
+    // first, with room left for API Gateway and the network, so the retry meets a live function.
+    let margin = 2;
+    assert!(timeout("answer") + margin <= ANSWER_SOCKET_TIMEOUT_SECONDS);
+    assert!(timeout("event") + margin <= EVENT_SOCKET_TIMEOUT_SECONDS);
+    assert!(
+        timeout("send-alert") > timeout("event"),
+        "send-alert calls the Voice API with retries and gets longer than a webhook"
+    );
+}
+
+#[test]
+fn one_throttled_http_api_routes_get_and_post_on_answer_and_event() {
+    let template = template();
+    let functions = functions(&template);
+    let mut routes = BTreeSet::new();
+    let mut apis = BTreeSet::new();
+    for function in &functions {
+        let events = function.properties["Events"].as_object();
+        for event in events.into_iter().flat_map(|events| events.values()) {
+            if event["Type"] != "HttpApi" && event["Type"] != "Api" {
+                continue;
+            }
+            let properties = &event["Properties"];
+            let api = properties["ApiId"]["Ref"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{}'s route names no API", function.logical_id));
+            apis.insert(api.to_owned());
+            routes.insert((
+                properties["Method"].as_str().unwrap_or_default().to_owned(),
+                properties["Path"].as_str().unwrap_or_default().to_owned(),
+                function.binary.clone(),
+            ));
+        }
+    }
+    let expected: BTreeSet<(String, String, String)> = [
+        ("GET", "/answer", "answer"),
+        ("POST", "/answer", "answer"),
+        ("GET", "/event", "event"),
+        ("POST", "/event", "event"),
+    ]
+    .into_iter()
+    .map(|(method, path, binary)| (method.into(), path.into(), binary.into()))
+    .collect();
+    assert_eq!(routes, expected);
+
+    assert_eq!(apis.len(), 1, "every route is on one API: {apis:?}");
+    let api_id = apis.first().expect("one API");
+    let api = &template["Resources"][api_id];
+    assert_eq!(
+        api["Type"], "AWS::Serverless::HttpApi",
+        "{api_id} is an HTTP API"
+    );
+    let throttling = &api["Properties"]["DefaultRouteSettings"];
+    assert!(
+        !throttling["ThrottlingRateLimit"].is_null()
+            && !throttling["ThrottlingBurstLimit"].is_null(),
+        "{api_id} throttles its routes: {throttling}"
+    );
+}
+
+#[test]
+fn each_function_may_only_get_the_value_of_its_own_secret() {
+    let template = template();
+    let resources = section(&template, "Resources");
+    let parameters = section(&template, "Parameters");
+    let conditions = section(&template, "Conditions");
+    let mut secret_behind_variable: BTreeMap<&str, String> = BTreeMap::new();
+
+    for function in functions(&template) {
+        let id = &function.logical_id;
+        let own = secret_variable(&function.binary);
+        let other = if own == WEBHOOK_SECRET_VARIABLE {
+            APPLICATION_SECRET_VARIABLE
+        } else {
+            WEBHOOK_SECRET_VARIABLE
+        };
+        let environment = function.environment();
+        assert!(
+            !environment.contains_key(other),
+            "{id} must not know {other}"
+        );
+        let secret = environment
+            .get(own)
+            .unwrap_or_else(|| panic!("{id} is not told {own}"));
+
+        for forbidden in ["Role", "PermissionsBoundary", "RolePath"] {
+            assert!(
+                function.properties[forbidden].is_null(),
+                "{id} sets {forbidden}; its only permissions come from Policies"
+            );
+        }
+        let policies = function.properties["Policies"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{id} has no Policies, so it cannot read {own}"));
+        assert_eq!(
+            policies.len(),
+            1,
+            "{id} has one inline policy: {policies:?}"
+        );
+        let document = policies[0]
+            .as_object()
+            .filter(|document| document.keys().all(|key| key == "Statement"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{id}'s policy is an inline statement list, not a managed or template policy"
+                )
+            });
+        let statements = document["Statement"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{id}'s Statement is a list"));
+        assert!(!statements.is_empty(), "{id} has a statement");
+        for statement in statements {
+            let keys: BTreeSet<&str> = statement
+                .as_object()
+                .map(|statement| statement.keys().map(String::as_str).collect())
+                .unwrap_or_default();
+            assert!(
+                keys.is_subset(&["Sid", "Effect", "Action", "Resource"].into()),
+                "{id}: no NotAction, NotResource or Condition tricks: {statement}"
+            );
+            assert_eq!(statement["Effect"], "Allow", "{id}");
+            let actions = match &statement["Action"] {
+                Value::Array(actions) => actions.clone(),
+                action => vec![action.clone()],
+            };
+            assert_eq!(
+                actions,
+                vec![json!("secretsmanager:GetSecretValue")],
+                "{id} may only get secret values"
+            );
+            assert_eq!(
+                &statement["Resource"], secret,
+                "{id} may read exactly the secret its {own} names"
+            );
+        }
+
+        // The secret is either the stack's own or the one the user named, never anything else.
+        let choice = secret["Fn::If"]
+            .as_array()
+            .filter(|choice| choice.len() == 3)
+            .unwrap_or_else(|| panic!("{id}'s {own} is !If [created?, !Ref secret, !Ref ARN]"));
+        let condition = choice[0].as_str().expect("the !If names a condition");
+        let created = choice[1]["Ref"]
+            .as_str()
+            .expect("the first branch is a !Ref");
+        let existing = choice[2]["Ref"]
+            .as_str()
+            .expect("the second branch is a !Ref");
+        let created_secret = &resources[created];
+        assert_eq!(created_secret["Type"], "AWS::SecretsManager::Secret");
+        assert_eq!(
+            created_secret["Condition"], condition,
+            "{created} exists only when made"
+        );
+        assert_eq!(
+            parameters[existing]["Default"], "",
+            "{existing} is optional"
+        );
+        assert_eq!(
+            conditions[condition],
+            json!({ "Fn::Equals": [{ "Ref": existing }, ""] }),
+            "the stack makes {created} exactly when {existing} is blank"
+        );
+        let previous = secret_behind_variable.insert(own, created.to_owned());
+        assert!(
+            previous.is_none_or(|previous| previous == created),
+            "every function reading {own} reads the same secret"
+        );
+    }
+
+    assert_eq!(
+        secret_behind_variable.len(),
+        2,
+        "two secrets: the webhook one and the application one"
+    );
+    assert_ne!(
+        secret_behind_variable[WEBHOOK_SECRET_VARIABLE],
+        secret_behind_variable[APPLICATION_SECRET_VARIABLE],
+        "the webhook functions never share a secret with the private key"
+    );
+    // A created secret starts as the right document with empty values, which the functions
+    // refuse, so a forgotten put-secret-value fails loudly instead of verifying against junk.
+    for (variable, secret_id) in &secret_behind_variable {
+        let placeholder = resources[secret_id]["Properties"]["SecretString"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{secret_id} has a placeholder SecretString"));
+        let document: Map<String, Value> =
+            serde_json::from_str(placeholder).expect("the placeholder is a JSON object");
+        let fields: BTreeSet<&str> = document.keys().map(String::as_str).collect();
+        assert_eq!(
+            fields,
+            secret_document_fields(variable),
+            "{secret_id}'s fields"
+        );
+        assert!(
+            document.values().all(|value| value == ""),
+            "{secret_id}'s placeholder values are empty: {placeholder}"
+        );
+    }
+
+    let iam: Vec<&String> = section(&template, "Resources")
+        .iter()
+        .filter(|(_, resource)| {
+            resource["Type"]
+                .as_str()
+                .is_some_and(|kind| kind.starts_with("AWS::IAM::"))
+        })
+        .map(|(id, _)| id)
+        .collect();
+    assert!(
+        iam.is_empty(),
+        "no hand-made IAM resources widen a role: {iam:?}"
+    );
+}
+
+#[test]
+fn every_function_gets_the_settings_it_reads_under_the_agreed_names() {
+    let template = template();
+    for function in functions(&template) {
+        let names: BTreeSet<&str> = function.environment().keys().map(String::as_str).collect();
+        let required: BTreeSet<&str> = required_settings(&function.binary)
+            .iter()
+            .copied()
+            .collect();
+        let missing: Vec<&&str> = required.difference(&names).collect();
+        assert!(
+            missing.is_empty(),
+            "{} is not told {missing:?}",
+            function.logical_id
+        );
+        let unknown: Vec<&&str> = names
+            .iter()
+            .filter(|name| !AGREED_SETTINGS.contains(name))
+            .collect();
+        assert!(
+            unknown.is_empty(),
+            "{} sets {unknown:?}, which no code reads",
+            function.logical_id
+        );
+    }
+}
+
+#[test]
+fn every_parameter_is_used_and_every_reference_resolves() {
+    let template = template();
+    let parameters = section(&template, "Parameters");
+    let resources = section(&template, "Resources");
+    let conditions = section(&template, "Conditions");
+
+    let mut references = References::default();
+    for name in ["Conditions", "Globals", "Resources", "Outputs"] {
+        references.collect(&template[name]);
+    }
+    let unused: Vec<&String> = parameters
+        .keys()
+        .filter(|parameter| !references.names.contains(*parameter))
+        .collect();
+    assert!(unused.is_empty(), "parameters nothing uses: {unused:?}");
+
+    let unresolved: Vec<&String> = references
+        .names
+        .iter()
+        .filter(|name| {
+            !name.starts_with("AWS::")
+                && !parameters.contains_key(*name)
+                && !resources.contains_key(*name)
+        })
+        .collect();
+    assert!(
+        unresolved.is_empty(),
+        "references to nothing: {unresolved:?}"
+    );
+
+    let undefined: Vec<&String> = references
+        .conditions
+        .iter()
+        .filter(|condition| !conditions.contains_key(*condition))
+        .collect();
+    assert!(
+        undefined.is_empty(),
+        "conditions never defined: {undefined:?}"
+    );
+    let unused_conditions: Vec<&String> = conditions
+        .keys()
+        .filter(|condition| !references.conditions.contains(*condition))
+        .collect();
+    assert!(
+        unused_conditions.is_empty(),
+        "conditions nothing uses: {unused_conditions:?}"
+    );
+
+    // The console and `sam deploy --guided` readers see every parameter in one group or another.
+    let grouped: Vec<&str> =
+        template["Metadata"]["AWS::CloudFormation::Interface"]["ParameterGroups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|group| group["Parameters"].as_array().into_iter().flatten())
+            .filter_map(Value::as_str)
+            .collect();
+    let mut declared: Vec<&str> = parameters.keys().map(String::as_str).collect();
+    let mut grouped_sorted = grouped.clone();
+    declared.sort_unstable();
+    grouped_sorted.sort_unstable();
+    assert_eq!(
+        grouped_sorted, declared,
+        "each parameter sits in exactly one group"
+    );
+}
+
+#[test]
+fn outputs_say_what_to_paste_into_vonage_and_how_to_send_an_alert() {
+    let template = template();
+    let outputs = section(&template, "Outputs");
+    let functions = functions(&template);
+    let output = |name: &str| {
+        &outputs
+            .get(name)
+            .unwrap_or_else(|| panic!("template.yaml has no {name} output"))["Value"]
+    };
+
+    for (name, path) in [("AnswerUrl", "/answer"), ("EventUrl", "/event")] {
+        let texts = sub_texts(output(name));
+        assert!(!texts.is_empty(), "{name} is built with !Sub");
+        for text in &texts {
+            assert!(
+                text.starts_with("${"),
+                "{name} starts at an endpoint: {text}"
+            );
+            assert!(text.ends_with(path), "{name} ends in {path}: {text}");
+        }
+    }
+    // What the user pastes into Vonage is what send-alert asks Vonage to call and what the drift
+    // check expects to find.
+    let send_alert = function(&functions, "send-alert");
+    let drift_check = function(&functions, "drift-check");
+    assert_eq!(&send_alert.environment()["EVENT_URL"], output("EventUrl"));
+    assert_eq!(
+        &drift_check.environment()["EXPECTED_EVENT_URL"],
+        output("EventUrl")
+    );
+    assert_eq!(
+        &drift_check.environment()["EXPECTED_ANSWER_URL"],
+        output("AnswerUrl")
+    );
+
+    assert_eq!(
+        output("SendAlertFunctionName"),
+        &json!({ "Ref": send_alert.logical_id })
+    );
+    let command = sub_texts(output("SendAlertInvokeCommand"))
+        .pop()
+        .expect("SendAlertInvokeCommand is built with !Sub");
+    let prefix = format!("sam remote invoke {} ", send_alert.logical_id);
+    assert!(command.starts_with(&prefix), "{command}");
+    assert!(
+        command.contains("--stack-name ${AWS::StackName}"),
+        "{command}"
+    );
+    let payload = command
+        .split_once("--event '")
+        .and_then(|(_, rest)| rest.rsplit_once('\''))
+        .map(|(payload, _)| payload)
+        .unwrap_or_else(|| panic!("the command passes --event '<json>': {command}"));
+    let payload: Value = serde_json::from_str(payload).expect("the --event payload is JSON");
+    assert!(
+        payload.is_object(),
+        "the payload is a JSON object: {payload}"
+    );
+
+    for secret_output in ["WebhookSecretArn", "ApplicationSecretArn"] {
+        assert!(
+            output(secret_output)["Fn::If"].is_array(),
+            "{secret_output}"
+        );
+    }
+}
+
+#[test]
+fn logs_are_json_at_the_chosen_level_in_groups_that_expire() {
+    let template = template();
+    let resources = section(&template, "Resources");
+    let conditions = section(&template, "Conditions");
+    let mut groups = BTreeSet::new();
+    for function in functions(&template) {
+        let id = &function.logical_id;
+        let logging = &function.properties["LoggingConfig"];
+        assert_eq!(logging["LogFormat"], "JSON", "{id}");
+        // The level follows the LogLevel parameter, directly or through a condition on it.
+        let level = References::of(&logging["ApplicationLogLevel"]);
+        let through_conditions = level.conditions.iter().any(|condition| {
+            References::of(&conditions[condition])
+                .names
+                .contains("LogLevel")
+        });
+        assert!(
+            level.names.contains("LogLevel") || through_conditions,
+            "{id}'s ApplicationLogLevel follows LogLevel"
+        );
+        // RUST_LOG would outrank Lambda's level in shared::logging.
+        assert!(!function.environment().contains_key("RUST_LOG"), "{id}");
+
+        let group = logging["LogGroup"]["Ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id} logs to a log group of this stack"));
+        assert!(
+            groups.insert(group.to_owned()),
+            "{id} has a log group of its own"
+        );
+        assert_eq!(resources[group]["Type"], "AWS::Logs::LogGroup");
+        assert_eq!(
+            resources[group]["Properties"]["RetentionInDays"],
+            json!({ "Ref": "LogRetentionDays" }),
+            "{group} expires"
+        );
+    }
+    for (id, group) in resources_of_type(&template, "AWS::Logs::LogGroup") {
+        assert!(
+            !group["Properties"]["RetentionInDays"].is_null(),
+            "{id} expires"
+        );
+    }
+}
+
+#[test]
+fn no_resource_depends_on_itself_once_sams_route_edges_are_counted() {
+    let template = template();
+    let graph = dependency_graph(&template);
+    assert_eq!(find_cycle(&graph), None);
+}
+
+#[test]
+fn the_cycle_check_catches_a_route_function_that_names_its_own_api() {
+    // The trap the template avoids: the answer function told its event URL from the API it is a
+    // route of. cfn-lint cannot see it before SAM's transform; this check must.
+    let mut template = template();
+    let answer_id = function(&functions(&template), "answer").logical_id.clone();
+    let api_id = template["Resources"][&answer_id]["Properties"]["Events"]
+        .as_object()
+        .and_then(|events| events.values().next())
+        .and_then(|event| event["Properties"]["ApiId"]["Ref"].as_str())
+        .expect("the answer function is a route")
+        .to_owned();
+    template["Resources"][&answer_id]["Properties"]["Environment"]["Variables"]["EVENT_URL"] =
+        json!({ "Fn::Sub": format!("${{{api_id}.ApiEndpoint}}/event") });
+
+    let cycle = find_cycle(&dependency_graph(&template)).expect("a cycle is found");
+    assert!(
+        cycle.contains(&answer_id) && cycle.contains(&api_id),
+        "{cycle:?}"
+    );
+}
+
+#[test]
+fn short_tags_read_as_their_long_forms() {
+    let template = parse_template(
+        "A: !Ref Name\nB: !GetAtt Api.ApiEndpoint\nC: !Sub \"${Api.ApiEndpoint}/x${!Literal}\"\n\
+         D: !If [Cond, !Ref AWS::NoValue, x]\nE: { 'Fn::GetAtt': [Api, Arn] }\n",
+    );
+    assert_eq!(template["A"], json!({ "Ref": "Name" }));
+    assert_eq!(
+        template["B"],
+        json!({ "Fn::GetAtt": ["Api", "ApiEndpoint"] })
+    );
+    assert_eq!(
+        template["D"],
+        json!({ "Fn::If": ["Cond", { "Ref": "AWS::NoValue" }, "x"] })
+    );
+    assert_eq!(template["E"], json!({ "Fn::GetAtt": ["Api", "Arn"] }));
+    assert_eq!(
+        sub_variables(template["C"]["Fn::Sub"].as_str().unwrap_or_default()),
+        ["Api"]
+    );
+    let references = References::of(&template);
+    assert_eq!(
+        references.names,
+        ["AWS::NoValue", "Api", "Name"].map(String::from).into()
+    );
+    assert_eq!(references.conditions, ["Cond"].map(String::from).into());
+}
+
+#[test]
+fn no_account_data_is_written_into_the_stack() {
+    let text = template_text();
+    // An account id shows as the fifth field of an ARN; a region as a word like eu-west-1.
+    let account_in_arn = text
+        .split(':')
+        .any(|field| field.len() == 12 && field.bytes().all(|byte| byte.is_ascii_digit()));
+    assert!(!account_in_arn, "template.yaml names an account id");
+    let region = text
+        .split(|character: char| !(character.is_ascii_alphanumeric() || character == '-'))
+        .find(|word| looks_like_region(word));
+    assert_eq!(region, None, "template.yaml names a region");
+    for literal in ["arn:aws", "amazonaws.com", ".execute-api."] {
+        assert!(
+            !text.contains(literal),
+            "template.yaml spells out {literal}; derive it from the stack instead"
+        );
+    }
+}
+
+fn looks_like_region(word: &str) -> bool {
+    let parts: Vec<&str> = word.split('-').collect();
+    let [area, middle @ .., number] = parts.as_slice() else {
+        return false;
+    };
+    ["af", "ap", "ca", "cn", "eu", "il", "me", "mx", "sa", "us"].contains(area)
+        && !middle.is_empty()
+        && middle
+            .iter()
+            .all(|part| !part.is_empty() && part.bytes().all(|byte| byte.is_ascii_lowercase()))
+        && !number.is_empty()
+        && number.bytes().all(|byte| byte.is_ascii_digit())
+}
+
+#[test]
+fn the_account_check_knows_an_arn_and_a_region_when_it_sees_one() {
+    assert!(looks_like_region("eu-west-1"));
+    assert!(looks_like_region("us-gov-west-1"));
+    assert!(!looks_like_region("en-US"));
+    assert!(!looks_like_region("exact-or-compact-json"));
+    assert!(!looks_like_region("api-eu-3"));
+}
