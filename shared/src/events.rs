@@ -117,6 +117,25 @@ impl VoiceEvent {
     }
 
     /// Every field as received, known or not.
+    /// The keys pressed, for an `input` webhook.
+    pub fn dtmf_digits(&self) -> Option<&str> {
+        self.fields.get("dtmf")?.get("digits")?.as_str()
+    }
+
+    /// What the call should do next after an `input` webhook: Vonage waits for an NCCO in reply.
+    /// A confirmed alert (the callee pressed 1) is thanked; anything else is told so. Other
+    /// events need no reply.
+    pub fn reply_ncco(&self) -> Option<Value> {
+        if self.kind() != "input" {
+            return None;
+        }
+        let text = match self.dtmf_digits() {
+            Some("1") => "Thank you. Your confirmation is recorded. Goodbye.",
+            _ => "No confirmation was received. Goodbye.",
+        };
+        Some(serde_json::json!([{"action": "talk", "text": text}]))
+    }
+
     pub fn fields(&self) -> &Map<String, Value> {
         &self.fields
     }
@@ -226,5 +245,36 @@ mod tests {
         let error = VoiceEvent::from_json(b"{\"uuid\": sec").unwrap_err();
         assert!(matches!(error, EventParseError::NotJson { line: 1, .. }));
         assert!(!error.to_string().contains("sec"), "{error}");
+    }
+
+    #[test]
+    fn an_input_webhook_gets_an_ncco_in_reply_and_other_events_none() {
+        let confirmed = VoiceEvent::from_json(
+            br#"{"uuid":"u","dtmf":{"digits":"1","timed_out":false},"speech":{"results":[]}}"#,
+        )
+        .unwrap();
+        assert_eq!(confirmed.dtmf_digits(), Some("1"));
+        let reply = confirmed.reply_ncco().unwrap();
+        assert_eq!(reply[0]["action"], "talk");
+        assert!(
+            reply[0]["text"]
+                .as_str()
+                .unwrap()
+                .contains("confirmation is recorded")
+        );
+
+        let timed_out =
+            VoiceEvent::from_json(br#"{"uuid":"u","dtmf":{"digits":"","timed_out":true}}"#)
+                .unwrap();
+        let reply = timed_out.reply_ncco().unwrap();
+        assert!(
+            reply[0]["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("No confirmation")
+        );
+
+        let answered = VoiceEvent::from_json(br#"{"uuid":"u","status":"answered"}"#).unwrap();
+        assert_eq!(answered.reply_ncco(), None);
     }
 }

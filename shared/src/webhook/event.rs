@@ -109,7 +109,7 @@ impl EventHandler {
                     replay = true,
                     jti = jti.as_str(),
                     matched_secret = verified.matched_secret.as_str(),
-                    "event webhook replayed: acknowledged, not processed again"
+                    "event webhook replayed: refused, not processed again"
                 );
                 return Outcome::Replayed;
             }
@@ -129,7 +129,9 @@ impl EventHandler {
             parse_error = parsed.as_ref().err().map(tracing::field::display),
             "event webhook"
         );
-        Outcome::Accepted { ncco: None }
+        Outcome::Accepted {
+            ncco: event.and_then(VoiceEvent::reply_ncco),
+        }
     }
 
     /// An event without an Authorization header. Vonage says this can happen after an internal
@@ -146,7 +148,9 @@ impl EventHandler {
                 replay = false,
                 "unsigned event webhook accepted: its status is listed in UNSIGNED_EVENT_STATUSES"
             );
-            return Outcome::Accepted { ncco: None };
+            return Outcome::Accepted {
+                ncco: event.and_then(VoiceEvent::reply_ncco),
+            };
         }
         event_line!(
             warn,
