@@ -4,6 +4,7 @@
 use std::io::Write;
 
 use serde_json::{Value, json};
+use vonage_voice_lambda::applications::error_chain;
 use vonage_voice_lambda::secrets::WebhookSecret;
 use vonage_voice_lambda::sign::WebhookSigner;
 
@@ -187,20 +188,6 @@ fn iso_timestamp(unix_seconds: i64) -> String {
         .ok()
         .and_then(|moment| moment.format(format).ok())
         .unwrap_or_default()
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 #[cfg(test)]

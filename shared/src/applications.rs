@@ -256,7 +256,7 @@ impl ApplicationsApi for HttpApplicationsApi {
 
 /// A transport error with its causes ("error sending request … : tcp connect error: Connection
 /// refused"), which is what an operator needs to tell DNS from TLS from a refused port.
-fn error_chain(error: &dyn std::error::Error) -> String {
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

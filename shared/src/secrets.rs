@@ -67,12 +67,15 @@ impl<T: SecretStore + ?Sized> SecretStore for Arc<T> {
     }
 }
 
+/// What a [`CachedSecretStore`] remembers: by secret id and stage, the value and when it was read.
+type RememberedReads = HashMap<(String, String), (Option<String>, Instant)>;
+
 /// Remembers each value read through it for `ttl`, so a warm function asks the store once per
 /// cache period instead of once per invocation. Failed reads are not remembered.
 pub struct CachedSecretStore<S> {
     inner: S,
     ttl: Duration,
-    remembered: Mutex<HashMap<(String, String), (Option<String>, Instant)>>,
+    remembered: Mutex<RememberedReads>,
 }
 
 impl<S: SecretStore> CachedSecretStore<S> {
