@@ -26,9 +26,16 @@ async fn main() {
         event_interval: Duration::from_millis(300),
     })
     .await;
-    println!("  secrets      stored in moto at {} (fresh signature secret and RSA key)", stack.moto_endpoint());
+    println!(
+        "  secrets      stored in moto at {} (fresh signature secret and RSA key)",
+        stack.moto_endpoint()
+    );
     println!("  emulator     {}", stack.emulator_url());
-    println!("  functions    {} and {}\n", stack.answer_url(), stack.event_url());
+    println!(
+        "  functions    {} and {}\n",
+        stack.answer_url(),
+        stack.event_url()
+    );
 
     println!("1. send-alert places a call for a one-time code");
     let request = json!({"to": "447700900000", "code": "4821", "confirm": true});
@@ -40,30 +47,45 @@ async fn main() {
         std::process::exit(1);
     };
 
-    println!("\n2. the emulator plays the call and posts its events, signed, to the event function");
+    println!(
+        "\n2. the emulator plays the call and posts its events, signed, to the event function"
+    );
     let call = stack.finished_call(uuid, Duration::from_secs(120)).await;
     say("NCCO", &call["ncco"]);
     let mut every_event_accepted = true;
     for delivery in call["deliveries"].as_array().into_iter().flatten() {
         let status = delivery["http_status"].as_u64().unwrap_or_default();
         every_event_accepted &= status == 200;
-        say("emulator →", format!("{:<10} signed → event function answered {status}", delivery["status"].as_str().unwrap_or("?")));
+        say(
+            "emulator →",
+            format!(
+                "{:<10} signed → event function answered {status}",
+                delivery["status"].as_str().unwrap_or("?")
+            ),
+        );
     }
 
     println!("\n3. requests that must be refused");
     let (genuine, refused) = attacks(&stack.credentials.signer(), uuid);
-    let (status, _) = stack.post_event(Some(&genuine.authorization), &genuine.body).await;
+    let (status, _) = stack
+        .post_event(Some(&genuine.authorization), &genuine.body)
+        .await;
     say("you →", format!("a genuine signed event: {status}"));
     let mut every_attack_refused = true;
     for attack in &refused {
-        let (status, body) = stack.post_event(Some(&attack.authorization), &attack.body).await;
+        let (status, body) = stack
+            .post_event(Some(&attack.authorization), &attack.body)
+            .await;
         every_attack_refused &= status != 200 || body.contains("replay");
         say("you →", format!("{:<40} {status} {body}", attack.name));
     }
 
     println!("\n4. the answer webhook returns an NCCO");
     let (status, body) = stack
-        .get_answer("to=447700900001&from=447700900000&uuid=inbound-1&conversation_uuid=CON-inbound-1", None)
+        .get_answer(
+            "to=447700900001&from=447700900000&uuid=inbound-1&conversation_uuid=CON-inbound-1",
+            None,
+        )
         .await;
     let ncco: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
     say("answer →", format!("{status} {ncco}"));
