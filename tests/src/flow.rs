@@ -34,8 +34,9 @@ impl GeneratedCredentials {
         let key_pair = KeyPair::generate(KeySize::Rsa2048).expect("aws-lc generates an RSA key");
         let private_der = AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&key_pair)
             .expect("the key exports as PKCS#8");
-        let public_der = AsDer::<aws_lc_rs::encoding::PublicKeyX509Der>::as_der(key_pair.public_key())
-            .expect("the public key exports as X.509");
+        let public_der =
+            AsDer::<aws_lc_rs::encoding::PublicKeyX509Der>::as_der(key_pair.public_key())
+                .expect("the public key exports as X.509");
         let encode = |tag: &str, der: &[u8]| {
             pem::encode_config(
                 &pem::Pem::new(tag, der.to_vec()),
@@ -44,15 +45,23 @@ impl GeneratedCredentials {
         };
         Self {
             application_id: uuid::Uuid::new_v4().to_string(),
-            signature_secret: format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple()),
+            signature_secret: format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            ),
             private_key_pem: encode("PRIVATE KEY", private_der.as_ref()),
             public_key_pem: encode("PUBLIC KEY", public_der.as_ref()),
         }
     }
 
     pub fn signer(&self) -> WebhookSigner {
-        WebhookSigner::new(&self.signature_secret, API_KEY, Some(self.application_id.clone()))
-            .expect("a generated secret is never empty")
+        WebhookSigner::new(
+            &self.signature_secret,
+            API_KEY,
+            Some(self.application_id.clone()),
+        )
+        .expect("a generated secret is never empty")
     }
 }
 
@@ -118,7 +127,11 @@ impl LocalStack {
             .endpoint_url(moto.endpoint())
             .region(aws_config::Region::new("us-east-1"))
             .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
-                "testing", "testing", None, None, "local-stack",
+                "testing",
+                "testing",
+                None,
+                None,
+                "local-stack",
             ))
             .load()
             .await;
@@ -149,18 +162,26 @@ impl LocalStack {
         build_binaries(&["vonage-voice-emulator", "answer", "event", "send-alert"]);
 
         let public_key_file = work_dir.join("application-public-key.pem");
-        std::fs::write(&public_key_file, &credentials.public_key_pem).expect("the public key is written");
+        std::fs::write(&public_key_file, &credentials.public_key_pem)
+            .expect("the public key is written");
         let emulator_port = free_port();
-        let mut emulator_command = Command::new(repo_root().join("target/debug/vonage-voice-emulator"));
+        let mut emulator_command =
+            Command::new(repo_root().join("target/debug/vonage-voice-emulator"));
         emulator_command
             .env("EMULATOR_LISTEN", format!("127.0.0.1:{emulator_port}"))
             .env("EMULATOR_APPLICATION_ID", &credentials.application_id)
             .env("EMULATOR_PUBLIC_KEY_FILE", &public_key_file)
             .env("EMULATOR_API_KEY", API_KEY)
             .env("EMULATOR_SIGNATURE_SECRET", &credentials.signature_secret)
-            .env("EMULATOR_EVENT_INTERVAL_MS", options.event_interval.as_millis().to_string());
+            .env(
+                "EMULATOR_EVENT_INTERVAL_MS",
+                options.event_interval.as_millis().to_string(),
+            );
         let mut emulator = ChildGuard::spawn("emulator", emulator_command);
-        emulator.wait_for_port(SocketAddr::from(([127, 0, 0, 1], emulator_port)), Duration::from_secs(30));
+        emulator.wait_for_port(
+            SocketAddr::from(([127, 0, 0, 1], emulator_port)),
+            Duration::from_secs(30),
+        );
 
         let watch_port = free_port();
         let event_url = format!("http://127.0.0.1:{watch_port}/lambda-url/event");
@@ -168,19 +189,30 @@ impl LocalStack {
         watch_command
             .current_dir(repo_root())
             .args(["lambda", "watch", "--ignore-changes", "--quiet"])
-            .args(["--invoke-address", "127.0.0.1", "--invoke-port", &watch_port.to_string()])
+            .args([
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+                &watch_port.to_string(),
+            ])
             .env("AWS_ENDPOINT_URL", moto.endpoint())
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("VONAGE_WEBHOOK_SECRET_ID", WEBHOOK_SECRET_ID)
             .env("VONAGE_APPLICATION_SECRET_ID", APPLICATION_SECRET_ID)
-            .env("VONAGE_API_BASE_URL", format!("http://127.0.0.1:{emulator_port}"))
+            .env(
+                "VONAGE_API_BASE_URL",
+                format!("http://127.0.0.1:{emulator_port}"),
+            )
             .env("VONAGE_FROM_NUMBER", FROM_NUMBER)
             .env("EVENT_URL", &event_url)
             .env("ANSWER_GREETING", "Hello from your local Vonage stack.");
         let mut watch = ChildGuard::spawn("cargo-lambda-watch", watch_command);
-        watch.wait_for_port(SocketAddr::from(([127, 0, 0, 1], watch_port)), Duration::from_secs(120));
+        watch.wait_for_port(
+            SocketAddr::from(([127, 0, 0, 1], watch_port)),
+            Duration::from_secs(120),
+        );
 
         Self {
             credentials,
@@ -250,7 +282,10 @@ impl LocalStack {
             if call["finished"] == json!(true) {
                 return call;
             }
-            assert!(Instant::now() < deadline, "the call did not finish within {limit:?}: {call}");
+            assert!(
+                Instant::now() < deadline,
+                "the call did not finish within {limit:?}: {call}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

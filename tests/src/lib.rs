@@ -46,7 +46,10 @@ static LIVE_GROUPS: std::sync::Mutex<Vec<i32>> = std::sync::Mutex::new(Vec::new(
 
 /// Stops every process group this process started: for a Ctrl-C handler, where no destructor runs.
 pub fn stop_all_children() {
-    let groups = LIVE_GROUPS.lock().map(|groups| groups.clone()).unwrap_or_default();
+    let groups = LIVE_GROUPS
+        .lock()
+        .map(|groups| groups.clone())
+        .unwrap_or_default();
     for group in groups {
         // SAFETY: kill(2) on a process group this process created.
         unsafe {

@@ -84,7 +84,10 @@ fn sign_raw(header: &Value, claims: &Value) -> String {
     );
     let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).expect("any key length");
     mac.update(input.as_bytes());
-    format!("{input}.{}", URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()))
+    format!(
+        "{input}.{}",
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    )
 }
 
 fn hs256() -> Value {
@@ -103,21 +106,42 @@ fn post(name: &str, token: String, body: Vec<u8>, expected: Option<&'static str>
 }
 
 fn genuine_cases(now: i64) -> Vec<Case> {
-    let with_app = WebhookSigner::new(SECRET, API_KEY, Some(APPLICATION_ID.into())).expect("signer");
+    let with_app =
+        WebhookSigner::new(SECRET, API_KEY, Some(APPLICATION_ID.into())).expect("signer");
     let without_app = WebhookSigner::new(SECRET, API_KEY, None).expect("signer");
     let statuses = [
-        "started", "ringing", "answered", "busy", "cancelled", "unanswered", "rejected", "failed",
-        "completed", "record", "input", "transfer", "a-status-from-2030",
+        "started",
+        "ringing",
+        "answered",
+        "busy",
+        "cancelled",
+        "unanswered",
+        "rejected",
+        "failed",
+        "completed",
+        "record",
+        "input",
+        "transfer",
+        "a-status-from-2030",
     ];
     let ages = [0, 1, 45, 180, 290];
     let mut cases = Vec::new();
     for (index, status) in statuses.iter().enumerate() {
         for (age_index, age) in ages.iter().enumerate() {
             let body = event_body(status, index * 10 + age_index);
-            let signer = if age_index.is_multiple_of(2) { &with_app } else { &without_app };
+            let signer = if age_index.is_multiple_of(2) {
+                &with_app
+            } else {
+                &without_app
+            };
             let jti = format!("{status}-{age}");
             let token = signer.sign_body(&body, now - age, &jti).expect("token");
-            cases.push(post(&format!("genuine {status} {age}s old"), token, body, None));
+            cases.push(post(
+                &format!("genuine {status} {age}s old"),
+                token,
+                body,
+                None,
+            ));
         }
     }
     let query = "to=447700900000&from=447700900001&uuid=abc&conversation_uuid=CON-1";
@@ -145,7 +169,9 @@ fn attack_cases(now: i64) -> Vec<Case> {
     let mut foreign_issuer = claims(now, &body);
     foreign_issuer["iss"] = json!("Attacker");
     let mut no_hash = claims(now, &body);
-    no_hash.as_object_mut().map(|object| object.remove("payload_hash"));
+    no_hash
+        .as_object_mut()
+        .map(|object| object.remove("payload_hash"));
     let mut no_iat = claims(now, &body);
     no_iat.as_object_mut().map(|object| object.remove("iat"));
     let mut exp_as_string = claims(now, &body);
@@ -158,25 +184,68 @@ fn attack_cases(now: i64) -> Vec<Case> {
     );
     let swapped_alg = {
         let (_, rest) = genuine.split_once('.').expect("three segments");
-        format!("{}.{rest}", URL_SAFE_NO_PAD.encode(r#"{"alg":"HS512","typ":"JWT"}"#))
+        format!(
+            "{}.{rest}",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"HS512","typ":"JWT"}"#)
+        )
     };
 
     vec![
-        post("tampered body", genuine.clone(), other_body, Some("body_mismatch")),
+        post(
+            "tampered body",
+            genuine.clone(),
+            other_body,
+            Some("body_mismatch"),
+        ),
         post(
             "whitespace added to the body",
             genuine,
             [body.as_slice(), b" "].concat(),
             Some("body_mismatch"),
         ),
-        post("an hour old", sign_raw(&hs256(), &stale), body.clone(), Some("stale")),
-        post("an hour ahead", sign_raw(&hs256(), &future), body.clone(), Some("future")),
-        post("foreign issuer", sign_raw(&hs256(), &foreign_issuer), body.clone(), Some("issuer")),
-        post("no payload_hash", sign_raw(&hs256(), &no_hash), body.clone(), Some("missing_claim")),
-        post("no iat", sign_raw(&hs256(), &no_iat), body.clone(), Some("missing_claim")),
-        post("exp as a string", sign_raw(&hs256(), &exp_as_string), body.clone(), Some("claim_type")),
+        post(
+            "an hour old",
+            sign_raw(&hs256(), &stale),
+            body.clone(),
+            Some("stale"),
+        ),
+        post(
+            "an hour ahead",
+            sign_raw(&hs256(), &future),
+            body.clone(),
+            Some("future"),
+        ),
+        post(
+            "foreign issuer",
+            sign_raw(&hs256(), &foreign_issuer),
+            body.clone(),
+            Some("issuer"),
+        ),
+        post(
+            "no payload_hash",
+            sign_raw(&hs256(), &no_hash),
+            body.clone(),
+            Some("missing_claim"),
+        ),
+        post(
+            "no iat",
+            sign_raw(&hs256(), &no_iat),
+            body.clone(),
+            Some("missing_claim"),
+        ),
+        post(
+            "exp as a string",
+            sign_raw(&hs256(), &exp_as_string),
+            body.clone(),
+            Some("claim_type"),
+        ),
         post("alg none", unsigned, body.clone(), Some("algorithm")),
-        post("alg swapped to HS512", swapped_alg, body.clone(), Some("algorithm")),
+        post(
+            "alg swapped to HS512",
+            swapped_alg,
+            body.clone(),
+            Some("algorithm"),
+        ),
         post(
             "HS512 signature",
             sign_raw(&json!({"alg": "HS512", "typ": "JWT"}), &claims(now, &body)),
@@ -185,7 +254,10 @@ fn attack_cases(now: i64) -> Vec<Case> {
         ),
         post(
             "crit header",
-            sign_raw(&json!({"alg": "HS256", "typ": "JWT", "crit": ["exp"]}), &claims(now, &body)),
+            sign_raw(
+                &json!({"alg": "HS256", "typ": "JWT", "crit": ["exp"]}),
+                &claims(now, &body),
+            ),
             body,
             Some("critical_header"),
         ),
@@ -212,7 +284,8 @@ fn run_sdk(program: &str, args: &[String], cases: &[Case]) -> Vec<String> {
         .expect("the SDK runner reads its input");
     let output = child.wait_with_output().expect("the SDK runner finishes");
     assert!(output.status.success(), "{program} failed: {output:?}");
-    let verdicts: Vec<String> = serde_json::from_slice(&output.stdout).expect("a JSON array of verdicts");
+    let verdicts: Vec<String> =
+        serde_json::from_slice(&output.stdout).expect("a JSON array of verdicts");
     assert_eq!(verdicts.len(), cases.len());
     verdicts
 }
@@ -230,8 +303,10 @@ fn node_sdk(cases: &[Case]) -> Vec<String> {
 }
 
 fn ours(case: &Case, now: i64) -> Result<(), Rejection> {
-    let secrets = CandidateSecrets::new(vec![SignatureSecret::new("AWSCURRENT", SECRET).expect("secret")])
-        .expect("one secret");
+    let secrets = CandidateSecrets::new(vec![
+        SignatureSecret::new("AWSCURRENT", SECRET).expect("secret"),
+    ])
+    .expect("one secret");
     let policy = VerificationPolicy {
         expected_api_key: Some(API_KEY.into()),
         ..VerificationPolicy::default()
@@ -269,7 +344,9 @@ fn ours_refuses_what_the_sdks_let_through_and_never_accepts_what_they_refuse() {
     let mut let_through = Vec::new();
     for (index, case) in cases.iter().enumerate() {
         let verdict = ours(case, now);
-        let expected = case.expected_rejection.expect("attack cases name their rejection");
+        let expected = case
+            .expected_rejection
+            .expect("attack cases name their rejection");
         assert_eq!(
             verdict.as_ref().map_err(Rejection::reason),
             Err(expected),
@@ -295,7 +372,10 @@ fn ours_refuses_what_the_sdks_let_through_and_never_accepts_what_they_refuse() {
         "exp as a string",
         "crit header",
     ] {
-        assert!(let_through.contains(&name), "an SDK was expected to accept {name}: {let_through:?}");
+        assert!(
+            let_through.contains(&name),
+            "an SDK was expected to accept {name}: {let_through:?}"
+        );
     }
 }
 
