@@ -56,12 +56,11 @@ async fn main() {
     for delivery in call["deliveries"].as_array().into_iter().flatten() {
         let status = delivery["http_status"].as_u64().unwrap_or_default();
         every_event_accepted &= status == 200;
+        let kind = delivery["status"].as_str().unwrap_or("?");
+        let reply = delivery["response_body"].as_str().unwrap_or_default();
         say(
             "emulator →",
-            format!(
-                "{:<10} signed → event function answered {status}",
-                delivery["status"].as_str().unwrap_or("?")
-            ),
+            format!("{kind:<10} signed → event function answered {status} {reply}"),
         );
     }
 
