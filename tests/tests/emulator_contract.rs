@@ -3,7 +3,6 @@
 //! both must agree. The Prism contract suite stays the proof that our own requests match the spec;
 //! this one keeps the emulator from accepting calls that Vonage would not.
 
-#[allow(dead_code)] // shared with the Voice API suites, which use more of it
 mod voice_support;
 
 use integration_tests::Prism;
