@@ -18,3 +18,6 @@ cargo test --workspace --no-fail-fast
 
 step "SAM: validate --lint and build"
 bash scripts/sam-check.sh
+
+step "benchmarks, short mode (figures only; they fail on breakage, never on timing)"
+BENCH_MODE=short bash scripts/bench.sh

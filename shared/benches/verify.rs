@@ -18,7 +18,11 @@ const NOW: i64 = 1_800_000_000;
 const BODY: &[u8] = br#"{"headers":{},"from":"447700900001","to":"447700900000","uuid":"aaaaaaaa-bbbb-cccc-dddd-0123456789ab","conversation_uuid":"CON-aaaaaaaa-bbbb-cccc-dddd-0123456789ab","status":"answered","direction":"outbound","timestamp":"2027-01-15T08:00:00.000Z","network":"23410","rate":"0.01400000","price":"0.00023333"}"#;
 
 fn benches(c: &mut Criterion) {
-    assert!((280..=320).contains(&BODY.len()), "body is {} bytes", BODY.len());
+    assert!(
+        (280..=320).contains(&BODY.len()),
+        "body is {} bytes",
+        BODY.len()
+    );
     let signer = WebhookSigner::new(SECRET, "a1b2c3d", None).expect("a usable secret");
     let token = signer
         .sign_body(BODY, NOW, "c5ba8f24-1a14-4c10-bfdf-3fbe8ce511b5")
@@ -48,7 +52,8 @@ fn benches(c: &mut Criterion) {
     group.bench_function("crypto_floor", |b| {
         b.iter(|| {
             let key = hmac::Key::new(hmac::HMAC_SHA256, SECRET.as_bytes());
-            let mac_ok = hmac::verify(&key, black_box(signing_input.as_bytes()), &signature).is_ok();
+            let mac_ok =
+                hmac::verify(&key, black_box(signing_input.as_bytes()), &signature).is_ok();
             let digest = Sha256::digest(black_box(BODY));
             (mac_ok, digest)
         })

@@ -1,0 +1,368 @@
+//! Webhook verification: ours, the crypto floor, and Vonage's Python and Node SDKs, all on the
+//! same token and body, timed the same way (batches sized to a fixed length, median ns per
+//! operation over the batches), in this one run. Criterion's figures for the same body
+//! (shared/benches/verify.rs) are read alongside as a cross-check.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use aws_lc_rs::hmac;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use integration_tests::repo_root;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use vonage_voice_lambda::sign::WebhookSigner;
+use vonage_voice_lambda::verify::{
+    CandidateSecrets, SignatureSecret, VerificationPolicy, WebhookRequest, verify,
+};
+
+use crate::Plan;
+use crate::stats::{Summary, monotonic_ns};
+
+/// The event body of shared/benches/verify.rs (an `answered` event with its pricing fields, about
+/// 300 bytes), so criterion's figures are for the same hashing work.
+pub const BODY: &str = r#"{"headers":{},"from":"447700900001","to":"447700900000","uuid":"aaaaaaaa-bbbb-cccc-dddd-0123456789ab","conversation_uuid":"CON-aaaaaaaa-bbbb-cccc-dddd-0123456789ab","status":"answered","direction":"outbound","timestamp":"2027-01-15T08:00:00.000Z","network":"23410","rate":"0.01400000","price":"0.00023333"}"#;
+const API_KEY: &str = "a1b2c3d";
+
+/// One verifier's timing.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Timing {
+    pub implementation: String,
+    #[serde(default)]
+    pub sdk_version: Option<String>,
+    #[serde(default)]
+    pub runtime: Option<String>,
+    pub iterations_per_batch: u64,
+    pub batches: usize,
+    pub median_ns: f64,
+    pub min_ns: f64,
+    pub max_ns: f64,
+}
+
+/// Criterion's median and its 95% interval, and the fastest and slowest sample, in ns.
+#[derive(Debug, Serialize)]
+pub struct CriterionFigure {
+    pub name: String,
+    pub median_ns: f64,
+    pub median_ci_ns: (f64, f64),
+    pub min_ns: f64,
+    pub max_ns: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct VerificationResults {
+    pub token_bytes: usize,
+    pub body_bytes: usize,
+    pub ours: Timing,
+    pub crypto_floor: Timing,
+    pub python_sdk: Timing,
+    pub node_sdk: Timing,
+    pub criterion_full_verification: CriterionFigure,
+    pub criterion_crypto_floor: CriterionFigure,
+    pub criterion_dir: PathBuf,
+}
+
+impl VerificationResults {
+    pub fn python_ratio(&self) -> f64 {
+        self.python_sdk.median_ns / self.ours.median_ns
+    }
+
+    pub fn node_ratio(&self) -> f64 {
+        self.node_sdk.median_ns / self.ours.median_ns
+    }
+}
+
+struct Fixture {
+    token: String,
+    secret: String,
+    issued_at: i64,
+}
+
+impl Fixture {
+    /// Signed now: PyJWT refuses a token whose `iat` is in the future.
+    fn generate() -> Result<Self, String> {
+        let secret = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        let issued_at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|elapsed| elapsed.as_secs() as i64)
+            .map_err(|error| error.to_string())?;
+        let signer =
+            WebhookSigner::new(&secret, API_KEY, None).map_err(|error| error.to_string())?;
+        let token = signer
+            .sign_body(
+                BODY.as_bytes(),
+                issued_at,
+                &uuid::Uuid::new_v4().to_string(),
+            )
+            .map_err(|error| error.to_string())?;
+        Ok(Self {
+            token,
+            secret,
+            issued_at,
+        })
+    }
+}
+
+/// How many operations fill one batch of `batch_ns`: doubling until a run takes a tenth of it.
+/// The same scheme as bench/sdk_verify_bench.*.
+fn calibrate(batch_ns: f64, operation: &mut dyn FnMut()) -> u64 {
+    let mut count: u64 = 1;
+    loop {
+        let elapsed = batch(count, operation) * count as f64;
+        if elapsed * 10.0 >= batch_ns {
+            return ((count as f64 * batch_ns / elapsed.max(1.0)) as u64).max(1);
+        }
+        count *= 2;
+    }
+}
+
+/// Nanoseconds per operation over `count` operations.
+fn batch(count: u64, operation: &mut dyn FnMut()) -> f64 {
+    let started = monotonic_ns();
+    for _ in 0..count {
+        operation();
+    }
+    (monotonic_ns() - started) as f64 / count as f64
+}
+
+/// One implementation's batches, gathered round by round.
+struct Samples {
+    implementation: String,
+    sdk_version: Option<String>,
+    runtime: Option<String>,
+    iterations_per_batch: u64,
+    per_batch_ns: Vec<f64>,
+}
+
+impl Samples {
+    fn in_process(implementation: &str, iterations_per_batch: u64) -> Self {
+        Self {
+            implementation: implementation.to_owned(),
+            sdk_version: None,
+            runtime: Some(rustc_version()),
+            iterations_per_batch,
+            per_batch_ns: Vec::new(),
+        }
+    }
+
+    fn from_script() -> Self {
+        Self {
+            implementation: String::new(),
+            sdk_version: None,
+            runtime: None,
+            iterations_per_batch: 0,
+            per_batch_ns: Vec::new(),
+        }
+    }
+
+    /// Keeps one batch a script timed, and what the script says about itself.
+    fn record(&mut self, timing: Timing) {
+        self.per_batch_ns.push(timing.median_ns);
+        self.implementation = timing.implementation;
+        self.sdk_version = timing.sdk_version;
+        self.runtime = timing.runtime;
+        self.iterations_per_batch = timing.iterations_per_batch;
+    }
+
+    fn timing(self) -> Result<Timing, String> {
+        let summary = Summary::of(&self.per_batch_ns)
+            .ok_or_else(|| format!("no batches of {}", self.implementation))?;
+        Ok(Timing {
+            implementation: self.implementation,
+            sdk_version: self.sdk_version,
+            runtime: self.runtime,
+            iterations_per_batch: self.iterations_per_batch,
+            batches: summary.samples,
+            median_ns: summary.median,
+            min_ns: summary.min,
+            max_ns: summary.max,
+        })
+    }
+}
+
+fn rustc_version() -> String {
+    Command::new("rustc")
+        .arg("--version")
+        .output()
+        .ok()
+        .and_then(|output| String::from_utf8(output.stdout).ok())
+        .map(|version| version.trim().to_owned())
+        .unwrap_or_else(|| "rustc".to_owned())
+}
+
+/// One batch of a Vonage SDK, timed by its script in a fresh interpreter.
+fn run_sdk_batch(
+    plan: &Plan,
+    program: &str,
+    script: &Path,
+    fixture: &Path,
+) -> Result<Timing, String> {
+    let output = Command::new(program)
+        .arg(script)
+        .arg(fixture)
+        .args(["--batches", "1"])
+        .args(["--batch-ms", &plan.verify_batch_ms.to_string()])
+        .current_dir(repo_root())
+        .output()
+        .map_err(|error| format!("{program} did not run ({error}); run `make install`"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "{} failed ({}): {}",
+            script.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    serde_json::from_slice(&output.stdout).map_err(|error| {
+        format!(
+            "{} printed no timing ({error}): {}",
+            script.display(),
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+/// Criterion's result for `verify_event/<name>`, if `cargo bench` has written one.
+fn criterion_figure(dir: &Path, name: &str) -> Option<CriterionFigure> {
+    let folder = dir.join("verify_event").join(name).join("new");
+    let read = |file: &str| -> Option<serde_json::Value> {
+        serde_json::from_str(&std::fs::read_to_string(folder.join(file)).ok()?).ok()
+    };
+    let estimates = read("estimates.json")?;
+    let sample = read("sample.json")?;
+    let median = &estimates["median"];
+    let per_iteration: Vec<f64> = sample["iters"]
+        .as_array()?
+        .iter()
+        .zip(sample["times"].as_array()?)
+        .filter_map(|(iterations, time)| Some(time.as_f64()? / iterations.as_f64()?))
+        .collect();
+    let spread = Summary::of(&per_iteration)?;
+    Some(CriterionFigure {
+        name: format!("verify_event/{name}"),
+        median_ns: median["point_estimate"].as_f64()?,
+        median_ci_ns: (
+            median["confidence_interval"]["lower_bound"].as_f64()?,
+            median["confidence_interval"]["upper_bound"].as_f64()?,
+        ),
+        min_ns: spread.min,
+        max_ns: spread.max,
+    })
+}
+
+/// Times the four implementations in rounds: in each round every one of them runs one batch, so
+/// all four are sampled across the same stretch of time on a machine whose speed comes and goes.
+pub fn measure(plan: &Plan, out_dir: &Path) -> Result<VerificationResults, String> {
+    let fixture = Fixture::generate()?;
+    let fixture_path = out_dir.join("verify-fixture.json");
+    let document = json!({"token": fixture.token, "secret": fixture.secret, "body": BODY});
+    std::fs::write(&fixture_path, document.to_string())
+        .map_err(|error| format!("{}: {error}", fixture_path.display()))?;
+
+    let authorization = format!("Bearer {}", fixture.token);
+    let values = [authorization.as_bytes()];
+    let request = WebhookRequest {
+        authorization: &values,
+        method: "POST",
+        query: None,
+        body: BODY.as_bytes(),
+    };
+    let secrets = CandidateSecrets::new(vec![
+        SignatureSecret::new("AWSCURRENT", &fixture.secret).map_err(|error| error.to_string())?,
+    ])
+    .map_err(|error| error.to_string())?;
+    let policy = VerificationPolicy::default();
+    verify(&request, &secrets, fixture.issued_at, &policy)
+        .map_err(|rejection| format!("our verifier refused the fixture: {}", rejection.reason()))?;
+    let mut ours_operation = || {
+        let _ = black_box(verify(
+            black_box(&request),
+            &secrets,
+            fixture.issued_at,
+            &policy,
+        ));
+    };
+
+    // HMAC-SHA256 over the signing input plus SHA-256 of the body: what any verifier computes.
+    let (signing_input, signature) = fixture
+        .token
+        .rsplit_once('.')
+        .ok_or("the token has no signature")?;
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature)
+        .map_err(|error| error.to_string())?;
+    let floor = || {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, fixture.secret.as_bytes());
+        let mac_ok = hmac::verify(&key, black_box(signing_input.as_bytes()), &signature).is_ok();
+        let digest = Sha256::digest(black_box(BODY.as_bytes()));
+        (mac_ok, digest)
+    };
+    if !floor().0 {
+        return Err("the crypto floor does not verify the fixture".into());
+    }
+    let mut floor_operation = || {
+        black_box(floor());
+    };
+
+    let batch_ns = plan.verify_batch_ms * 1_000_000.0;
+    let ours_count = calibrate(batch_ns, &mut ours_operation);
+    let floor_count = calibrate(batch_ns, &mut floor_operation);
+    let mut ours = Samples::in_process("ours (vonage_voice_lambda::verify::verify)", ours_count);
+    let mut crypto_floor = Samples::in_process(
+        "crypto floor (aws-lc HMAC-SHA256 + sha2 SHA-256)",
+        floor_count,
+    );
+    let mut python_sdk = Samples::from_script();
+    let mut node_sdk = Samples::from_script();
+    let bench_dir = repo_root().join("bench");
+    let python_script = bench_dir.join("sdk_verify_bench.py");
+    let node_script = bench_dir.join("sdk_verify_bench.cjs");
+    for _ in 0..plan.verify_batches {
+        ours.per_batch_ns
+            .push(batch(ours_count, &mut ours_operation));
+        crypto_floor
+            .per_batch_ns
+            .push(batch(floor_count, &mut floor_operation));
+        python_sdk.record(run_sdk_batch(
+            plan,
+            "python3",
+            &python_script,
+            &fixture_path,
+        )?);
+        node_sdk.record(run_sdk_batch(plan, "node", &node_script, &fixture_path)?);
+    }
+    let (ours, crypto_floor) = (ours.timing()?, crypto_floor.timing()?);
+    let (python_sdk, node_sdk) = (python_sdk.timing()?, node_sdk.timing()?);
+
+    let criterion_dir = std::env::var_os("CRITERION_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target/criterion"));
+    let criterion = |name: &str| {
+        criterion_figure(&criterion_dir, name).ok_or_else(|| {
+            format!(
+                "no criterion result for verify_event/{name} in {}: scripts/bench.sh runs \
+                 `cargo bench -p vonage-voice-lambda --bench verify` first",
+                criterion_dir.display()
+            )
+        })
+    };
+    Ok(VerificationResults {
+        token_bytes: fixture.token.len(),
+        body_bytes: BODY.len(),
+        ours,
+        crypto_floor,
+        python_sdk,
+        node_sdk,
+        criterion_full_verification: criterion("full_verification")?,
+        criterion_crypto_floor: criterion("crypto_floor")?,
+        criterion_dir,
+    })
+}
