@@ -1,13 +1,13 @@
 //! One full verification of a signed event (about 300 bytes of body) next to the raw crypto floor:
-//! HMAC-SHA256 over the token's signing input plus SHA-256 of the body, which no verifier can beat.
+//! HMAC-SHA256 over the token's signing input with a key prepared once, plus SHA-256 of the body,
+//! both by aws-lc, which no verifier can beat.
 
 use std::hint::black_box;
 
-use aws_lc_rs::hmac;
+use aws_lc_rs::{digest, hmac};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
-use sha2::{Digest, Sha256};
 use vonage_voice_lambda::sign::WebhookSigner;
 use vonage_voice_lambda::verify::{
     CandidateSecrets, SignatureSecret, VerificationPolicy, WebhookRequest, verify,
@@ -49,12 +49,12 @@ fn benches(c: &mut Criterion) {
     group.bench_function("full_verification", |b| {
         b.iter(|| verify(black_box(&request), &secrets, NOW, &policy))
     });
+    let key = hmac::Key::new(hmac::HMAC_SHA256, SECRET.as_bytes());
     group.bench_function("crypto_floor", |b| {
         b.iter(|| {
-            let key = hmac::Key::new(hmac::HMAC_SHA256, SECRET.as_bytes());
             let mac_ok =
                 hmac::verify(&key, black_box(signing_input.as_bytes()), &signature).is_ok();
-            let digest = Sha256::digest(black_box(BODY));
+            let digest = digest::digest(&digest::SHA256, black_box(BODY));
             (mac_ok, digest)
         })
     });

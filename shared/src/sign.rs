@@ -2,9 +2,9 @@
 //! `payload_hash` binding the body. The local Voice emulator and the operator CLI's `send-event`
 //! both sign through this one piece, so what they send is what our verifier is tested against.
 
+use aws_lc_rs::digest;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::verify::{VONAGE_ISSUER, query_as_compact_json};
 
@@ -64,7 +64,7 @@ impl WebhookSigner {
 
     /// The bearer token for a POST webhook carrying `body`.
     pub fn sign_body(&self, body: &[u8], iat: i64, jti: &str) -> Result<String, SignError> {
-        self.sign_digest(hex::encode(Sha256::digest(body)), iat, jti)
+        self.sign_digest(hex::encode(digest::digest(&digest::SHA256, body)), iat, jti)
     }
 
     /// The bearer token for a GET webhook whose parameters are `query` (a raw query string).

@@ -1,8 +1,9 @@
 use super::*;
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, Mac};
+// RustCrypto's HMAC and SHA-256 build the test tokens, so they are checked by a second
+// implementation rather than by the aws-lc code under test.
+use ::hmac::{Hmac, Mac};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 const SECRET: &str = "current-signature-secret-0123456789";
 const PREVIOUS: &str = "previous-signature-secret-9876543210";
@@ -342,6 +343,61 @@ fn any_crit_header_is_refused() {
             check(&bearer(&jwt), BODY),
             Err(Rejection::CriticalHeader),
             "{crit}"
+        );
+    }
+}
+
+#[test]
+fn an_rfc7797_b64_header_is_refused_even_without_crit() {
+    for b64 in [json!(false), json!(true)] {
+        let header = json!({"alg": "HS256", "typ": "JWT", "b64": b64});
+        let jwt = sign_raw(&header, &claims_for(BODY), SECRET);
+        assert_eq!(
+            check(&bearer(&jwt), BODY),
+            Err(Rejection::Malformed),
+            "{b64}"
+        );
+    }
+}
+
+#[test]
+fn a_header_accepted_earlier_does_not_let_a_different_one_through() {
+    // The same thread verifies a good token first, so its header is the one remembered.
+    let good = token(&claims_for(BODY));
+    assert!(check(&bearer(&good), BODY).is_ok());
+    for header in [
+        json!({"alg": "HS512", "typ": "JWT"}),
+        json!({"alg": "HS256", "typ": "JWT", "crit": ["b64"], "b64": true}),
+    ] {
+        let jwt = sign_raw(&header, &claims_for(BODY), SECRET);
+        assert!(
+            matches!(
+                check(&bearer(&jwt), BODY),
+                Err(Rejection::Algorithm | Rejection::CriticalHeader)
+            ),
+            "{header}"
+        );
+        // A refused header is not remembered: the good token's header still passes, and the
+        // refused one is refused again.
+        assert!(check(&bearer(&good), BODY).is_ok());
+        assert!(check(&bearer(&jwt), BODY).is_err());
+    }
+}
+
+#[test]
+fn extra_segments_are_malformed_even_after_the_header_was_accepted() {
+    let good = token(&claims_for(BODY));
+    assert!(check(&bearer(&good), BODY).is_ok());
+    let (header, rest) = good.split_once('.').unwrap();
+    for extra in [
+        format!("{header}.{rest}.AAAA"),
+        format!("{header}.e30.{rest}"),
+        format!("{header}.{}", rest.split_once('.').unwrap().1),
+    ] {
+        assert_eq!(
+            check(&bearer(&extra), BODY),
+            Err(Rejection::Malformed),
+            "{extra}"
         );
     }
 }

@@ -1,20 +1,23 @@
-//! Webhook verification: ours, the crypto floor, and Vonage's Python and Node SDKs, all on the
-//! same token and body, timed the same way (batches sized to a fixed length, median ns per
-//! operation over the batches), in this one run. Criterion's figures for the same body
-//! (shared/benches/verify.rs) are read alongside as a cross-check.
+//! Webhook verification: ours, ours as it was before (`jsonwebtoken::decode` per request), the
+//! crypto floor, and Vonage's Python and Node SDKs, all on the same token and body, timed the same
+//! way (batches sized to a fixed length, median ns per operation over the batches), in this one
+//! run. Criterion's figures for the same body (shared/benches/verify.rs) are read alongside as a
+//! cross-check.
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::hmac;
+use aws_lc_rs::{digest, hmac};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use integration_tests::repo_root;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 use vonage_voice_lambda::sign::WebhookSigner;
 use vonage_voice_lambda::verify::{
     CandidateSecrets, SignatureSecret, VerificationPolicy, WebhookRequest, verify,
@@ -58,6 +61,7 @@ pub struct VerificationResults {
     pub token_bytes: usize,
     pub body_bytes: usize,
     pub ours: Timing,
+    pub jsonwebtoken_baseline: Timing,
     pub crypto_floor: Timing,
     pub python_sdk: Timing,
     pub node_sdk: Timing,
@@ -258,8 +262,8 @@ fn criterion_figure(dir: &Path, name: &str) -> Option<CriterionFigure> {
     })
 }
 
-/// Times the four implementations in rounds: in each round every one of them runs one batch, so
-/// all four are sampled across the same stretch of time on a machine whose speed comes and goes.
+/// Times the five rows in rounds: in each round every one of them runs one batch, so
+/// all five are sampled across the same stretch of time on a machine whose speed comes and goes.
 pub fn measure(plan: &Plan, out_dir: &Path) -> Result<VerificationResults, String> {
     let fixture = Fixture::generate()?;
     let fixture_path = out_dir.join("verify-fixture.json");
@@ -291,7 +295,42 @@ pub fn measure(plan: &Plan, out_dir: &Path) -> Result<VerificationResults, Strin
         ));
     };
 
-    // HMAC-SHA256 over the signing input plus SHA-256 of the body: what any verifier computes.
+    // How this crate verified before: `jsonwebtoken::decode`, which builds the HMAC key from the
+    // secret's bytes and parses the claims twice on every call, after `decode_header`, with the
+    // body hashed by `sha2`.
+    let decoding_key =
+        DecodingKey::from_secret(fixture.secret.as_bytes()).map_err(|error| error.to_string())?;
+    let mut validation = Validation::new(Algorithm::HS256);
+    validation.required_spec_claims.clear();
+    validation.validate_exp = false;
+    let baseline = || -> bool {
+        let Ok(header) = jsonwebtoken::decode_header(black_box(&fixture.token)) else {
+            return false;
+        };
+        let Ok(data) = jsonwebtoken::decode::<serde_json::Value>(
+            black_box(&fixture.token),
+            &decoding_key,
+            &validation,
+        ) else {
+            return false;
+        };
+        let mut claimed = [0u8; 32];
+        let hex_digest = data.claims["payload_hash"].as_str().unwrap_or_default();
+        let digest: [u8; 32] = Sha256::digest(black_box(BODY.as_bytes())).into();
+        header.alg == Algorithm::HS256
+            && data.claims["iss"] == "Vonage"
+            && hex::decode_to_slice(hex_digest, &mut claimed).is_ok()
+            && bool::from(digest.ct_eq(&claimed))
+    };
+    if !baseline() {
+        return Err("the jsonwebtoken baseline does not verify the fixture".into());
+    }
+    let mut baseline_operation = || {
+        black_box(baseline());
+    };
+
+    // HMAC-SHA256 over the signing input with a key prepared once, plus SHA-256 of the body, both
+    // by aws-lc: the work no verifier can skip.
     let (signing_input, signature) = fixture
         .token
         .rsplit_once('.')
@@ -299,10 +338,11 @@ pub fn measure(plan: &Plan, out_dir: &Path) -> Result<VerificationResults, Strin
     let signature = URL_SAFE_NO_PAD
         .decode(signature)
         .map_err(|error| error.to_string())?;
+    let floor_key = hmac::Key::new(hmac::HMAC_SHA256, fixture.secret.as_bytes());
     let floor = || {
-        let key = hmac::Key::new(hmac::HMAC_SHA256, fixture.secret.as_bytes());
-        let mac_ok = hmac::verify(&key, black_box(signing_input.as_bytes()), &signature).is_ok();
-        let digest = Sha256::digest(black_box(BODY.as_bytes()));
+        let mac_ok =
+            hmac::verify(&floor_key, black_box(signing_input.as_bytes()), &signature).is_ok();
+        let digest = digest::digest(&digest::SHA256, black_box(BODY.as_bytes()));
         (mac_ok, digest)
     };
     if !floor().0 {
@@ -314,10 +354,15 @@ pub fn measure(plan: &Plan, out_dir: &Path) -> Result<VerificationResults, Strin
 
     let batch_ns = plan.verify_batch_ms * 1_000_000.0;
     let ours_count = calibrate(batch_ns, &mut ours_operation);
+    let baseline_count = calibrate(batch_ns, &mut baseline_operation);
     let floor_count = calibrate(batch_ns, &mut floor_operation);
     let mut ours = Samples::in_process("ours (vonage_voice_lambda::verify::verify)", ours_count);
+    let mut jsonwebtoken_baseline = Samples::in_process(
+        "before: jsonwebtoken::decode (key built per call) + sha2",
+        baseline_count,
+    );
     let mut crypto_floor = Samples::in_process(
-        "crypto floor (aws-lc HMAC-SHA256 + sha2 SHA-256)",
+        "crypto floor (aws-lc HMAC-SHA256, key prepared once + aws-lc SHA-256)",
         floor_count,
     );
     let mut python_sdk = Samples::from_script();
@@ -328,6 +373,9 @@ pub fn measure(plan: &Plan, out_dir: &Path) -> Result<VerificationResults, Strin
     for _ in 0..plan.verify_batches {
         ours.per_batch_ns
             .push(batch(ours_count, &mut ours_operation));
+        jsonwebtoken_baseline
+            .per_batch_ns
+            .push(batch(baseline_count, &mut baseline_operation));
         crypto_floor
             .per_batch_ns
             .push(batch(floor_count, &mut floor_operation));
@@ -340,6 +388,7 @@ pub fn measure(plan: &Plan, out_dir: &Path) -> Result<VerificationResults, Strin
         node_sdk.record(run_sdk_batch(plan, "node", &node_script, &fixture_path)?);
     }
     let (ours, crypto_floor) = (ours.timing()?, crypto_floor.timing()?);
+    let jsonwebtoken_baseline = jsonwebtoken_baseline.timing()?;
     let (python_sdk, node_sdk) = (python_sdk.timing()?, node_sdk.timing()?);
 
     let criterion_dir = std::env::var_os("CRITERION_HOME")
@@ -358,6 +407,7 @@ pub fn measure(plan: &Plan, out_dir: &Path) -> Result<VerificationResults, Strin
         token_bytes: fixture.token.len(),
         body_bytes: BODY.len(),
         ours,
+        jsonwebtoken_baseline,
         crypto_floor,
         python_sdk,
         node_sdk,
