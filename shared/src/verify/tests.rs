@@ -450,6 +450,10 @@ fn truncated_and_over_long_signatures_are_refused() {
     }
     let longer = format!("{jwt}AAAA");
     assert_eq!(check(&bearer(&longer), BODY), Err(Rejection::Signature));
+    let far_longer = format!("{jwt}{}", "A".repeat(200));
+    assert_eq!(check(&bearer(&far_longer), BODY), Err(Rejection::Signature));
+    let not_base64 = format!("{jwt}!");
+    assert_eq!(check(&bearer(&not_base64), BODY), Err(Rejection::Malformed));
 }
 
 #[test]
@@ -506,12 +510,44 @@ fn time_claims_that_are_not_numbers_are_refused() {
             Err(Rejection::ClaimType(name)),
             "{name}"
         );
-        let jwt = with_claim(name, json!(null));
-        assert_eq!(
-            check(&bearer(&jwt), BODY),
-            Err(Rejection::ClaimType(name)),
-            "{name} null"
-        );
+        for wrong in [
+            json!(null),
+            json!(true),
+            json!([NOW]),
+            json!({"seconds": NOW}),
+        ] {
+            let jwt = with_claim(name, wrong.clone());
+            assert_eq!(
+                check(&bearer(&jwt), BODY),
+                Err(Rejection::ClaimType(name)),
+                "{name} {wrong}"
+            );
+        }
+    }
+}
+
+#[test]
+fn fractional_and_huge_time_claims_are_read_as_numbers() {
+    // A NumericDate may carry fractions; they are rounded down, to the older whole second.
+    let jwt = with_claim("iat", json!(NOW as f64 - 299.5));
+    assert!(check(&bearer(&jwt), BODY).is_ok());
+    let jwt = with_claim("iat", json!(NOW as f64 - 300.5));
+    assert_eq!(check(&bearer(&jwt), BODY), Err(Rejection::Stale));
+    // Beyond i64: a number, and far in the future.
+    let jwt = with_claim("iat", json!(u64::MAX));
+    assert_eq!(check(&bearer(&jwt), BODY), Err(Rejection::Future));
+}
+
+#[test]
+fn string_claims_that_are_arrays_or_objects_are_refused() {
+    for name in ["iss", "jti", "api_key", "application_id", "payload_hash"] {
+        for wrong in [json!(["Vonage"]), json!({"name": "Vonage"}), json!(false)] {
+            assert_eq!(
+                check(&bearer(&with_claim(name, wrong.clone())), BODY),
+                Err(Rejection::ClaimType(name)),
+                "{name} {wrong}"
+            );
+        }
     }
 }
 
