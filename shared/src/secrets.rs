@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::verify::{SecretError, SignatureSecret};
+use crate::verify::{CandidateSecrets, SecretError, SignatureSecret};
 
 /// Secrets Manager's staging labels for the secret in force and the one before it.
 pub const CURRENT: &str = "AWSCURRENT";
@@ -241,14 +241,14 @@ impl fmt::Debug for WebhookSecret {
     }
 }
 
-/// One version of the webhook secret, ready to verify with: the document, and the HMAC key built
-/// from it once rather than on every request. The key's label is the staging label, which is what
-/// logs show as "the secret that matched".
+/// One version of the webhook secret, ready to verify with: the document, and the candidate list
+/// holding its HMAC key, built once rather than on every request. The key's label is the staging
+/// label, which is what logs show as "the secret that matched".
 #[derive(Clone, Debug)]
 pub struct WebhookSecretVersion {
     pub stage: &'static str,
     pub document: WebhookSecret,
-    pub key: SignatureSecret,
+    pub candidates: CandidateSecrets,
 }
 
 impl WebhookSecretVersion {
@@ -257,7 +257,7 @@ impl WebhookSecretVersion {
         Ok(Self {
             stage,
             document,
-            key,
+            candidates: CandidateSecrets::new(vec![key])?,
         })
     }
 }

@@ -140,7 +140,12 @@ async fn a_rotation_offers_current_then_a_different_previous() {
         stages(&versions),
         [(CURRENT, "new".to_owned()), (PREVIOUS, "old".to_owned())]
     );
-    assert_eq!(versions[1].key.label(), PREVIOUS);
+    let labels: Vec<&str> = versions[1]
+        .candidates
+        .iter()
+        .map(|key| key.label())
+        .collect();
+    assert_eq!(labels, [PREVIOUS]);
 }
 
 #[tokio::test]

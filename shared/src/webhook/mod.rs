@@ -183,15 +183,12 @@ impl SignedWebhookVerifier {
         now: i64,
     ) -> Result<Verified, Rejection> {
         for version in versions.iter() {
-            let Ok(candidates) = CandidateSecrets::new(vec![version.key.clone()]) else {
-                continue;
-            };
             let policy = VerificationPolicy {
                 expected_api_key: Some(version.document.api_key().to_owned()),
                 expected_application_id: version.document.application_id().map(str::to_owned),
                 ..self.policy.clone()
             };
-            match incoming.verify_with(&candidates, now, &policy) {
+            match incoming.verify_with(&version.candidates, now, &policy) {
                 Err(Rejection::Signature) => continue,
                 verdict => return verdict,
             }
