@@ -10,7 +10,9 @@
 //! event delivery was answered with.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
+
+use vonage_voice_lambda::webhook::{Clock as _, SystemClock};
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -142,13 +144,6 @@ pub async fn serve(
 ) -> Result<(), EmulatorError> {
     axum::serve(listener, router(config)?).await?;
     Ok(())
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs() as i64)
-        .unwrap_or_default()
 }
 
 /// An error answer in the Voice API's problem-details shape.
@@ -413,10 +408,10 @@ fn event_body(call: &CallRecord, status: &str, started_at: i64) -> Value {
         "conversation_uuid": call.conversation_uuid,
         "status": status,
         "direction": "outbound",
-        "timestamp": timestamp(unix_now()),
+        "timestamp": timestamp(SystemClock.unix_seconds()),
     });
     if status == "completed" {
-        let ended = unix_now();
+        let ended = SystemClock.unix_seconds();
         event["start_time"] = json!(timestamp(started_at));
         event["end_time"] = json!(timestamp(ended));
         event["duration"] = json!((ended - started_at).to_string());
@@ -436,12 +431,12 @@ fn input_body(call: &CallRecord) -> Value {
         "conversation_uuid": call.conversation_uuid,
         "dtmf": {"digits": "1", "timed_out": false},
         "speech": {"results": []},
-        "timestamp": format_rfc3339(unix_now()),
+        "timestamp": format_rfc3339(SystemClock.unix_seconds()),
     })
 }
 
 async fn play_call(state: Arc<Emulator>, call: CallRecord) {
-    let started_at = unix_now();
+    let started_at = SystemClock.unix_seconds();
     let input_url = call
         .ncco
         .as_array()
@@ -488,7 +483,7 @@ async fn deliver(state: &Emulator, url: &str, status: &str, body: &Value) -> Del
         // Each attempt is signed afresh, with its own jti, as a new request would be.
         let token = match state.config.signer.sign_body(
             bytes.as_bytes(),
-            unix_now(),
+            SystemClock.unix_seconds(),
             &uuid::Uuid::new_v4().to_string(),
         ) {
             Ok(token) => token,

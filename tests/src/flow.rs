@@ -6,7 +6,9 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::Command;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
+
+use vonage_voice_lambda::webhook::{Clock as _, SystemClock};
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
@@ -87,13 +89,6 @@ pub struct LocalStack {
 pub struct StackOptions {
     /// Pause between a call's events (readable output for people; zero in tests).
     pub event_interval: Duration,
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs() as i64)
-        .unwrap_or_default()
 }
 
 async fn put_secret(client: &aws_sdk_secretsmanager::Client, id: &str, value: Value) {
@@ -345,7 +340,7 @@ pub struct Attack {
 }
 
 pub fn attacks(signer: &WebhookSigner, call_uuid: &str) -> (Attack, Vec<Attack>) {
-    let now = unix_now();
+    let now = SystemClock.unix_seconds();
     let body = sample_event(call_uuid, "completed");
     let bearer = |token: String| format!("Bearer {token}");
     let genuine = Attack {

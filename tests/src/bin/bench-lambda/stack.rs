@@ -5,7 +5,9 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+use vonage_voice_lambda::webhook::{Clock as _, SystemClock};
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -73,13 +75,6 @@ pub struct Stack {
     secrets: aws_sdk_secretsmanager::Client,
     http: reqwest::Client,
     log_dir: PathBuf,
-}
-
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs() as i64)
-        .unwrap_or_default()
 }
 
 impl Stack {
@@ -264,7 +259,7 @@ impl Stack {
                 );
                 let token = self
                     .signer
-                    .sign_query(&query, unix_now(), &jti)
+                    .sign_query(&query, SystemClock.unix_seconds(), &jti)
                     .map_err(|error| format!("signing the answer webhook: {error}"))?;
                 http_api_event("GET", "/answer", &query, &token, None)
             }
@@ -281,7 +276,7 @@ impl Stack {
                 .to_string();
                 let token = self
                     .signer
-                    .sign_body(body.as_bytes(), unix_now(), &jti)
+                    .sign_body(body.as_bytes(), SystemClock.unix_seconds(), &jti)
                     .map_err(|error| format!("signing the event webhook: {error}"))?;
                 http_api_event("POST", "/event", "", &token, Some(&body))
             }
@@ -381,7 +376,7 @@ pub fn http_api_event(
             "routeKey": format!("{method} {path}"),
             "stage": "$default",
             "time": "15/Jan/2027:08:00:00 +0000",
-            "timeEpoch": unix_now() * 1000,
+            "timeEpoch": SystemClock.unix_seconds() * 1000,
         },
         "isBase64Encoded": false,
     });

@@ -7,7 +7,6 @@
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::{digest, hmac};
 use base64::Engine as _;
@@ -22,6 +21,7 @@ use vonage_voice_lambda::sign::WebhookSigner;
 use vonage_voice_lambda::verify::{
     CandidateSecrets, SignatureSecret, VerificationPolicy, WebhookRequest, verify,
 };
+use vonage_voice_lambda::webhook::{Clock as _, SystemClock};
 
 use crate::Plan;
 use crate::stats::{Summary, monotonic_ns};
@@ -94,10 +94,7 @@ impl Fixture {
             uuid::Uuid::new_v4().simple(),
             uuid::Uuid::new_v4().simple()
         );
-        let issued_at = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|elapsed| elapsed.as_secs() as i64)
-            .map_err(|error| error.to_string())?;
+        let issued_at = SystemClock.unix_seconds();
         let signer =
             WebhookSigner::new(&secret, API_KEY, None).map_err(|error| error.to_string())?;
         let token = signer
