@@ -4,9 +4,10 @@
 //! or a signature.
 
 use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::MakeWriter;
 
-/// Installs the JSON subscriber once. The level comes from `RUST_LOG`, then `AWS_LAMBDA_LOG_LEVEL`
-/// (set by Lambda's advanced logging controls), then `info`.
+/// Installs the JSON subscriber once, writing to stdout. The level comes from `RUST_LOG`, then
+/// `AWS_LAMBDA_LOG_LEVEL` (set by Lambda's advanced logging controls), then `info`.
 pub fn init() {
     let filter = std::env::var("RUST_LOG")
         .ok()
@@ -14,7 +15,16 @@ pub fn init() {
         .map(|level| level.to_ascii_lowercase())
         .and_then(|level| EnvFilter::try_new(level).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
+    let _ = tracing::subscriber::set_global_default(json_subscriber(filter, std::io::stdout));
+}
+
+/// The subscriber `init` installs, writing to `writer`: tests and benchmarks read the lines
+/// exactly as the functions write them.
+pub fn json_subscriber<W>(filter: EnvFilter, writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
         .with_current_span(false)
@@ -23,5 +33,6 @@ pub fn init() {
         .with_target(false)
         // Lambda stamps each line itself; a second timestamp only costs bytes.
         .without_time()
-        .try_init();
+        .with_writer(writer)
+        .finish()
 }

@@ -10,7 +10,9 @@ use std::time::Duration;
 
 use common::*;
 use serde_json::{Value, json};
+use tracing_subscriber::EnvFilter;
 use vonage_voice_lambda::http::{serve_answer, serve_event};
+use vonage_voice_lambda::logging;
 use vonage_voice_lambda::secrets::WebhookSecret;
 use vonage_voice_lambda::sign::WebhookSigner;
 use vonage_voice_lambda::webhook::UNSIGNED_EVENT_STATUSES;
@@ -39,19 +41,10 @@ impl Captured {
     }
 }
 
-/// The same format `logging::init()` installs, written to `captured`.
+/// The format `logging::init()` installs, at every level, written to `captured`.
 fn subscriber(captured: &Captured) -> impl tracing::Subscriber + Send + Sync {
     let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .json()
-        .with_max_level(tracing::Level::TRACE)
-        .with_current_span(false)
-        .with_span_list(false)
-        .flatten_event(true)
-        .with_target(false)
-        .without_time()
-        .with_writer(move || writer.clone())
-        .finish()
+    logging::json_subscriber(EnvFilter::new("trace"), move || writer.clone())
 }
 
 const ROTATED_SECRET: &str = "rotated-signature-secret-00000000000001";

@@ -8,7 +8,6 @@
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -17,7 +16,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use vonage_voice_lambda::http;
 use vonage_voice_lambda::secrets::{InMemorySecretStore, WebhookSecret};
 use vonage_voice_lambda::sign::WebhookSigner;
-use vonage_voice_lambda::webhook::{EventConfig, EventHandler, SystemClock};
+use vonage_voice_lambda::webhook::{Clock as _, EventConfig, EventHandler, SystemClock};
 
 use crate::stack::http_api_event;
 use crate::stats::{Summary, monotonic_ns};
@@ -48,13 +47,6 @@ impl Write for CountingSink {
     }
 }
 
-fn unix_now() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs() as i64)
-        .unwrap_or_default()
-}
-
 /// `count` distinct signed event invocations, as the Runtime API would deliver them.
 fn signed_events(signer: &WebhookSigner, count: usize) -> Result<Vec<Vec<u8>>, String> {
     (0..count)
@@ -73,7 +65,7 @@ fn signed_events(signer: &WebhookSigner, count: usize) -> Result<Vec<Vec<u8>>, S
             let token = signer
                 .sign_body(
                     body.as_bytes(),
-                    unix_now(),
+                    SystemClock.unix_seconds(),
                     &uuid::Uuid::new_v4().to_string(),
                 )
                 .map_err(|error| error.to_string())?;
@@ -124,16 +116,10 @@ pub fn measure(count: usize) -> Result<InProcessResults, String> {
     let lines = CountingSink::default();
     let writer = lines.clone();
     // The functions' subscriber (vonage_voice_lambda::logging::init), writing to the sink.
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(EnvFilter::new("info"))
-        .with_current_span(false)
-        .with_span_list(false)
-        .flatten_event(true)
-        .with_target(false)
-        .without_time()
-        .with_writer(move || writer.clone())
-        .finish();
+    let subscriber =
+        vonage_voice_lambda::logging::json_subscriber(EnvFilter::new("info"), move || {
+            writer.clone()
+        });
     let timings = std::thread::spawn(move || {
         let _logging = subscriber.set_default();
         tokio::runtime::Builder::new_current_thread()
