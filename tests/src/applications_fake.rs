@@ -14,42 +14,15 @@ use serde_json::{Value, json};
 use wiremock::matchers::path_regex;
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
-use crate::vonage_spec;
+use crate::spec_schema::{RequestBodySchema, read_vonage_spec};
 
 /// The JSON Schema of `PUT /v2/applications/{id}`'s request body, from Vonage's spec.
-pub struct PutApplicationSchema {
-    validator: jsonschema::Validator,
-}
-
-impl PutApplicationSchema {
-    /// Reads the spec, takes the request schema and compiles it with the spec's `components`
-    /// beside it, so its `#/components/schemas/…` references resolve as they do in the spec.
-    pub fn load() -> Self {
-        let path = vonage_spec("application.v2.yml");
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|error| panic!("{} cannot be read: {error}", path.display()));
-        let spec: Value = serde_yaml_ng::from_str(&text)
-            .unwrap_or_else(|error| panic!("{} is not YAML: {error}", path.display()));
-        let mut schema = spec
-            .pointer(
-                "/paths/~1v2~1applications~1{id}/put/requestBody/content/application~1json/schema",
-            )
-            .cloned()
-            .expect("the spec has a JSON request body for PUT /v2/applications/{id}");
-        schema["components"] = spec["components"].clone();
-        // OpenAPI 3.0 schema objects are JSON Schema draft 4 with extra annotations.
-        let validator = jsonschema::draft4::new(&schema)
-            .unwrap_or_else(|error| panic!("the PUT request schema does not compile: {error}"));
-        Self { validator }
-    }
-
-    /// Every way `body` breaks the schema, as `path: message`; empty when it conforms.
-    pub fn violations(&self, body: &Value) -> Vec<String> {
-        self.validator
-            .iter_errors(body)
-            .map(|error| format!("{}: {error}", error.instance_path()))
-            .collect()
-    }
+pub fn put_application_schema() -> RequestBodySchema {
+    RequestBodySchema::of(
+        &read_vonage_spec("application.v2.yml"),
+        "/v2/applications/{id}",
+        "put",
+    )
 }
 
 /// How the fake behaves besides storing what is PUT.
@@ -74,7 +47,7 @@ struct State {
 
 struct Responder {
     state: Arc<Mutex<State>>,
-    schema: Arc<PutApplicationSchema>,
+    schema: Arc<RequestBodySchema>,
 }
 
 fn error_body(kind: &str, title: &str, detail: &str) -> Value {
@@ -256,7 +229,7 @@ impl ApplicationsFake {
         Mock::given(path_regex(r"^/v2/applications/[^/]+$"))
             .respond_with(Responder {
                 state: Arc::clone(&state),
-                schema: Arc::new(PutApplicationSchema::load()),
+                schema: Arc::new(put_application_schema()),
             })
             .mount(&server)
             .await;

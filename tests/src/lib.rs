@@ -8,6 +8,8 @@ pub mod applications_fake;
 
 pub mod flow;
 
+pub mod spec_schema;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};

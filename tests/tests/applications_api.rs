@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use integration_tests::applications_fake::{ApplicationsFake, FakeQuirks, PutApplicationSchema};
+use integration_tests::applications_fake::{ApplicationsFake, FakeQuirks, put_application_schema};
 use serde_json::{Value, json};
 use vonage_voice_lambda::applications::{
     ActivationError, ActivationOutcome, ApiCredentials, ApplicationsApi, ApplicationsError,
@@ -81,7 +81,7 @@ async fn fake(application: Value, quirks: FakeQuirks) -> ApplicationsFake {
 
 #[test]
 fn the_put_schema_check_resolves_refs_and_catches_what_vonage_would_refuse() {
-    let schema = PutApplicationSchema::load();
+    let schema = put_application_schema();
     let mut valid = rich_application();
     valid["capabilities"]["voice"]["signed_callbacks"] = json!(true);
     assert_eq!(schema.violations(&valid), Vec::<String>::new());

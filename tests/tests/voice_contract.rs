@@ -15,8 +15,8 @@ use std::process::{Command, Stdio};
 use integration_tests::{Prism, repo_root};
 use serde_json::{Value, json};
 use voice_support::{
-    APPLICATION_ID, CreateCallSchema, alert_config, application_secrets, jwt_parts, keys, test_key,
-    verified_claims, voice_spec, voice_spec_with_full_paths,
+    APPLICATION_ID, alert_config, application_secrets, create_call_schema, jwt_parts, keys,
+    test_key, verified_claims, voice_spec, voice_spec_with_full_paths,
 };
 use vonage_voice_lambda::alert::{AlertConfig, handle_alert, response_payload};
 use vonage_voice_lambda::voice::{
@@ -87,7 +87,7 @@ async fn prism_refuses_a_malformed_create_call_so_the_check_bites() {
         "ncco": ncco,
         "event_url": ["https://hooks.example.com/event"],
     });
-    assert!(CreateCallSchema::load().violations(&well_formed).is_empty());
+    assert!(create_call_schema().violations(&well_formed).is_empty());
     assert_eq!(post(well_formed).await.unwrap().status(), 201);
 
     let malformed = [

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use integration_tests::free_port;
 use serde_json::{Value, json};
 use voice_support::{
-    CreateCallSchema, alert_config, application_secrets, check_create_call, private_key_lines,
+    alert_config, application_secrets, check_create_call, create_call_schema, private_key_lines,
 };
 use vonage_voice_lambda::alert::{AlertConfig, handle_alert, response_payload};
 use vonage_voice_lambda::voice::HttpVoiceApi;
@@ -45,7 +45,7 @@ fn code_alert() -> Value {
 
 /// Checks every request the mock received against the spec; returns them.
 async fn checked_requests(server: &MockServer) -> Vec<Request> {
-    let schema = CreateCallSchema::load();
+    let schema = create_call_schema();
     let requests = server
         .received_requests()
         .await
@@ -91,8 +91,8 @@ async fn rate_limited_then_created_places_exactly_one_call() {
         requests[0].body, requests[1].body,
         "the same call is asked for again"
     );
-    let first = check_create_call(&CreateCallSchema::load(), &requests[0]);
-    let second = check_create_call(&CreateCallSchema::load(), &requests[1]);
+    let first = check_create_call(&create_call_schema(), &requests[0]);
+    let second = check_create_call(&create_call_schema(), &requests[1]);
     assert_ne!(first.jti, second.jti, "each attempt carries a fresh token");
     server.verify().await;
 }

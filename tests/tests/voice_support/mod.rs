@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use integration_tests::{repo_root, vonage_spec};
+use integration_tests::repo_root;
+use integration_tests::spec_schema::{RequestBodySchema, read_vonage_spec};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 use vonage_voice_lambda::alert::AlertConfig;
@@ -122,39 +123,12 @@ pub fn alert_config(base_url: &str) -> AlertConfig {
 }
 
 pub fn voice_spec() -> Value {
-    let path = vonage_spec("voice.v1.yml");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|error| panic!("{} cannot be read: {error}", path.display()));
-    serde_yaml_ng::from_str(&text)
-        .unwrap_or_else(|error| panic!("{} is not YAML: {error}", path.display()))
+    read_vonage_spec("voice.v1.yml")
 }
 
 /// The JSON Schema of createCall's request body, from Vonage's spec.
-pub struct CreateCallSchema {
-    validator: jsonschema::Validator,
-}
-
-impl CreateCallSchema {
-    pub fn load() -> Self {
-        let spec = voice_spec();
-        let mut schema = spec
-            .pointer("/paths/~1/post/requestBody/content/application~1json/schema")
-            .cloned()
-            .expect("the spec has a JSON request body for createCall");
-        // Beside the schema, `#/components/schemas/…` resolve as they do in the spec.
-        schema["components"] = spec["components"].clone();
-        // OpenAPI 3.0 schema objects are JSON Schema draft 4 with extra annotations.
-        let validator = jsonschema::draft4::new(&schema)
-            .unwrap_or_else(|error| panic!("the createCall schema does not compile: {error}"));
-        Self { validator }
-    }
-
-    pub fn violations(&self, body: &Value) -> Vec<String> {
-        self.validator
-            .iter_errors(body)
-            .map(|error| format!("{}: {error}", error.instance_path()))
-            .collect()
-    }
+pub fn create_call_schema() -> RequestBodySchema {
+    RequestBodySchema::of(&voice_spec(), "/", "post")
 }
 
 /// A copy of the Voice spec, under `target/`, whose paths carry the `/v1/calls` prefix that the
@@ -227,7 +201,7 @@ pub fn keys(object: &Value) -> Vec<String> {
 /// the spec, and a bearer application JWT that verifies with the application's public key.
 /// Returns the verified claims.
 pub fn check_create_call(
-    schema: &CreateCallSchema,
+    schema: &RequestBodySchema,
     request: &wiremock::Request,
 ) -> ApplicationClaims {
     assert_eq!(request.method.as_str(), "POST");
