@@ -10,15 +10,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::util::SubscriberInitExt;
 use vonage_voice_lambda::http;
 use vonage_voice_lambda::secrets::{InMemorySecretStore, WebhookSecret};
 use vonage_voice_lambda::sign::WebhookSigner;
-use vonage_voice_lambda::webhook::{Clock as _, EventConfig, EventHandler, SystemClock};
+use vonage_voice_lambda::webhook::{EventConfig, EventHandler, SystemClock};
 
-use crate::stack::http_api_event;
+use crate::stack::signed_answered_event;
 use crate::stats::{Summary, monotonic_ns};
 
 const SECRET_ID: &str = "bench/webhook";
@@ -52,25 +52,14 @@ fn signed_events(signer: &WebhookSigner, count: usize) -> Result<Vec<Vec<u8>>, S
     (0..count)
         .map(|_| {
             let call_uuid = uuid::Uuid::new_v4().to_string();
-            let body = json!({
-                "from": "447700900001",
-                "to": "447700900000",
-                "uuid": call_uuid,
-                "conversation_uuid": format!("CON-{call_uuid}"),
-                "status": "answered",
-                "direction": "outbound",
-                "timestamp": "2027-01-15T08:00:00.000Z",
-            })
-            .to_string();
-            let token = signer
-                .sign_body(
-                    body.as_bytes(),
-                    SystemClock.unix_seconds(),
-                    &uuid::Uuid::new_v4().to_string(),
-                )
-                .map_err(|error| error.to_string())?;
-            serde_json::to_vec(&http_api_event("POST", "/event", "", &token, Some(&body)))
-                .map_err(|error| error.to_string())
+            let event = signed_answered_event(
+                signer,
+                "447700900001",
+                "447700900000",
+                &call_uuid,
+                &uuid::Uuid::new_v4().to_string(),
+            )?;
+            serde_json::to_vec(&event).map_err(|error| error.to_string())
         })
         .collect()
 }

@@ -264,21 +264,7 @@ impl Stack {
                 http_api_event("GET", "/answer", &query, &token, None)
             }
             Function::Event => {
-                let body = json!({
-                    "from": FROM_NUMBER,
-                    "to": ALERT_TO,
-                    "uuid": call_uuid,
-                    "conversation_uuid": format!("CON-{call_uuid}"),
-                    "status": "answered",
-                    "direction": "outbound",
-                    "timestamp": "2027-01-15T08:00:00.000Z",
-                })
-                .to_string();
-                let token = self
-                    .signer
-                    .sign_body(body.as_bytes(), SystemClock.unix_seconds(), &jti)
-                    .map_err(|error| format!("signing the event webhook: {error}"))?;
-                http_api_event("POST", "/event", "", &token, Some(&body))
+                signed_answered_event(&self.signer, FROM_NUMBER, ALERT_TO, &call_uuid, &jti)?
             }
             Function::SendAlert => json!({"to": ALERT_TO, "code": "4821"}),
         };
@@ -330,6 +316,30 @@ impl Stack {
             }
         }
     }
+}
+
+/// An `answered` event for `call_uuid`, signed now, as API Gateway hands it to the event function.
+pub fn signed_answered_event(
+    signer: &WebhookSigner,
+    from: &str,
+    to: &str,
+    call_uuid: &str,
+    jti: &str,
+) -> Result<Value, String> {
+    let body = json!({
+        "from": from,
+        "to": to,
+        "uuid": call_uuid,
+        "conversation_uuid": format!("CON-{call_uuid}"),
+        "status": "answered",
+        "direction": "outbound",
+        "timestamp": "2027-01-15T08:00:00.000Z",
+    })
+    .to_string();
+    let token = signer
+        .sign_body(body.as_bytes(), SystemClock.unix_seconds(), jti)
+        .map_err(|error| format!("signing the event webhook: {error}"))?;
+    Ok(http_api_event("POST", "/event", "", &token, Some(&body)))
 }
 
 /// An API Gateway HTTP API (payload 2.0) event, as Lambda receives it behind the API.
