@@ -198,7 +198,7 @@ fn lambda_request_from_event(
     drop_undecodable_body(&mut event);
     let lambda_request = serde_json::from_value::<LambdaRequest>(event)
         .map_err(|_| EventRefusal::Malformed("not an API Gateway proxy event"))?;
-    check_request_builds(&lambda_request)?;
+    check_request_builds(&lambda_request, original.query.as_deref())?;
     Ok((lambda_request, original))
 }
 
@@ -248,14 +248,19 @@ fn check_query_maps(event: &Value) -> Result<(), EventRefusal> {
 /// `X-Forwarded-Proto` header, the stage and path and, for payload 2.0, the raw query string, and
 /// unwraps each step. This builds the same URI with the same crates and refuses the event when
 /// any step would fail, so no caller-controlled header or query can take the process down.
-fn check_request_builds(request: &LambdaRequest) -> Result<(), EventRefusal> {
+/// `rest_api_query` is the payload-1.0 query as [`rest_api_query`] re-encodes it from the
+/// parameter maps: the same form encoding as `lambda_http`'s, so the same length.
+fn check_request_builds(
+    request: &LambdaRequest,
+    rest_api_query: Option<&str>,
+) -> Result<(), EventRefusal> {
     let (headers, domain_name, stage, path, raw_query) = match request {
         LambdaRequest::ApiGatewayV1(event) => (
             &event.headers,
             event.request_context.domain_name.as_deref(),
             &event.request_context.stage,
             event.path.as_deref().unwrap_or_default(),
-            None,
+            rest_api_query,
         ),
         LambdaRequest::ApiGatewayV2(event) => (
             &event.headers,
