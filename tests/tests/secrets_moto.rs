@@ -16,7 +16,7 @@ use aws_sdk_secretsmanager::primitives::Blob;
 use integration_tests::{MotoServer, repo_root};
 use serde_json::{Value, json};
 use vonage_voice_lambda::http::{
-    HttpRequest, incoming_webhook, request_from_event, serve_answer, serve_event,
+    HttpRequest, RequestLimits, incoming_webhook, request_from_event, serve_answer, serve_event,
 };
 use vonage_voice_lambda::secrets::{
     CURRENT, PREVIOUS, SecretStore, SecretStoreError, SecretsManagerStore, WebhookSecret,
@@ -248,7 +248,7 @@ fn signed_event(signature_secret: &str, iat: i64, jti: &str) -> HttpRequest {
         .expect("a token");
     event["body"] = json!(body);
     event["headers"]["authorization"] = json!(format!("Bearer {token}"));
-    request_from_event(event).expect("an API Gateway request")
+    request_from_event(event, RequestLimits::default()).expect("an API Gateway request")
 }
 
 // ---------------------------------------------------------------------------------------------

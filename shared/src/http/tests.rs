@@ -107,7 +107,7 @@ fn a_rest_api_query_keeps_the_events_order_and_repeated_names() {
         json!({}),
         json!({}),
     );
-    let request = request_from_event(event).unwrap();
+    let request = request_from_event(event, RequestLimits::default()).unwrap();
     let incoming = incoming_webhook(&request);
     let query = incoming.query.unwrap();
     assert_eq!(query, "zeta=1&zeta=2&alpha=1+%2B%2F&mid=c");
@@ -126,7 +126,7 @@ fn every_rest_api_authorization_value_is_kept_so_duplicates_are_seen() {
         json!({"Authorization": "Bearer second"}),
         json!({"Authorization": ["Bearer first", "Bearer second"], "Accept": ["*/*"]}),
     );
-    let request = request_from_event(event).unwrap();
+    let request = request_from_event(event, RequestLimits::default()).unwrap();
     // lambda_http alone keeps only the last one.
     assert_eq!(
         request
@@ -149,7 +149,8 @@ fn every_rest_api_authorization_value_is_kept_so_duplicates_are_seen() {
         json!({"authorization": "Bearer only"}),
         Value::Null,
     );
-    let incoming = incoming_webhook(&request_from_event(single_only).unwrap());
+    let incoming =
+        incoming_webhook(&request_from_event(single_only, RequestLimits::default()).unwrap());
     assert_eq!(incoming.authorization, [b"Bearer only".to_vec()]);
 }
 
@@ -176,8 +177,11 @@ fn http_api_event(raw_query: &str, body: Option<&str>, base64: bool) -> Value {
 
 #[test]
 fn an_http_api_request_keeps_its_raw_query_and_decoded_body() {
-    let request =
-        request_from_event(http_api_event("b=2&a=1%20x", Some("eyJhIjogMX0="), true)).unwrap();
+    let request = request_from_event(
+        http_api_event("b=2&a=1%20x", Some("eyJhIjogMX0="), true),
+        RequestLimits::default(),
+    )
+    .unwrap();
     let incoming = incoming_webhook(&request);
     assert_eq!(incoming.method, "POST");
     assert_eq!(incoming.query.as_deref(), Some("b=2&a=1%20x"));
@@ -187,7 +191,11 @@ fn an_http_api_request_keeps_its_raw_query_and_decoded_body() {
 
 #[test]
 fn a_body_flagged_base64_that_does_not_decode_becomes_empty_instead_of_a_panic() {
-    let request = request_from_event(http_api_event("", Some("%%% not base64"), true)).unwrap();
+    let request = request_from_event(
+        http_api_event("", Some("%%% not base64"), true),
+        RequestLimits::default(),
+    )
+    .unwrap();
     assert!(incoming_webhook(&request).body.is_empty());
 }
 
@@ -203,7 +211,9 @@ fn requests_built_by_lambda_http_alone_still_work() {
 
 #[test]
 fn the_event_url_is_derived_from_domain_and_stage() {
-    let derive = |event: Value| event_url_from_request(&request_from_event(event).unwrap());
+    let derive = |event: Value| {
+        event_url_from_request(&request_from_event(event, RequestLimits::default()).unwrap())
+    };
 
     assert_eq!(
         derive(http_api_event("", None, false)).as_deref(),
@@ -259,7 +269,7 @@ fn a_payload_v2_event_keeps_its_raw_query_even_when_it_also_names_an_http_method
         },
         "isBase64Encoded": false
     });
-    let request = request_from_event(event).unwrap();
+    let request = request_from_event(event, RequestLimits::default()).unwrap();
     let incoming = incoming_webhook(&request);
     assert_eq!(
         incoming.query.as_deref(),

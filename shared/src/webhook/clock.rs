@@ -14,6 +14,15 @@ pub trait Clock: Send + Sync {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SystemClock;
 
+impl SystemClock {
+    /// Unix milliseconds, the unit of Lambda's invocation deadline.
+    pub fn unix_millis(&self) -> u128 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| since.as_millis())
+    }
+}
+
 impl Clock for SystemClock {
     fn unix_seconds(&self) -> i64 {
         SystemTime::now()

@@ -67,6 +67,7 @@ fn post(body: &[u8], token: Option<String>) -> IncomingWebhook {
         method: "POST".into(),
         query: None,
         body: body.to_vec(),
+        lambda_deadline: None,
     }
 }
 
@@ -86,6 +87,7 @@ fn get(query: &str, token: Option<String>) -> IncomingWebhook {
         method: "GET".into(),
         query: Some(query.into()),
         body: Vec::new(),
+        lambda_deadline: None,
     }
 }
 
@@ -243,14 +245,20 @@ async fn unsigned_events_ask_for_a_retry_unless_their_status_is_listed() {
 }
 
 #[tokio::test]
-async fn an_unreadable_secret_is_reported_as_unavailable_and_retried_on_the_next_request() {
+async fn an_unreadable_secret_is_reported_as_unavailable_and_retried_after_the_backoff() {
     let fixture = Fixture::new();
     fixture.store.set_unavailable(true);
     let handler = fixture.event_handler(&[]);
     assert!(!handler.warm_up().await);
+    let reads_at_cold_start = fixture.store.reads();
     let request = signed_post(ANSWERED, SECRET, "jti-down");
     assert_eq!(handler.handle(&request).await, Outcome::SecretUnavailable);
     fixture.store.set_unavailable(false);
+    // Inside the backoff the failure is answered from memory, not from the store.
+    fixture.clock.advance(Duration::from_secs(4));
+    assert_eq!(handler.handle(&request).await, Outcome::SecretUnavailable);
+    assert_eq!(fixture.store.reads(), reads_at_cold_start);
+    fixture.clock.advance(Duration::from_secs(1));
     assert_eq!(handler.handle(&request).await, accepted_event());
 }
 
@@ -285,13 +293,18 @@ async fn a_rotated_secret_works_after_one_refetch_and_the_previous_one_still_wor
             .await,
         accepted_event()
     );
-    // A forgery right after the refetch does not cause another one.
+    // A forgery right after the refetch does not cause another one. It gets 503, not 401: it
+    // might as well be a genuine event signed with a secret newer than the one just read.
     let forged = signed_post(ANSWERED, "forged-secret-0000000000000000", "r-4");
+    assert_eq!(handler.handle(&forged).await, Outcome::SecretUnavailable);
+    assert_eq!(fixture.store.reads(), reads_at_cold_start + 2);
+    // Once the re-read is due again, the forgery is read against a fresh secret and refused.
+    fixture.clock.advance(Duration::from_secs(10));
     assert_eq!(
         handler.handle(&forged).await,
         Outcome::Rejected(Rejection::Signature)
     );
-    assert_eq!(fixture.store.reads(), reads_at_cold_start + 2);
+    assert_eq!(fixture.store.reads(), reads_at_cold_start + 4);
 }
 
 #[tokio::test]
