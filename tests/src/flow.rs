@@ -101,7 +101,8 @@ async fn put_secret(client: &aws_sdk_secretsmanager::Client, id: &str, value: Va
         .unwrap_or_else(|error| panic!("moto stores {id}: {error}"));
 }
 
-fn build_binaries(packages: &[&str]) {
+/// `cargo build` (the dev profile) of `packages`, into the target folder of the running build.
+pub fn build_binaries(packages: &[&str]) {
     let mut command = Command::new(env!("CARGO"));
     command.current_dir(repo_root()).arg("build").arg("--quiet");
     for package in packages {
