@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::config::{self, ConfigError, Settings};
+use crate::logging;
 use crate::ncco::{self, Action, Input, Ncco, NccoError, Talk};
 use crate::secrets::{CURRENT, SecretStore};
 use crate::voice::{
@@ -152,8 +153,10 @@ impl AlertRequest {
             .keys()
             .find(|name| !KNOWN_FIELDS.contains(&name.as_str()))
         {
+            // The name is the caller's: cut and escaped here, so neither the reply's `field` nor
+            // the error log line (which shows this error) repeats a name of any length.
             return Err(InvalidInput::new(
-                unknown,
+                &logging::capped(unknown),
                 format!("is not a known field; expected {}", KNOWN_FIELDS.join(", ")),
             ));
         }
@@ -711,6 +714,28 @@ mod tests {
             assert_eq!(refused.field, field, "{input}: {refused}");
             assert!(!refused.message.is_empty());
         }
+    }
+
+    #[test]
+    fn an_unknown_field_name_of_any_length_comes_back_cut_and_still_recognisable() {
+        let name = format!("callback{}", "x".repeat(5 * 1024 * 1024));
+        let mut input = json!({"to": "447700900000", "code": "4821"});
+        input[name.as_str()] = json!("https://example.com");
+        let payload = AlertError::from(refusal(input)).to_json();
+        let field = payload["field"].as_str().unwrap();
+        let message = payload["message"].as_str().unwrap();
+        assert!(field.len() < 200, "{} bytes of field", field.len());
+        assert!(message.len() < 200, "{} bytes of message", message.len());
+        assert!(field.starts_with("callbackxxxx"), "{field}");
+        assert!(
+            field.ends_with(&format!("({} chars)", name.len())),
+            "says how long the name was: {field}"
+        );
+        assert!(message.contains("not a known field"), "{message}");
+
+        let mut input = json!({"to": "447700900000", "code": "4821"});
+        input["bad\nname\u{1b}[31m"] = json!(1);
+        assert_eq!(refusal(input).field, "bad\\nname\\u{1b}[31m");
     }
 
     #[test]

@@ -267,6 +267,42 @@ async fn each_invalid_input_field_is_named_and_reaches_no_server() {
     server.verify().await;
 }
 
+#[tokio::test]
+async fn a_5_mb_unknown_field_name_gives_a_short_reply_and_short_log_lines() {
+    let logs = captured_logs();
+    let server = MockServer::start().await;
+    create_call()
+        .respond_with(created())
+        .expect(0)
+        .mount(&server)
+        .await;
+    let name = format!("callback{}", "x".repeat(5 * 1024 * 1024));
+    let mut input = code_alert();
+    input[name.as_str()] = json!("https://example.com");
+    let payload = send_alert(&alert_config(&server.uri()), input).await;
+
+    assert_eq!(payload["error"], "invalid_input");
+    let field = payload["field"].as_str().unwrap();
+    let message = payload["message"].as_str().unwrap();
+    assert!(field.len() < 200, "{} bytes of field", field.len());
+    assert!(message.len() < 200, "{} bytes of message", message.len());
+    assert!(
+        field.starts_with("callbackxxxx"),
+        "names the field: {field}"
+    );
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let line = logged
+        .lines()
+        .find(|line| line.contains("invalid_input") && line.contains("callbackxxxx"))
+        .expect("the refusal was logged, naming the field");
+    assert!(line.len() < 1000, "a {} byte log line", line.len());
+    assert!(
+        !logged.contains(&"x".repeat(1000)),
+        "the name was logged whole"
+    );
+    server.verify().await;
+}
+
 /// A Vonage that echoes the bearer token it was sent into its error body.
 struct EchoesTheToken {
     status: u16,
