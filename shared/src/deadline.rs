@@ -19,8 +19,8 @@ use crate::webhook::Clock;
 /// Kept free before the deadline: time to log the outcome and hand the payload back to Lambda.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
 
-/// Lambda runs an invocation for at most 15 minutes; anything longer is a nonsense deadline, and
-/// the cap keeps the instant arithmetic far from overflowing.
+/// Lambda runs an invocation for at most 15 minutes: no real deadline is further away, and the
+/// cap keeps the instant arithmetic far from overflowing.
 const MAX_BUDGET: Duration = Duration::from_secs(15 * 60);
 
 /// The time one invocation has left for its remote calls.
@@ -47,13 +47,26 @@ impl Budget {
     }
 
     /// A budget ending `margin` before `deadline_unix_ms`.
+    ///
+    /// A deadline more than 15 minutes in the past is no Lambda deadline (Lambda stops an
+    /// invocation at its deadline, and runs none for longer than 15 minutes): `cargo lambda watch`
+    /// sends the constant 600000, i.e. 1970. Such an invocation gets the longest budget Lambda
+    /// could give, so that only each step's own timeout bounds it, and a warning.
     pub fn until(deadline_unix_ms: u64, margin: Duration, clock: Arc<dyn Clock>) -> Self {
         // The clock reads whole Unix seconds. Taking "now" as the last moment of the current
         // second can only understate the time left (by less than a second), never overstate it.
-        let now_ms_at_the_latest = u64::try_from(clock.unix_seconds())
-            .unwrap_or(0)
-            .saturating_add(1)
-            .saturating_mul(1000);
+        let now_seconds = u64::try_from(clock.unix_seconds()).unwrap_or(0);
+        let now_ms_at_the_latest = now_seconds.saturating_add(1).saturating_mul(1000);
+        let max_ms = u64::try_from(MAX_BUDGET.as_millis()).unwrap_or(u64::MAX);
+        // Judged against the earliest "now", so that a real deadline is never taken for none.
+        if deadline_unix_ms.saturating_add(max_ms) < now_seconds.saturating_mul(1000) {
+            tracing::warn!(
+                deadline_ms = deadline_unix_ms,
+                budget_ms = max_ms,
+                "the runtime gave no usable invocation deadline; only the steps' own timeouts apply"
+            );
+            return Self::lasting(MAX_BUDGET, clock);
+        }
         let left = Duration::from_millis(deadline_unix_ms.saturating_sub(now_ms_at_the_latest));
         Self::lasting(left.saturating_sub(margin), clock)
     }
@@ -153,7 +166,13 @@ mod tests {
 
     #[test]
     fn a_deadline_already_past_or_inside_the_margin_leaves_nothing() {
-        for deadline in [0, NOW_MS - 1, NOW_MS + 1_000, NOW_MS + 1_500] {
+        let fifteen_minutes_ago = NOW_MS - 15 * 60 * 1000;
+        for deadline in [
+            fifteen_minutes_ago,
+            NOW_MS - 1,
+            NOW_MS + 1_000,
+            NOW_MS + 1_500,
+        ] {
             let budget = Budget::for_invocation(deadline, clock());
             assert_eq!(budget.remaining(), Duration::ZERO, "{deadline}");
             assert_eq!(
@@ -161,8 +180,15 @@ mod tests {
                 None
             );
         }
-        let far = Budget::for_invocation(u64::MAX, clock());
-        assert_eq!(far.remaining(), MAX_BUDGET);
+    }
+
+    #[test]
+    fn no_real_deadline_gives_the_longest_budget_lambda_could() {
+        // cargo lambda watch's constant, an unset one, and the far future.
+        for deadline in [600_000, 0, u64::MAX] {
+            let budget = Budget::for_invocation(deadline, clock());
+            assert_eq!(budget.remaining(), MAX_BUDGET, "{deadline}");
+        }
     }
 
     #[test]
