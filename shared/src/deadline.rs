@@ -53,13 +53,12 @@ impl Budget {
     /// sends the constant 600000, i.e. 1970. Such an invocation gets the longest budget Lambda
     /// could give, so that only each step's own timeout bounds it, and a warning.
     pub fn until(deadline_unix_ms: u64, margin: Duration, clock: Arc<dyn Clock>) -> Self {
-        // The clock reads whole Unix seconds. Taking "now" as the last moment of the current
-        // second can only understate the time left (by less than a second), never overstate it.
-        let now_seconds = u64::try_from(clock.unix_seconds()).unwrap_or(0);
-        let now_ms_at_the_latest = now_seconds.saturating_add(1).saturating_mul(1000);
+        // A clock that reads whole seconds answers the latest millisecond it could be, which can
+        // only understate the time left, never overstate it (see `Clock::unix_millis`).
+        let now_ms = u64::try_from(clock.unix_millis()).unwrap_or(0);
         let max_ms = u64::try_from(MAX_BUDGET.as_millis()).unwrap_or(u64::MAX);
-        // Judged against the earliest "now", so that a real deadline is never taken for none.
-        if deadline_unix_ms.saturating_add(max_ms) < now_seconds.saturating_mul(1000) {
+        // Judged a second earlier than that, so that a real deadline is never taken for none.
+        if deadline_unix_ms.saturating_add(max_ms) < now_ms.saturating_sub(1000) {
             tracing::warn!(
                 deadline_ms = deadline_unix_ms,
                 budget_ms = max_ms,
@@ -67,7 +66,7 @@ impl Budget {
             );
             return Self::lasting(MAX_BUDGET, clock);
         }
-        let left = Duration::from_millis(deadline_unix_ms.saturating_sub(now_ms_at_the_latest));
+        let left = Duration::from_millis(deadline_unix_ms.saturating_sub(now_ms));
         Self::lasting(left.saturating_sub(margin), clock)
     }
 
@@ -77,6 +76,11 @@ impl Budget {
             ends_at: clock.instant() + length.min(MAX_BUDGET),
             clock,
         }
+    }
+
+    /// When the budget runs out.
+    pub fn ends_at(&self) -> Instant {
+        self.ends_at
     }
 
     /// The time left; zero once the budget is spent.

@@ -23,6 +23,7 @@ use lambda_http::request::{LambdaRequest, RequestContext};
 use lambda_http::{Body, LambdaEvent, Request, RequestExt, Response, Service, service_fn};
 use serde_json::Value;
 
+use crate::deadline::Budget;
 use crate::verify::Rejection;
 use crate::webhook::{AnswerHandler, EventHandler, IncomingWebhook, Outcome, SystemClock};
 
@@ -171,12 +172,12 @@ fn refusal_response(refusal: &EventRefusal) -> Value {
 }
 
 /// Lambda's deadline (Unix milliseconds) as an `Instant`; `None` when the runtime gave none.
+/// [`Budget`] reads it, so a meaningless one (`cargo lambda watch` sends 1970) counts as none.
 fn deadline_instant(deadline_unix_ms: u64) -> Option<Instant> {
     if deadline_unix_ms == 0 {
         return None;
     }
-    let now_ms = u64::try_from(SystemClock.unix_millis()).unwrap_or(0);
-    Some(Instant::now() + Duration::from_millis(deadline_unix_ms.saturating_sub(now_ms)))
+    Some(Budget::until(deadline_unix_ms, Duration::ZERO, Arc::new(SystemClock)).ends_at())
 }
 
 /// An API Gateway event (payload 1.0 or 2.0) as the request handlers receive it under [`run`].

@@ -1,6 +1,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::webhook::Clock;
 
 fn body_text(response: &Response<Body>) -> String {
     String::from_utf8_lossy(response.body().as_ref()).into_owned()
@@ -443,6 +444,9 @@ async fn refused_events_are_answered_with_a_status_and_never_reach_the_handler()
 fn the_lambda_deadline_reaches_the_handler_as_an_instant() {
     assert_eq!(deadline_instant(0), None);
     let in_two_seconds = u64::try_from(SystemClock.unix_millis()).unwrap() + 2000;
+    // What `cargo lambda watch` sends: no real deadline, so only the response budget applies.
+    let watch = deadline_instant(600_000).unwrap();
+    assert!(watch > Instant::now() + Duration::from_secs(600));
     let deadline = deadline_instant(in_two_seconds).unwrap();
     let left = deadline.saturating_duration_since(Instant::now());
     assert!(

@@ -19,6 +19,7 @@ pub use event::EventHandler;
 pub use replay::{DEFAULT_REPLAY_CAPACITY, ReplayCache};
 pub use settings::*;
 
+use crate::deadline::DEADLINE_MARGIN;
 use crate::secrets::{SecretStore, SecretVersions, WebhookSecretCache, WebhookSecretError};
 use crate::verify::{
     CandidateSecrets, Rejection, VerificationPolicy, Verified, WebhookRequest, verify,
@@ -125,9 +126,6 @@ impl VerificationFailure {
     }
 }
 
-/// Answer this long before Lambda's deadline: enough to serialise and post the response.
-pub const LAMBDA_DEADLINE_MARGIN: Duration = Duration::from_millis(200);
-
 /// How long the cold-start read may take (Lambda allows 10 s of init).
 pub const WARM_UP_BUDGET: Duration = Duration::from_secs(5);
 
@@ -162,11 +160,9 @@ impl SignedWebhookVerifier {
     pub fn answer_by(&self, incoming: &IncomingWebhook) -> Instant {
         let by_budget = self.clock.instant() + self.response_budget;
         match incoming.lambda_deadline {
-            Some(deadline) => by_budget.min(
-                deadline
-                    .checked_sub(LAMBDA_DEADLINE_MARGIN)
-                    .unwrap_or(deadline),
-            ),
+            Some(deadline) => {
+                by_budget.min(deadline.checked_sub(DEADLINE_MARGIN).unwrap_or(deadline))
+            }
             None => by_budget,
         }
     }

@@ -592,9 +592,9 @@ async fn a_slow_secret_store_is_answered_503_inside_the_budget_and_the_lambda_de
     let fixture = Fixture::new();
     let handler = fixture.event_handler(&[]);
     fixture.store.set_delay(Duration::from_secs(5));
-    // Budget 2.5 s by default; Lambda's deadline 1.2 s away wins, less the 200 ms margin.
+    // Budget 2.5 s by default; Lambda's deadline 1.5 s away wins, less the 500 ms margin.
     let mut request = signed_now(&fixture, SECRET, "slow-1");
-    request.lambda_deadline = Some(std::time::Instant::now() + Duration::from_millis(1200));
+    request.lambda_deadline = Some(std::time::Instant::now() + Duration::from_millis(1500));
     let started = tokio::time::Instant::now();
     assert_eq!(handler.handle(&request).await, Outcome::SecretUnavailable);
     let waited = started.elapsed();
