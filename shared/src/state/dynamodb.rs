@@ -67,14 +67,23 @@ impl DynamoDbStore {
     /// `crate::aws`), with the SDK's own timeouts set to the state budget too, so it stops
     /// working on a request this store has given up on.
     pub fn from_sdk_config(sdk: &SdkConfig, config: &StateConfig) -> Self {
+        Self::new(
+            Client::from_conf(Self::client_config(sdk, config).build()),
+            config,
+        )
+    }
+
+    /// The client settings [`Self::from_sdk_config`] uses, for callers that add to them (tests
+    /// add an interceptor that logs requests).
+    pub fn client_config(
+        sdk: &SdkConfig,
+        config: &StateConfig,
+    ) -> aws_sdk_dynamodb::config::Builder {
         let timeouts = aws_config::timeout::TimeoutConfig::builder()
             .connect_timeout(config.timeout)
             .operation_timeout(config.timeout)
             .build();
-        let client_config = aws_sdk_dynamodb::config::Builder::from(sdk)
-            .timeout_config(timeouts)
-            .build();
-        Self::new(Client::from_conf(client_config), config)
+        aws_sdk_dynamodb::config::Builder::from(sdk).timeout_config(timeouts)
     }
 
     pub fn table(&self) -> &str {
