@@ -4,7 +4,9 @@
 //! functions that take plain values, so each one is testable without AWS or HTTP.
 
 pub mod alert;
+pub mod alert_idempotency;
 pub mod applications;
+pub mod aws;
 pub mod config;
 pub mod deadline;
 pub mod events;
@@ -13,6 +15,7 @@ pub mod logging;
 pub mod ncco;
 pub mod secrets;
 pub mod sign;
+pub mod state;
 pub mod verify;
 pub mod voice;
 pub mod webhook;

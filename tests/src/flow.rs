@@ -20,6 +20,7 @@ use crate::{ChildGuard, MotoServer, free_port, repo_root};
 
 pub const WEBHOOK_SECRET_ID: &str = "local/vonage-webhooks";
 pub const APPLICATION_SECRET_ID: &str = "local/vonage-application";
+pub const STATE_TABLE: &str = "local-vonage-state";
 pub const API_KEY: &str = "a1b2c3d4";
 pub const FROM_NUMBER: &str = "447700900001";
 
@@ -170,6 +171,7 @@ impl LocalStack {
             }),
         )
         .await;
+        crate::create_state_table(&aws_sdk_dynamodb::Client::new(&aws), STATE_TABLE).await;
 
         // Built up front, so the first webhook is not also a compile.
         build_binaries(&["vonage-voice-emulator", "answer", "event", "send-alert"]);
@@ -215,6 +217,7 @@ impl LocalStack {
             .env("AWS_SECRET_ACCESS_KEY", "testing")
             .env("VONAGE_WEBHOOK_SECRET_ID", WEBHOOK_SECRET_ID)
             .env("VONAGE_APPLICATION_SECRET_ID", APPLICATION_SECRET_ID)
+            .env("STATE_TABLE_NAME", STATE_TABLE)
             .env(
                 "VONAGE_API_BASE_URL",
                 format!("http://127.0.0.1:{emulator_port}"),

@@ -185,6 +185,62 @@ impl MotoServer {
     }
 }
 
+/// An AWS configuration loader for moto at `endpoint`: a region and dummy credentials set on the
+/// loader, not read from the process environment.
+pub fn moto_loader(endpoint: &str) -> aws_config::ConfigLoader {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+            "testing", "testing", None, None, "moto",
+        ))
+        .endpoint_url(endpoint)
+}
+
+/// The state table as `template.yaml` declares it (a string hash key `pk`, on-demand, TTL on
+/// `expires_at`), created through `client`.
+pub async fn create_state_table(client: &aws_sdk_dynamodb::Client, name: &str) {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+        TimeToLiveSpecification,
+    };
+    use vonage_voice_lambda::state::dynamodb::{EXPIRES_AT_ATTRIBUTE, KEY_ATTRIBUTE};
+
+    client
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(KEY_ATTRIBUTE)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .expect("a complete attribute definition"),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(KEY_ATTRIBUTE)
+                .key_type(KeyType::Hash)
+                .build()
+                .expect("a complete key schema"),
+        )
+        .send()
+        .await
+        .expect("moto creates the state table");
+    client
+        .update_time_to_live()
+        .table_name(name)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder()
+                .enabled(true)
+                .attribute_name(EXPIRES_AT_ATTRIBUTE)
+                .build()
+                .expect("a complete TTL specification"),
+        )
+        .send()
+        .await
+        .expect("moto turns TTL on");
+}
+
 /// The project's Node tools (Prism, Vonage's Node SDK), installed by `make test` with `npm ci`.
 pub fn node_bin(tool: &str) -> PathBuf {
     let path = repo_root().join("node_modules/.bin").join(tool);

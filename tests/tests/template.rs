@@ -13,6 +13,9 @@ use std::process::Command;
 
 use integration_tests::repo_root;
 use serde_json::{Map, Value, json};
+use vonage_voice_lambda::alert_idempotency::{ALERT_DEDUP_SECONDS, ALERT_REQUIRE_IDEMPOTENCY};
+use vonage_voice_lambda::state::dynamodb::{EXPIRES_AT_ATTRIBUTE, KEY_ATTRIBUTE};
+use vonage_voice_lambda::state::{STATE_TABLE_NAME, STATE_TIMEOUT_MS};
 use vonage_voice_lambda::webhook;
 
 const WEBHOOK_SECRET_VARIABLE: &str = "VONAGE_WEBHOOK_SECRET_ID";
@@ -45,6 +48,10 @@ const AGREED_SETTINGS: &[&str] = &[
     "EXPECTED_ANSWER_URL",
     "EXPECTED_EVENT_URL",
     "DRIFT_AUTO_REPAIR",
+    STATE_TABLE_NAME,
+    STATE_TIMEOUT_MS,
+    ALERT_DEDUP_SECONDS,
+    ALERT_REQUIRE_IDEMPOTENCY,
 ];
 
 /// What each function reads, by binary name. Secrets: answer and event never see the private key.
@@ -63,6 +70,8 @@ fn required_settings(binary: &str) -> &'static [&'static str] {
             webhook::WEBHOOK_MAX_BODY_BYTES,
             webhook::WEBHOOK_RESPONSE_BUDGET_MS,
             webhook::SECRET_RETRY_BACKOFF_SECONDS,
+            STATE_TABLE_NAME,
+            STATE_TIMEOUT_MS,
         ],
         "event" => &[
             WEBHOOK_SECRET_VARIABLE,
@@ -75,6 +84,8 @@ fn required_settings(binary: &str) -> &'static [&'static str] {
             webhook::WEBHOOK_MAX_BODY_BYTES,
             webhook::WEBHOOK_RESPONSE_BUDGET_MS,
             webhook::SECRET_RETRY_BACKOFF_SECONDS,
+            STATE_TABLE_NAME,
+            STATE_TIMEOUT_MS,
         ],
         "send-alert" => &[
             APPLICATION_SECRET_VARIABLE,
@@ -84,6 +95,10 @@ fn required_settings(binary: &str) -> &'static [&'static str] {
             "VONAGE_FROM_NUMBER",
             "ALERT_LANGUAGE",
             "EVENT_URL",
+            STATE_TABLE_NAME,
+            STATE_TIMEOUT_MS,
+            ALERT_DEDUP_SECONDS,
+            ALERT_REQUIRE_IDEMPOTENCY,
         ],
         "drift-check" => &[
             APPLICATION_SECRET_VARIABLE,
@@ -101,6 +116,28 @@ fn secret_variable(binary: &str) -> &'static str {
         "answer" | "event" => WEBHOOK_SECRET_VARIABLE,
         "send-alert" | "drift-check" => APPLICATION_SECRET_VARIABLE,
         other => panic!("no agreed secret for a function named {other}; add it here"),
+    }
+}
+
+/// The DynamoDB actions each function may take on the state table, and no more: the webhooks one
+/// conditional PutItem per request; send-alert claims and stores (PutItem) and releases
+/// (DeleteItem); the drift check keeps no state. No function reads an item: a failed condition
+/// returns the item that failed it.
+fn state_table_actions(binary: &str) -> BTreeSet<&'static str> {
+    match binary {
+        "answer" | "event" => ["dynamodb:PutItem"].into(),
+        "send-alert" => ["dynamodb:PutItem", "dynamodb:DeleteItem"].into(),
+        "drift-check" => BTreeSet::new(),
+        other => {
+            panic!("no agreed state table actions for a function named {other}; add them here")
+        }
+    }
+}
+
+fn statement_actions(statement: &Value) -> Vec<Value> {
+    match &statement["Action"] {
+        Value::Array(actions) => actions.clone(),
+        action => vec![action.clone()],
     }
 }
 
@@ -751,10 +788,14 @@ fn each_function_may_only_get_the_value_of_its_own_secret() {
                 "{id}: no NotAction, NotResource or Condition tricks: {statement}"
             );
             assert_eq!(statement["Effect"], "Allow", "{id}");
-            let actions = match &statement["Action"] {
-                Value::Array(actions) => actions.clone(),
-                action => vec![action.clone()],
-            };
+            let actions = statement_actions(statement);
+            // The state table's statements are checked by their own test.
+            if actions
+                .iter()
+                .all(|action| action.as_str().is_some_and(|a| a.starts_with("dynamodb:")))
+            {
+                continue;
+            }
             assert_eq!(
                 actions,
                 vec![json!("secretsmanager:GetSecretValue")],
@@ -1152,4 +1193,89 @@ fn the_account_check_knows_an_arn_and_a_region_when_it_sees_one() {
     assert!(!looks_like_region("en-US"));
     assert!(!looks_like_region("exact-or-compact-json"));
     assert!(!looks_like_region("api-eu-3"));
+}
+
+#[test]
+fn the_state_table_is_on_demand_encrypted_expiring_and_each_function_may_use_only_what_it_needs() {
+    let template = template();
+    let tables = resources_of_type(&template, "AWS::DynamoDB::Table");
+    assert_eq!(tables.len(), 1, "one state table: {tables:?}");
+    let (table_id, table) = tables[0];
+    let properties = &table["Properties"];
+    assert_eq!(properties["BillingMode"], "PAY_PER_REQUEST", "on-demand");
+    assert_eq!(
+        properties["KeySchema"],
+        json!([{ "AttributeName": KEY_ATTRIBUTE, "KeyType": "HASH" }]),
+        "the hash key the stores write"
+    );
+    assert_eq!(
+        properties["AttributeDefinitions"],
+        json!([{ "AttributeName": KEY_ATTRIBUTE, "AttributeType": "S" }])
+    );
+    assert_eq!(
+        properties["TimeToLiveSpecification"],
+        json!({ "AttributeName": EXPIRES_AT_ATTRIBUTE, "Enabled": true }),
+        "items expire through TTL on the attribute the stores set"
+    );
+    assert_eq!(
+        properties["SSESpecification"]["SSEEnabled"], true,
+        "encrypted at rest"
+    );
+    assert!(
+        properties["TableName"].is_null(),
+        "named by CloudFormation, so two stacks can live in one account"
+    );
+
+    let table_arn = json!({ "Fn::GetAtt": [table_id, "Arn"] });
+    for function in functions(&template) {
+        let id = &function.logical_id;
+        let expected = state_table_actions(&function.binary);
+        let statements: Vec<&Value> = function.properties["Policies"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|policy| policy["Statement"].as_array().into_iter().flatten())
+            .collect();
+        let mut granted = BTreeSet::new();
+        for statement in statements {
+            let actions = statement_actions(statement);
+            let dynamodb: Vec<&str> = actions
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|action| action.to_ascii_lowercase().starts_with("dynamodb:"))
+                .collect();
+            if dynamodb.is_empty() {
+                continue;
+            }
+            assert_eq!(
+                dynamodb.len(),
+                actions.len(),
+                "{id}: DynamoDB actions stand in statements of their own: {statement}"
+            );
+            assert_eq!(
+                statement["Resource"], table_arn,
+                "{id} may use the state table and no other"
+            );
+            for action in dynamodb {
+                assert!(!action.contains('*'), "{id}: no wildcard actions: {action}");
+                granted.insert(action.to_owned());
+            }
+        }
+        let expected: BTreeSet<String> = expected.into_iter().map(str::to_owned).collect();
+        assert_eq!(granted, expected, "{id}'s DynamoDB actions");
+
+        let table_name = function.environment().get(STATE_TABLE_NAME);
+        if expected.is_empty() {
+            assert_eq!(
+                table_name, None,
+                "{id} keeps no state and is not told the table"
+            );
+        } else {
+            assert_eq!(
+                table_name,
+                Some(&json!({ "Ref": table_id })),
+                "{id} is told the stack's own table"
+            );
+        }
+    }
 }

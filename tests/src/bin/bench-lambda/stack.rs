@@ -12,10 +12,11 @@ use vonage_voice_lambda::webhook::{Clock as _, SystemClock};
 use axum::Router;
 use axum::http::StatusCode;
 use integration_tests::flow::{
-    API_KEY, APPLICATION_SECRET_ID, FROM_NUMBER, GeneratedCredentials, WEBHOOK_SECRET_ID,
+    API_KEY, APPLICATION_SECRET_ID, FROM_NUMBER, GeneratedCredentials, STATE_TABLE,
+    WEBHOOK_SECRET_ID,
 };
 use integration_tests::runtime_api::lambda_environment;
-use integration_tests::{ChildGuard, MotoServer, free_port, repo_root};
+use integration_tests::{ChildGuard, MotoServer, create_state_table, free_port, repo_root};
 use serde::Serialize;
 use serde_json::{Value, json};
 use vonage_voice_lambda::sign::WebhookSigner;
@@ -95,6 +96,7 @@ impl Stack {
             .load()
             .await;
         let secrets = aws_sdk_secretsmanager::Client::new(&aws);
+        create_state_table(&aws_sdk_dynamodb::Client::new(&aws), STATE_TABLE).await;
         let documents = [
             (
                 WEBHOOK_SECRET_ID,
@@ -222,6 +224,7 @@ impl Stack {
                 set("VONAGE_APPLICATION_SECRET_ID", APPLICATION_SECRET_ID.into());
                 set("VONAGE_API_BASE_URL", self.emulator_url.clone());
                 set("VONAGE_FROM_NUMBER", FROM_NUMBER.into());
+                set("STATE_TABLE_NAME", STATE_TABLE.into());
             }
         }
         env
@@ -245,7 +248,8 @@ impl Stack {
             Function::Event => {
                 signed_answered_event(&self.signer, FROM_NUMBER, ALERT_TO, &call_uuid, &jti)?
             }
-            Function::SendAlert => json!({"to": ALERT_TO, "code": "4821"}),
+            // A new alert each time: a repeat would be answered from the state table, not placed.
+            Function::SendAlert => json!({"alert_id": jti, "to": ALERT_TO, "code": "4821"}),
         };
         serde_json::to_vec(&payload).map_err(|error| error.to_string())
     }

@@ -1,0 +1,209 @@
+//! The duplicate check as the webhooks run it: this instance's memory first, then the shared
+//! table.
+//!
+//! - Memory says duplicate: answered from memory, no request (a hot replay costs nothing).
+//! - Memory says first: the table is asked. Its verdict stands; when it says duplicate, memory
+//!   takes the first delivery's answer, so the next hot replay gets the same one.
+//! - The table fails: memory's verdict stands (so this instance still never processes a delivery
+//!   twice) and the failure comes back beside it, for the caller to log and count. The caller
+//!   processes the webhook: answering beats refusing a delivery nobody else has seen.
+//!
+//! The first level is any [`LocalReplayStore`] (synchronous and infallible: it is memory); the
+//! second any [`ReplayStore`].
+
+use super::{Delivery, DuplicateKey, ReplayStore, StateError, StoredAnswer};
+
+/// An instance-local record of deliveries that can be checked without a request and corrected
+/// when the shared store knew better.
+pub trait LocalReplayStore: Send + Sync {
+    /// As [`ReplayStore::first_delivery`], in memory.
+    fn first_delivery(
+        &self,
+        key: &DuplicateKey,
+        expires_at_unix: i64,
+        answer: &StoredAnswer,
+        now_unix: i64,
+    ) -> Delivery;
+
+    /// Records `first_answer` as the answer for `key`, replacing what this instance recorded.
+    fn remember(&self, key: &DuplicateKey, expires_at_unix: i64, first_answer: &StoredAnswer);
+}
+
+/// How far the shared store took part in a [`ReplayCheck`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SharedCheck {
+    /// The shared store answered; the verdict holds across every instance.
+    Consulted,
+    /// This instance had already seen the delivery, so the shared store was not asked.
+    NotAsked,
+    /// The shared store failed; the verdict is this instance's alone.
+    Failed(StateError),
+}
+
+/// The verdict and how it was reached.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplayCheck {
+    pub delivery: Delivery,
+    pub shared: SharedCheck,
+}
+
+/// Memory in front of a shared store.
+pub struct LayeredReplayStore<Near, Far> {
+    near: Near,
+    far: Far,
+}
+
+impl<Near: LocalReplayStore, Far: ReplayStore> LayeredReplayStore<Near, Far> {
+    pub fn new(near: Near, far: Far) -> Self {
+        Self { near, far }
+    }
+
+    pub fn near(&self) -> &Near {
+        &self.near
+    }
+
+    pub fn far(&self) -> &Far {
+        &self.far
+    }
+
+    /// Checks and records one verified webhook; see the module docs for who is asked when.
+    pub async fn check(
+        &self,
+        key: &DuplicateKey,
+        expires_at_unix: i64,
+        answer: &StoredAnswer,
+        now_unix: i64,
+    ) -> ReplayCheck {
+        let near = self
+            .near
+            .first_delivery(key, expires_at_unix, answer, now_unix);
+        if matches!(near, Delivery::Duplicate { .. }) {
+            return ReplayCheck {
+                delivery: near,
+                shared: SharedCheck::NotAsked,
+            };
+        }
+        match self
+            .far
+            .first_delivery(key, expires_at_unix, answer, now_unix)
+            .await
+        {
+            Ok(delivery) => {
+                if let Delivery::Duplicate { first_answer, .. } = &delivery {
+                    self.near.remember(key, expires_at_unix, first_answer);
+                }
+                ReplayCheck {
+                    delivery,
+                    shared: SharedCheck::Consulted,
+                }
+            }
+            Err(error) => ReplayCheck {
+                delivery: near,
+                shared: SharedCheck::Failed(error),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::state::{DeliveryId, KeyKind, MemoryReplayStore};
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn key(jti: &str) -> DuplicateKey {
+        DuplicateKey::new(jti, Some(DeliveryId::answer("call-1")))
+    }
+
+    fn greeting(text: &str) -> StoredAnswer {
+        StoredAnswer::ncco(json!([{"action": "talk", "text": text}]))
+    }
+
+    type Instance = LayeredReplayStore<MemoryReplayStore, Arc<MemoryReplayStore>>;
+
+    /// Two instances: each its own memory, one shared store.
+    fn two_instances() -> (Arc<MemoryReplayStore>, Instance, Instance) {
+        let shared = Arc::new(MemoryReplayStore::default());
+        let a = LayeredReplayStore::new(MemoryReplayStore::default(), shared.clone());
+        let b = LayeredReplayStore::new(MemoryReplayStore::default(), shared.clone());
+        (shared, a, b)
+    }
+
+    #[tokio::test]
+    async fn a_hot_replay_is_answered_from_memory_without_asking_the_shared_store() {
+        let (shared, a, _) = two_instances();
+        let first = a
+            .check(&key("jti-1"), NOW + 300, &greeting("one"), NOW)
+            .await;
+        assert_eq!(first.delivery, Delivery::First);
+        assert_eq!(first.shared, SharedCheck::Consulted);
+        let again = a
+            .check(&key("jti-1"), NOW + 300, &greeting("two"), NOW + 1)
+            .await;
+        assert_eq!(
+            again,
+            ReplayCheck {
+                delivery: Delivery::Duplicate {
+                    matched: KeyKind::Jti,
+                    first_answer: greeting("one")
+                },
+                shared: SharedCheck::NotAsked,
+            }
+        );
+        assert_eq!(shared.calls(), 1);
+    }
+
+    #[tokio::test]
+    async fn another_instance_finds_the_first_answer_in_the_shared_store_and_keeps_it() {
+        let (shared, a, b) = two_instances();
+        a.check(&key("jti-1"), NOW + 300, &greeting("one"), NOW)
+            .await;
+        // Vonage re-signed its retry, which lands on the other instance.
+        let retry = b
+            .check(&key("jti-2"), NOW + 305, &greeting("two"), NOW + 5)
+            .await;
+        let expected = Delivery::Duplicate {
+            matched: KeyKind::Delivery,
+            first_answer: greeting("one"),
+        };
+        assert_eq!(retry.delivery, expected);
+        assert_eq!(retry.shared, SharedCheck::Consulted);
+        // b's memory now answers like the table, without a request.
+        let again = b
+            .check(&key("jti-2"), NOW + 305, &greeting("two"), NOW + 6)
+            .await;
+        assert_eq!(again.shared, SharedCheck::NotAsked);
+        assert_eq!(
+            again.delivery,
+            Delivery::Duplicate {
+                matched: KeyKind::Jti,
+                first_answer: greeting("one")
+            }
+        );
+        assert_eq!(shared.calls(), 2);
+    }
+
+    #[tokio::test]
+    async fn when_the_shared_store_fails_memory_still_refuses_a_second_processing() {
+        let (shared, a, _) = two_instances();
+        shared.fail_with(Some(StateError::Unavailable("connection refused".into())));
+        let first = a
+            .check(&key("jti-1"), NOW + 300, &greeting("one"), NOW)
+            .await;
+        assert_eq!(first.delivery, Delivery::First);
+        assert_eq!(
+            first.shared,
+            SharedCheck::Failed(StateError::Unavailable("connection refused".into()))
+        );
+        let again = a
+            .check(&key("jti-1"), NOW + 300, &greeting("one"), NOW)
+            .await;
+        assert!(matches!(again.delivery, Delivery::Duplicate { .. }));
+        assert_eq!(again.shared, SharedCheck::NotAsked);
+    }
+}

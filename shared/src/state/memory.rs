@@ -1,0 +1,526 @@
+//! The stores in memory: one instance's own record of deliveries (the first level of
+//! [`super::LayeredReplayStore`], and a stand-in for the table in unit tests), and an idempotency
+//! store for unit tests. Same rules as the DynamoDB stores: a record is live through its
+//! `expires_at` second, the same key and rules decide which key matched.
+//!
+//! Both count their calls and can be told to fail, so tests see when a layer is asked and what
+//! its caller does when it fails.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::Value;
+
+use super::idempotency::claim_on_live_record;
+use super::layered::LocalReplayStore;
+use super::{
+    Claim, Delivery, DuplicateKey, IdempotencyKey, IdempotencyStore, ReplayStore, StateError,
+    StoredAnswer,
+};
+
+/// Enough for sustained traffic far above one Lambda instance's share of a 5-minute window.
+pub const DEFAULT_MEMORY_REPLAY_CAPACITY: usize = 10_000;
+
+struct Remembered {
+    jti: String,
+    expires_at: i64,
+    answer: StoredAnswer,
+}
+
+#[derive(Default)]
+struct Deliveries {
+    by_key: HashMap<String, Remembered>,
+    /// The same entries ordered by expiry, to drop the expired and, when full, the nearest to it.
+    by_expiry: BTreeSet<(i64, String)>,
+}
+
+impl Deliveries {
+    fn remove(&mut self, key: &str) {
+        if let Some(entry) = self.by_key.remove(key) {
+            self.by_expiry.remove(&(entry.expires_at, key.to_owned()));
+        }
+    }
+
+    fn insert(&mut self, key: String, entry: Remembered) {
+        self.remove(&key);
+        self.by_expiry.insert((entry.expires_at, key.clone()));
+        self.by_key.insert(key, entry);
+    }
+
+    fn forget_expired(&mut self, now: i64) {
+        while let Some((expires_at, key)) = self.by_expiry.first().cloned() {
+            if expires_at >= now {
+                break;
+            }
+            self.remove(&key);
+        }
+    }
+}
+
+/// This instance's deliveries, bounded: when full, the record closest to expiry makes room.
+pub struct MemoryReplayStore {
+    capacity: usize,
+    deliveries: Mutex<Deliveries>,
+    calls: AtomicUsize,
+    failure: Mutex<Option<StateError>>,
+}
+
+impl MemoryReplayStore {
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity: capacity.max(1),
+            deliveries: Mutex::new(Deliveries::default()),
+            calls: AtomicUsize::new(0),
+            failure: Mutex::new(None),
+        }
+    }
+
+    /// How many records are held (expired ones included until the next call drops them).
+    pub fn len(&self) -> usize {
+        lock(&self.deliveries).by_key.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// How many times `first_delivery` was called through [`ReplayStore`].
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    /// Makes every [`ReplayStore`] call fail with `failure` (or succeed again with `None`), as
+    /// the table would when throttled or unreachable.
+    pub fn fail_with(&self, failure: Option<StateError>) {
+        *lock(&self.failure) = failure;
+    }
+}
+
+impl Default for MemoryReplayStore {
+    fn default() -> Self {
+        Self::new(DEFAULT_MEMORY_REPLAY_CAPACITY)
+    }
+}
+
+impl LocalReplayStore for MemoryReplayStore {
+    fn first_delivery(
+        &self,
+        key: &DuplicateKey,
+        expires_at_unix: i64,
+        answer: &StoredAnswer,
+        now_unix: i64,
+    ) -> Delivery {
+        let record_key = key.record_key();
+        let mut deliveries = lock(&self.deliveries);
+        deliveries.forget_expired(now_unix);
+        if let Some(entry) = deliveries.by_key.get(&record_key) {
+            return Delivery::Duplicate {
+                matched: key.matched_by(&entry.jti),
+                first_answer: entry.answer.clone(),
+            };
+        }
+        if deliveries.by_key.len() >= self.capacity
+            && let Some((_, nearest)) = deliveries.by_expiry.first().cloned()
+        {
+            deliveries.remove(&nearest);
+            tracing::warn!(
+                capacity = self.capacity,
+                "in-memory replay records full: forgot the one nearest expiry early"
+            );
+        }
+        deliveries.insert(
+            record_key,
+            Remembered {
+                jti: key.jti().to_owned(),
+                expires_at: expires_at_unix,
+                answer: answer.clone(),
+            },
+        );
+        Delivery::First
+    }
+
+    fn remember(&self, key: &DuplicateKey, expires_at_unix: i64, first_answer: &StoredAnswer) {
+        let mut deliveries = lock(&self.deliveries);
+        let record_key = key.record_key();
+        // Keeps the jti of the record it replaces, if any: the first delivery's token is not
+        // known here, and ours is at least one that was really sent.
+        let jti = deliveries
+            .by_key
+            .get(&record_key)
+            .map_or_else(|| key.jti().to_owned(), |entry| entry.jti.clone());
+        deliveries.insert(
+            record_key,
+            Remembered {
+                jti,
+                expires_at: expires_at_unix,
+                answer: first_answer.clone(),
+            },
+        );
+    }
+}
+
+#[async_trait::async_trait]
+impl ReplayStore for MemoryReplayStore {
+    async fn first_delivery(
+        &self,
+        key: &DuplicateKey,
+        expires_at_unix: i64,
+        answer: &StoredAnswer,
+        now_unix: i64,
+    ) -> Result<Delivery, StateError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        if let Some(failure) = lock(&self.failure).clone() {
+            return Err(failure);
+        }
+        Ok(LocalReplayStore::first_delivery(
+            self,
+            key,
+            expires_at_unix,
+            answer,
+            now_unix,
+        ))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Idempotency
+// ---------------------------------------------------------------------------------------------
+
+struct IdempotencyRecord {
+    payload_hash: String,
+    expires_at: i64,
+    /// `None` while in progress.
+    result: Option<Value>,
+}
+
+/// Idempotency records in memory, for unit tests of what send-alert does with each claim.
+#[derive(Default)]
+pub struct MemoryIdempotencyStore {
+    records: Mutex<HashMap<String, IdempotencyRecord>>,
+    calls: AtomicUsize,
+    failure: Mutex<Option<StateError>>,
+}
+
+impl MemoryIdempotencyStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// How many calls (`begin`, `complete`, `release`) were made.
+    pub fn calls(&self) -> usize {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    /// Makes every call fail with `failure` (or succeed again with `None`).
+    pub fn fail_with(&self, failure: Option<StateError>) {
+        *lock(&self.failure) = failure;
+    }
+
+    /// The stored result for `key`, if it completed.
+    pub fn result(&self, key: &IdempotencyKey) -> Option<Value> {
+        lock(&self.records)
+            .get(&key.record_key())
+            .and_then(|record| record.result.clone())
+    }
+
+    fn call(&self) -> Result<(), StateError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        match lock(&self.failure).clone() {
+            Some(failure) => Err(failure),
+            None => Ok(()),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl IdempotencyStore for MemoryIdempotencyStore {
+    async fn begin(
+        &self,
+        key: &IdempotencyKey,
+        payload_hash: &str,
+        in_progress_expires_at: i64,
+        now_unix: i64,
+    ) -> Result<Claim, StateError> {
+        self.call()?;
+        let mut records = lock(&self.records);
+        let record_key = key.record_key();
+        if let Some(record) = records.get(&record_key)
+            && record.expires_at >= now_unix
+        {
+            return Ok(claim_on_live_record(
+                &record.payload_hash,
+                payload_hash,
+                record.result.clone(),
+                record.expires_at,
+            ));
+        }
+        records.insert(
+            record_key,
+            IdempotencyRecord {
+                payload_hash: payload_hash.to_owned(),
+                expires_at: in_progress_expires_at,
+                result: None,
+            },
+        );
+        Ok(Claim::Began)
+    }
+
+    async fn complete(
+        &self,
+        key: &IdempotencyKey,
+        payload_hash: &str,
+        result: &Value,
+        expires_at: i64,
+    ) -> Result<(), StateError> {
+        self.call()?;
+        lock(&self.records).insert(
+            key.record_key(),
+            IdempotencyRecord {
+                payload_hash: payload_hash.to_owned(),
+                expires_at,
+                result: Some(result.clone()),
+            },
+        );
+        Ok(())
+    }
+
+    async fn release(&self, key: &IdempotencyKey, payload_hash: &str) -> Result<(), StateError> {
+        self.call()?;
+        let mut records = lock(&self.records);
+        let record_key = key.record_key();
+        if records
+            .get(&record_key)
+            .is_some_and(|record| record.result.is_none() && record.payload_hash == payload_hash)
+        {
+            records.remove(&record_key);
+        }
+        Ok(())
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::state::{DeliveryId, KeyKind};
+
+    const NOW: i64 = 1_800_000_000;
+
+    fn key(jti: &str, call: &str) -> DuplicateKey {
+        DuplicateKey::new(jti, Some(DeliveryId::event(call, "answered", "t")))
+    }
+
+    fn first(store: &MemoryReplayStore, key: &DuplicateKey, expires: i64, now: i64) -> Delivery {
+        LocalReplayStore::first_delivery(store, key, expires, &StoredAnswer::acknowledged(), now)
+    }
+
+    #[test]
+    fn a_delivery_is_first_once_and_then_a_duplicate_with_the_first_answer() {
+        let store = MemoryReplayStore::default();
+        let ncco = StoredAnswer::ncco(json!([{"action": "talk", "text": "hi"}]));
+        let k = key("jti-1", "call-1");
+        assert_eq!(
+            LocalReplayStore::first_delivery(&store, &k, NOW + 300, &ncco, NOW),
+            Delivery::First
+        );
+        // The same token again, with another answer offered: the first one comes back.
+        assert_eq!(
+            first(&store, &k, NOW + 300, NOW + 1),
+            Delivery::Duplicate {
+                matched: KeyKind::Jti,
+                first_answer: ncco.clone()
+            }
+        );
+        // A re-signed retry of the same delivery.
+        assert_eq!(
+            first(&store, &key("jti-2", "call-1"), NOW + 310, NOW + 10),
+            Delivery::Duplicate {
+                matched: KeyKind::Delivery,
+                first_answer: ncco
+            }
+        );
+        assert_eq!(
+            first(&store, &key("jti-3", "call-2"), NOW + 300, NOW),
+            Delivery::First
+        );
+        assert_eq!(store.len(), 2);
+    }
+
+    #[test]
+    fn a_record_is_live_through_its_last_second_and_gone_after() {
+        let store = MemoryReplayStore::default();
+        let k = key("jti-1", "call-1");
+        assert_eq!(first(&store, &k, NOW + 300, NOW), Delivery::First);
+        assert!(matches!(
+            first(&store, &k, NOW + 300, NOW + 300),
+            Delivery::Duplicate { .. }
+        ));
+        assert_eq!(first(&store, &k, NOW + 601, NOW + 301), Delivery::First);
+    }
+
+    #[test]
+    fn a_full_store_forgets_the_record_nearest_expiry() {
+        let store = MemoryReplayStore::new(2);
+        assert_eq!(
+            first(&store, &key("a", "a"), NOW + 900, NOW),
+            Delivery::First
+        );
+        assert_eq!(
+            first(&store, &key("b", "b"), NOW + 100, NOW),
+            Delivery::First
+        );
+        assert_eq!(
+            first(&store, &key("c", "c"), NOW + 500, NOW),
+            Delivery::First
+        );
+        assert_eq!(store.len(), 2);
+        assert!(matches!(
+            first(&store, &key("a", "a"), NOW + 900, NOW),
+            Delivery::Duplicate { .. }
+        ));
+        assert!(matches!(
+            first(&store, &key("c", "c"), NOW + 500, NOW),
+            Delivery::Duplicate { .. }
+        ));
+        assert_eq!(
+            first(&store, &key("b", "b"), NOW + 100, NOW),
+            Delivery::First
+        );
+    }
+
+    #[test]
+    fn remember_replaces_the_answer_a_duplicate_gets() {
+        let store = MemoryReplayStore::default();
+        let k = key("jti-2", "call-1");
+        assert_eq!(first(&store, &k, NOW + 300, NOW), Delivery::First);
+        let theirs = StoredAnswer::ncco(json!([{"action": "talk", "text": "first"}]));
+        store.remember(&k, NOW + 300, &theirs);
+        assert_eq!(
+            first(&store, &k, NOW + 300, NOW),
+            Delivery::Duplicate {
+                matched: KeyKind::Jti,
+                first_answer: theirs
+            }
+        );
+        assert_eq!(store.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn concurrent_calls_on_one_key_make_exactly_one_first() {
+        let store = Arc::new(MemoryReplayStore::default());
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let k = key(&format!("jti-{i}"), "call-1");
+                    ReplayStore::first_delivery(
+                        &*store,
+                        &k,
+                        NOW + 300,
+                        &StoredAnswer::acknowledged(),
+                        NOW,
+                    )
+                    .await
+                })
+            })
+            .collect();
+        let mut firsts = 0;
+        for task in tasks {
+            if task.await.unwrap().unwrap() == Delivery::First {
+                firsts += 1;
+            }
+        }
+        assert_eq!(firsts, 1);
+        assert_eq!(store.calls(), 8);
+    }
+
+    #[tokio::test]
+    async fn a_failing_store_says_why() {
+        let store = MemoryReplayStore::default();
+        store.fail_with(Some(StateError::Throttled("slow down".into())));
+        let result = ReplayStore::first_delivery(
+            &store,
+            &key("j", "c"),
+            NOW,
+            &StoredAnswer::acknowledged(),
+            NOW,
+        )
+        .await;
+        assert_eq!(result, Err(StateError::Throttled("slow down".into())));
+        assert!(store.is_empty());
+    }
+
+    #[tokio::test]
+    async fn idempotency_runs_the_powertools_states() {
+        let store = MemoryIdempotencyStore::new();
+        let k = IdempotencyKey::new("alert-1");
+        assert_eq!(store.begin(&k, "h1", NOW + 30, NOW).await, Ok(Claim::Began));
+        assert_eq!(
+            store.begin(&k, "h1", NOW + 40, NOW + 5).await,
+            Ok(Claim::InProgress {
+                expires_at: NOW + 30
+            })
+        );
+        assert_eq!(
+            store.begin(&k, "h2", NOW + 40, NOW + 5).await,
+            Ok(Claim::KeyReused)
+        );
+        let result = json!({"call_uuid": "call-1"});
+        store.complete(&k, "h1", &result, NOW + 300).await.unwrap();
+        assert_eq!(
+            store.begin(&k, "h1", NOW + 40, NOW + 10).await,
+            Ok(Claim::Completed(result.clone()))
+        );
+        assert_eq!(
+            store.begin(&k, "h2", NOW + 40, NOW + 10).await,
+            Ok(Claim::KeyReused)
+        );
+        // release never removes a completed record.
+        store.release(&k, "h1").await.unwrap();
+        assert_eq!(store.result(&k), Some(result));
+        // Once the window has passed the key is free, for any payload.
+        assert_eq!(
+            store.begin(&k, "h2", NOW + 400, NOW + 301).await,
+            Ok(Claim::Began)
+        );
+        assert_eq!(store.calls(), 8);
+    }
+
+    #[tokio::test]
+    async fn an_expired_or_released_in_progress_record_frees_the_key() {
+        let store = MemoryIdempotencyStore::new();
+        let k = IdempotencyKey::new("alert-1");
+        assert_eq!(store.begin(&k, "h", NOW + 30, NOW).await, Ok(Claim::Began));
+        // The invocation died at its deadline; the next one may go ahead.
+        assert_eq!(
+            store.begin(&k, "h", NOW + 61, NOW + 31).await,
+            Ok(Claim::Began)
+        );
+        // A release for another payload leaves the record alone; for ours it frees the key.
+        store.release(&k, "other").await.unwrap();
+        assert!(matches!(
+            store.begin(&k, "h", NOW + 61, NOW + 32).await,
+            Ok(Claim::InProgress { .. })
+        ));
+        store.release(&k, "h").await.unwrap();
+        assert_eq!(
+            store.begin(&k, "h", NOW + 62, NOW + 32).await,
+            Ok(Claim::Began)
+        );
+        store.fail_with(Some(StateError::Timeout(std::time::Duration::from_secs(1))));
+        assert!(matches!(
+            store.begin(&k, "h", NOW + 62, NOW + 32).await,
+            Err(StateError::Timeout(_))
+        ));
+    }
+}
