@@ -488,8 +488,9 @@ fn is_path_segment(text: &str) -> bool {
 /// The HTTP status for each outcome. Every status the webhooks answer with is decided here.
 pub fn status_for(outcome: &Outcome) -> StatusCode {
     match outcome {
-        Outcome::Accepted { .. } => StatusCode::OK,
-        Outcome::Replayed => StatusCode::CONFLICT,
+        // A duplicate gets what the first delivery got: an error would send Vonage to the
+        // fallback URL, and the first one was answered 200.
+        Outcome::Accepted { .. } | Outcome::Duplicate { .. } => StatusCode::OK,
         // Vonage retries on 5xx: an unsigned request is, per Vonage, a rare hiccup on its side,
         // and a missing secret is ours; either may succeed on the retry.
         Outcome::Rejected(Rejection::MissingToken) | Outcome::SecretUnavailable => {
@@ -504,9 +505,13 @@ pub fn status_for(outcome: &Outcome) -> StatusCode {
 pub fn response_for(outcome: &Outcome) -> Response<Body> {
     let status = status_for(outcome);
     let mut response = match outcome {
-        Outcome::Accepted { ncco: Some(ncco) } => json_response(ncco.to_string()),
-        Outcome::Accepted { ncco: None } => Response::new(Body::Empty),
-        Outcome::Replayed => json_response(r#"{"error":"already processed"}"#.into()),
+        Outcome::Accepted { ncco: Some(ncco) }
+        | Outcome::Duplicate {
+            ncco: Some(ncco), ..
+        } => json_response(ncco.to_string()),
+        Outcome::Accepted { ncco: None } | Outcome::Duplicate { ncco: None, .. } => {
+            Response::new(Body::Empty)
+        }
         Outcome::Rejected(Rejection::MissingToken) | Outcome::SecretUnavailable => {
             let mut response = json_response(r#"{"error":"temporarily unavailable"}"#.into());
             response

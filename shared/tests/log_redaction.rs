@@ -16,7 +16,10 @@ use vonage_voice_lambda::http::{serve_answer, serve_event};
 use vonage_voice_lambda::logging;
 use vonage_voice_lambda::secrets::WebhookSecret;
 use vonage_voice_lambda::sign::WebhookSigner;
-use vonage_voice_lambda::webhook::{ReplayCache, UNSIGNED_EVENT_STATUSES, WEBHOOK_MAX_BODY_BYTES};
+use vonage_voice_lambda::state::{
+    Delivery, DuplicateKey, LocalReplayStore, MemoryReplayStore, StoredAnswer,
+};
+use vonage_voice_lambda::webhook::{UNSIGNED_EVENT_STATUSES, WEBHOOK_MAX_BODY_BYTES};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -308,16 +311,20 @@ async fn unverified_fields_are_cut_in_the_log() {
     );
 }
 
-/// A full replay cache warns once per interval with a count, not once per request.
+/// Full in-memory delivery records warn once per interval with a count, not once per request.
 #[test]
-fn a_full_replay_cache_warns_once_a_minute() {
+fn full_delivery_records_warn_once_a_minute() {
     let captured = Captured::default();
     let _guard = tracing::subscriber::set_default(subscriber(&captured));
-    let cache = ReplayCache::new(10);
+    let records = MemoryReplayStore::new(10);
     let now = 1_800_000_000;
+    let answer = StoredAnswer::acknowledged();
     for n in 0..20_000 {
-        // 20,000 sightings over 100 seconds.
-        assert!(cache.first_sighting(&format!("jti-{n}"), now + 300, now + n / 200));
+        // 20,000 deliveries over 100 seconds.
+        let key = DuplicateKey::new(format!("jti-{n}"), None);
+        let delivery =
+            LocalReplayStore::first_delivery(&records, &key, now + 300, &answer, now + n / 200);
+        assert_eq!(delivery, Delivery::First);
     }
     let warnings: Vec<Value> = captured
         .lines()

@@ -25,6 +25,7 @@ use serde_json::{Value, json};
 use vonage_voice_lambda::logging::capped;
 use vonage_voice_lambda::secrets::WebhookSecret;
 use vonage_voice_lambda::sign::WebhookSigner;
+use vonage_voice_lambda::state::STATE_TABLE_NAME;
 use vonage_voice_lambda::webhook::{
     Clock as _, SECRET_CACHE_SECONDS, SECRET_REFRESH_MIN_INTERVAL_SECONDS,
     SECRET_RETRY_BACKOFF_SECONDS, SystemClock, UNSIGNED_EVENT_STATUSES, WEBHOOK_MAX_BODY_BYTES,
@@ -57,6 +58,8 @@ fn build_folder() -> PathBuf {
 }
 
 /// moto with the webhook secret, the fault proxy in front of it, the process helper.
+const STATE_TABLE: &str = "hostile-input-state";
+
 struct Stand {
     _moto: MotoServer,
     proxy: FaultProxy,
@@ -67,16 +70,17 @@ struct Stand {
 impl Stand {
     async fn start() -> Self {
         let moto = MotoServer::start();
-        let admin = aws_sdk_secretsmanager::Client::new(
-            &aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .region(aws_config::Region::new("us-east-1"))
-                .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
-                    "testing", "testing", None, None, "moto",
-                ))
-                .endpoint_url(moto.endpoint())
-                .load()
-                .await,
-        );
+        let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
+                "testing", "testing", None, None, "moto",
+            ))
+            .endpoint_url(moto.endpoint())
+            .load()
+            .await;
+        integration_tests::create_state_table(&aws_sdk_dynamodb::Client::new(&aws), STATE_TABLE)
+            .await;
+        let admin = aws_sdk_secretsmanager::Client::new(&aws);
         admin
             .create_secret()
             .name(SECRET_ID)
@@ -118,6 +122,7 @@ impl Stand {
         std::fs::write(&log, "").expect("the log file can be emptied");
         let mut env = lambda_environment(function, &build_folder(), &self.proxy.endpoint());
         env.push((WEBHOOK_SECRET_ID.to_owned(), SECRET_ID.to_owned()));
+        env.push((STATE_TABLE_NAME.to_owned(), STATE_TABLE.to_owned()));
         env.extend(
             settings
                 .iter()

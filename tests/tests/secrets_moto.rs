@@ -20,6 +20,7 @@ use vonage_voice_lambda::secrets::{
     CURRENT, PREVIOUS, SecretStore, SecretStoreError, SecretsManagerStore, WebhookSecret,
 };
 use vonage_voice_lambda::sign::WebhookSigner;
+use vonage_voice_lambda::state::MemoryReplayStore;
 use vonage_voice_lambda::webhook::{
     AnswerConfig, AnswerHandler, Clock, EventConfig, EventHandler, ManualClock,
     SignedWebhookVerifier, SystemClock, VerificationFailure, WebhookConfig,
@@ -128,6 +129,7 @@ async fn cold_start_reads_the_secret_and_warm_invocations_send_nothing_to_moto()
     let handler = EventHandler::new(
         &event_config(),
         store_through(&relay).await,
+        Arc::new(MemoryReplayStore::default()),
         Arc::new(SystemClock),
     );
     assert!(handler.warm_up().await, "the cold-start read succeeds");
@@ -154,7 +156,12 @@ async fn once_the_cache_time_is_over_the_next_request_reads_the_secret_again() {
     let relay = relay_to(&moto).await;
     create_secret(&admin_client(&moto).await, FIRST).await;
     let clock = Arc::new(ManualClock::at(SystemClock.unix_seconds()));
-    let handler = EventHandler::new(&event_config(), store_through(&relay).await, clock.clone());
+    let handler = EventHandler::new(
+        &event_config(),
+        store_through(&relay).await,
+        Arc::new(MemoryReplayStore::default()),
+        clock.clone(),
+    );
 
     let respond =
         |jti: &'static str| serve_event(&handler, signed_event(FIRST, clock.unix_seconds(), jti));
@@ -178,7 +185,12 @@ async fn a_rotated_secret_works_after_one_refetch_and_the_previous_one_keeps_wor
     create_secret(&admin, FIRST).await;
     let clock = Arc::new(ManualClock::at(SystemClock.unix_seconds()));
     let store = store_through(&relay).await;
-    let handler = EventHandler::new(&event_config(), store.clone(), clock.clone());
+    let handler = EventHandler::new(
+        &event_config(),
+        store.clone(),
+        Arc::new(MemoryReplayStore::default()),
+        clock.clone(),
+    );
     let verifier = SignedWebhookVerifier::new(&webhook_config(), store, clock.clone());
     assert!(handler.warm_up().await);
     assert!(verifier.warm_up().await.is_ok());
@@ -200,8 +212,9 @@ async fn a_rotated_secret_works_after_one_refetch_and_the_previous_one_keeps_wor
     let matched = |request: HttpRequest| {
         let verifier = &verifier;
         async move {
+            let incoming = incoming_webhook(&request);
             verifier
-                .verify(&incoming_webhook(&request))
+                .verify(&incoming, verifier.answer_by(&incoming))
                 .await
                 .map(|ok| (ok.verified.matched_secret, ok.secret_refreshed))
         }
@@ -276,13 +289,23 @@ async fn with_moto_stopped_signed_webhooks_get_503_and_no_internals() {
     create_secret(&admin_client(&moto).await, FIRST).await;
     let clock = Arc::new(ManualClock::at(SystemClock.unix_seconds()));
     let store = store_through(&relay).await;
-    let warm = EventHandler::new(&event_config(), store.clone(), clock.clone());
+    let warm = EventHandler::new(
+        &event_config(),
+        store.clone(),
+        Arc::new(MemoryReplayStore::default()),
+        clock.clone(),
+    );
     assert!(warm.warm_up().await);
 
     moto.stop();
 
     // A cold start without Secrets Manager: the function starts, and answers 503.
-    let cold = EventHandler::new(&event_config(), store.clone(), clock.clone());
+    let cold = EventHandler::new(
+        &event_config(),
+        store.clone(),
+        Arc::new(MemoryReplayStore::default()),
+        clock.clone(),
+    );
     assert!(!cold.warm_up().await);
     let response = serve_event(&cold, signed_event(FIRST, clock.unix_seconds(), "cold")).await;
     assert_eq!(response.status(), 503);
@@ -298,7 +321,12 @@ async fn with_moto_stopped_signed_webhooks_get_503_and_no_internals() {
         ("EVENT_URL", "https://voice.example.com/event"),
     ])
     .expect("valid answer settings");
-    let answers = AnswerHandler::new(&answer_config, store.clone(), clock.clone());
+    let answers = AnswerHandler::new(
+        &answer_config,
+        store.clone(),
+        Arc::new(MemoryReplayStore::default()),
+        clock.clone(),
+    );
     let mut unsigned = signed_event(FIRST, clock.unix_seconds(), "answer-unsigned");
     unsigned.headers_mut().remove("authorization");
     assert_eq!(serve_answer(&answers, unsigned).await.status(), 200);

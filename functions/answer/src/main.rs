@@ -1,13 +1,13 @@
-//! The answer webhook behind API Gateway. Wiring only: settings, the Secrets Manager client, the
-//! runtime. Every decision is in `vonage_voice_lambda::webhook`; the HTTP mapping in
+//! The answer webhook behind API Gateway. Wiring only: settings, the Secrets Manager and DynamoDB
+//! clients, the runtime. Every decision is in `vonage_voice_lambda::webhook`; the HTTP mapping in
 //! `vonage_voice_lambda::http`.
 
 use std::sync::Arc;
 
 use vonage_voice_lambda::config::Environment;
-use vonage_voice_lambda::secrets::SecretsManagerStore;
+use vonage_voice_lambda::state::StateConfig;
 use vonage_voice_lambda::webhook::{AnswerConfig, AnswerHandler, SystemClock};
-use vonage_voice_lambda::{http, logging};
+use vonage_voice_lambda::{aws, http, logging};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -15,10 +15,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let config = AnswerConfig::from_settings(&Environment).inspect_err(|error| {
         tracing::error!(error = %error, "the answer function cannot start");
     })?;
-    let store = SecretsManagerStore::from_environment().await;
+    let state_config = StateConfig::from_settings(&Environment).inspect_err(|error| {
+        tracing::error!(error = %error, "the answer function cannot start");
+    })?;
+    // One AWS configuration load for both clients.
+    let sdk = aws::load(aws::environment_loader()).await;
     let handler = Arc::new(AnswerHandler::new(
         &config,
-        Arc::new(store),
+        Arc::new(aws::secrets_manager_store(&sdk)),
+        Arc::new(aws::state_store(&sdk, &state_config)),
         Arc::new(SystemClock),
     ));
     // Read the secret during init so a signed answer does not wait for it. If that fails the

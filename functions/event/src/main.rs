@@ -1,13 +1,13 @@
-//! The event webhook behind API Gateway. Wiring only: settings, the Secrets Manager client, the
-//! runtime. Every decision is in `vonage_voice_lambda::webhook`; the HTTP mapping in
+//! The event webhook behind API Gateway. Wiring only: settings, the Secrets Manager and DynamoDB
+//! clients, the runtime. Every decision is in `vonage_voice_lambda::webhook`; the HTTP mapping in
 //! `vonage_voice_lambda::http`.
 
 use std::sync::Arc;
 
 use vonage_voice_lambda::config::Environment;
-use vonage_voice_lambda::secrets::SecretsManagerStore;
+use vonage_voice_lambda::state::StateConfig;
 use vonage_voice_lambda::webhook::{EventConfig, EventHandler, SystemClock};
-use vonage_voice_lambda::{http, logging};
+use vonage_voice_lambda::{aws, http, logging};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
@@ -15,14 +15,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let config = EventConfig::from_settings(&Environment).inspect_err(|error| {
         tracing::error!(error = %error, "the event function cannot start");
     })?;
-    let store = SecretsManagerStore::from_environment().await;
+    let state_config = StateConfig::from_settings(&Environment).inspect_err(|error| {
+        tracing::error!(error = %error, "the event function cannot start");
+    })?;
+    // One AWS configuration load for both clients.
+    let sdk = aws::load(aws::environment_loader()).await;
     let handler = Arc::new(EventHandler::new(
         &config,
-        Arc::new(store),
+        Arc::new(aws::secrets_manager_store(&sdk)),
+        Arc::new(aws::state_store(&sdk, &state_config)),
         Arc::new(SystemClock),
     ));
     // Read the secret during init. If that fails the process still starts: requests answer 503
-    // (Vonage retries) and each one tries the read again.
+    // (Vonage retries) and the read is tried again once SECRET_RETRY_BACKOFF_SECONDS have passed.
     handler.warm_up().await;
     http::run(config.webhook.request_limits(), move |request| {
         let handler = Arc::clone(&handler);

@@ -22,6 +22,10 @@ use super::{
 /// Enough for sustained traffic far above one Lambda instance's share of a 5-minute window.
 pub const DEFAULT_MEMORY_REPLAY_CAPACITY: usize = 10_000;
 
+/// Least time between two "records full" warnings: a flood costs one warning a minute, with a
+/// count, rather than one per request.
+pub const FULL_WARNING_INTERVAL_SECONDS: i64 = 60;
+
 struct Remembered {
     jti: String,
     expires_at: i64,
@@ -33,6 +37,9 @@ struct Deliveries {
     by_key: HashMap<String, Remembered>,
     /// The same entries ordered by expiry, to drop the expired and, when full, the nearest to it.
     by_expiry: BTreeSet<(i64, String)>,
+    /// When the last "full" warning was logged, and records dropped early since then.
+    last_full_warning: Option<i64>,
+    dropped_since_warning: u64,
 }
 
 impl Deliveries {
@@ -124,10 +131,19 @@ impl LocalReplayStore for MemoryReplayStore {
             && let Some((_, nearest)) = deliveries.by_expiry.first().cloned()
         {
             deliveries.remove(&nearest);
-            tracing::warn!(
-                capacity = self.capacity,
-                "in-memory replay records full: forgot the one nearest expiry early"
-            );
+            deliveries.dropped_since_warning += 1;
+            let due = deliveries
+                .last_full_warning
+                .is_none_or(|last| now_unix.saturating_sub(last) >= FULL_WARNING_INTERVAL_SECONDS);
+            if due {
+                tracing::warn!(
+                    capacity = self.capacity,
+                    forgotten_early = deliveries.dropped_since_warning,
+                    "in-memory replay records full: forgot the ones nearest expiry early"
+                );
+                deliveries.last_full_warning = Some(now_unix);
+                deliveries.dropped_since_warning = 0;
+            }
         }
         deliveries.insert(
             record_key,

@@ -67,7 +67,7 @@ use crate::events::VoiceEvent;
 
 pub use dynamodb::DynamoDbStore;
 pub use idempotency::{Claim, IdempotencyKey, IdempotencyStore};
-pub use layered::{LayeredReplayStore, ReplayCheck, SharedCheck};
+pub use layered::{LayeredReplayStore, LocalReplayStore, ReplayCheck, SharedCheck};
 pub use memory::{MemoryIdempotencyStore, MemoryReplayStore};
 
 /// The DynamoDB table every function shares (answer, event, send-alert).

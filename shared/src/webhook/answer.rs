@@ -6,12 +6,14 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{
-    AnswerConfig, Clock, IncomingWebhook, Outcome, SignedWebhookVerifier, VerificationFailure,
+    AnswerConfig, Clock, Deliveries, IncomingWebhook, Outcome, SignedWebhookVerifier,
+    VerificationFailure,
 };
 use crate::events::{NOTIFY_MARKER, VoiceEvent};
 use crate::logging::capped;
 use crate::ncco::Ncco;
 use crate::secrets::SecretStore;
+use crate::state::{Delivery, DeliveryId, DuplicateKey, ReplayStore, SharedCheck, StoredAnswer};
 use crate::verify::Rejection;
 
 /// What the `notify` action reports when the greeting has been spoken.
@@ -35,15 +37,25 @@ pub struct AnswerHandler {
     allow_unsigned: bool,
     greeting: Ncco,
     configured_event_url: Option<String>,
+    max_age_seconds: i64,
+    deliveries: Deliveries,
 }
 
 impl AnswerHandler {
-    pub fn new(config: &AnswerConfig, store: Arc<dyn SecretStore>, clock: Arc<dyn Clock>) -> Self {
+    /// `deliveries` is the duplicate store every instance shares (DynamoDB in production).
+    pub fn new(
+        config: &AnswerConfig,
+        secrets: Arc<dyn SecretStore>,
+        deliveries: Arc<dyn ReplayStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
-            verifier: SignedWebhookVerifier::new(&config.webhook, store, clock),
+            verifier: SignedWebhookVerifier::new(&config.webhook, secrets, clock),
             allow_unsigned: config.allow_unsigned,
             greeting: config.greeting.clone(),
             configured_event_url: config.event_url.clone(),
+            max_age_seconds: config.webhook.max_age_seconds(),
+            deliveries: Deliveries::new(deliveries),
         }
     }
 
@@ -58,7 +70,8 @@ impl AnswerHandler {
     /// A token, when present, must verify. A request without one is answered when
     /// `ANSWER_ALLOW_UNSIGNED` is true (the default: Vonage's preview does not sign the answer
     /// webhook); otherwise it is refused like an unsigned event (503, so Vonage retries). A
-    /// repeated `jti` is answered again: Vonage retries the answer webhook after a timeout, and
+    /// verified answer seen before (same `jti`, or the same call `uuid`, on any instance) gets
+    /// the first delivery's NCCO again: Vonage retries the answer webhook after a timeout, and
     /// refusing the retry would drop the call.
     pub async fn handle(
         &self,
@@ -116,9 +129,53 @@ impl AnswerHandler {
             };
         }
 
-        match self.verifier.verify(incoming).await {
+        let answer_by = self.verifier.answer_by(incoming);
+        match self.verifier.verify(incoming, answer_by).await {
             Ok(verified) => {
                 let (call_uuid, conversation_uuid) = call_ids();
+                let ncco = self.ncco(event_url, call_uuid.as_deref());
+                let claims = &verified.verified.claims;
+                let key = DuplicateKey::new(
+                    claims.jti.as_str(),
+                    call_uuid.as_deref().map(DeliveryId::answer),
+                );
+                let now = self.verifier.clock().unix_seconds();
+                let expires_at = claims.iat.saturating_add(self.max_age_seconds);
+                let check = self
+                    .deliveries
+                    .check(
+                        &key,
+                        expires_at,
+                        &StoredAnswer::ncco(ncco.clone()),
+                        now,
+                        answer_by,
+                    )
+                    .await;
+                let state_error = match &check.shared {
+                    SharedCheck::Failed(error) => Some(error.kind()),
+                    _ => None,
+                };
+                if let Delivery::Duplicate {
+                    matched,
+                    first_answer,
+                } = check.delivery
+                {
+                    tracing::info!(
+                        webhook = "answer",
+                        outcome = "duplicate",
+                        verified = true,
+                        duplicate = true,
+                        matched = matched.as_str(),
+                        call_uuid = call_uuid.as_deref().map(capped),
+                        jti = claims.jti.as_str(),
+                        state_error,
+                        "answer webhook seen before: answered with the first NCCO"
+                    );
+                    return Outcome::Duplicate {
+                        matched,
+                        ncco: first_answer.ncco.or(Some(ncco)),
+                    };
+                }
                 tracing::info!(
                     webhook = "answer",
                     outcome = "answered",
@@ -129,11 +186,11 @@ impl AnswerHandler {
                     matched_secret = verified.verified.matched_secret.as_str(),
                     secret_refreshed = verified.secret_refreshed,
                     event_url_source,
+                    duplicate = false,
+                    state_error,
                     "answer webhook answered"
                 );
-                Outcome::Accepted {
-                    ncco: Some(self.ncco(event_url, call_uuid.as_deref())),
-                }
+                Outcome::Accepted { ncco: Some(ncco) }
             }
             Err(failure) => {
                 match &failure {

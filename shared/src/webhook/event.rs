@@ -1,14 +1,15 @@
-//! The event webhook: verify, drop replays, record the event as one log line.
+//! The event webhook: verify, answer a duplicate as the first time, record the event as one log line.
 
 use std::sync::Arc;
 
 use super::{
-    Clock, EventConfig, IncomingWebhook, Outcome, ReplayCache, SignedWebhookVerifier,
+    Clock, Deliveries, EventConfig, IncomingWebhook, Outcome, SignedWebhookVerifier,
     VerificationFailure, VerifiedWebhook,
 };
 use crate::events::VoiceEvent;
 use crate::logging::capped;
 use crate::secrets::SecretStore;
+use crate::state::{Delivery, DeliveryId, DuplicateKey, ReplayStore, SharedCheck, StoredAnswer};
 use crate::verify::Rejection;
 
 /// One log line per event webhook, with the event's identifying fields and whatever the caller
@@ -36,16 +37,22 @@ pub struct EventHandler {
     verifier: SignedWebhookVerifier,
     unsigned_statuses: Vec<String>,
     max_age_seconds: i64,
-    replays: ReplayCache,
+    deliveries: Deliveries,
 }
 
 impl EventHandler {
-    pub fn new(config: &EventConfig, store: Arc<dyn SecretStore>, clock: Arc<dyn Clock>) -> Self {
+    /// `deliveries` is the duplicate store every instance shares (DynamoDB in production).
+    pub fn new(
+        config: &EventConfig,
+        secrets: Arc<dyn SecretStore>,
+        deliveries: Arc<dyn ReplayStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
-            verifier: SignedWebhookVerifier::new(&config.webhook, store, clock),
+            verifier: SignedWebhookVerifier::new(&config.webhook, secrets, clock),
             unsigned_statuses: config.unsigned_statuses.clone(),
             max_age_seconds: config.webhook.max_age_seconds(),
-            replays: ReplayCache::default(),
+            deliveries: Deliveries::new(deliveries),
         }
     }
 
@@ -59,11 +66,11 @@ impl EventHandler {
     /// The body is parsed only once the token has verified (an unsigned request's body is parsed
     /// to read its status for the allow-list; `crate::http` has already capped its size).
     ///
-    /// A replay (a verified token whose `jti` was already accepted here inside the freshness
-    /// window) is [`Outcome::Replayed`] → 409 and not processed again. Vonage retries a webhook
-    /// only after a timeout or a 429/503/504, so a 409 ends the matter whether the repeat came from
-    /// an attacker or from a duplicate delivery of a request we already recorded, and the caller
-    /// can see that it was refused.
+    /// A verified event seen before, by its `jti` or by its delivery (`uuid` + status +
+    /// `timestamp`, which a retry Vonage re-signed still carries) on any instance sharing the
+    /// state table, gets the first delivery's answer (200, and the same NCCO for a DTMF
+    /// `input`) and is not processed again: an error status would send Vonage to the fallback
+    /// URL. A replayed capture gets the same, so it learns nothing and changes nothing.
     pub async fn handle(&self, incoming: &IncomingWebhook) -> Outcome {
         if incoming.is_unsigned() {
             let parsed = VoiceEvent::from_request(
@@ -74,10 +81,11 @@ impl EventHandler {
             return self.unsigned(parsed.as_ref().ok());
         }
 
+        let answer_by = self.verifier.answer_by(incoming);
         let VerifiedWebhook {
             verified,
             secret_refreshed,
-        } = match self.verifier.verify(incoming).await {
+        } = match self.verifier.verify(incoming, answer_by).await {
             Ok(verified) => verified,
             Err(failure) => {
                 match &failure {
@@ -106,21 +114,53 @@ impl EventHandler {
         let parsed =
             VoiceEvent::from_request(&incoming.method, incoming.query.as_deref(), &incoming.body);
         let event = parsed.as_ref().ok();
+        let reply = event.and_then(VoiceEvent::reply_ncco);
+        let answer = reply
+            .clone()
+            .map_or_else(StoredAnswer::acknowledged, StoredAnswer::ncco);
         let claims = &verified.claims;
+        let key = DuplicateKey::new(claims.jti.as_str(), event.and_then(DeliveryId::of_event));
         let now = self.verifier.clock().unix_seconds();
-        let forget_at = claims.iat.saturating_add(self.max_age_seconds);
-        if !self.replays.first_sighting(&claims.jti, forget_at, now) {
+        let expires_at = claims.iat.saturating_add(self.max_age_seconds);
+        let check = self
+            .deliveries
+            .check(&key, expires_at, &answer, now, answer_by)
+            .await;
+        let state_error = match &check.shared {
+            SharedCheck::Failed(error) => Some(error.kind()),
+            _ => None,
+        };
+        if let Delivery::Duplicate {
+            matched,
+            first_answer,
+        } = check.delivery
+        {
+            event_line!(
+                info,
+                event,
+                outcome = "duplicate",
+                verified = true,
+                duplicate = true,
+                matched = matched.as_str(),
+                jti = claims.jti.as_str(),
+                matched_secret = verified.matched_secret.as_str(),
+                state_error,
+                "event webhook seen before: answered as the first time, not processed again"
+            );
+            return Outcome::Duplicate {
+                matched,
+                ncco: first_answer.ncco,
+            };
+        }
+        if let SharedCheck::Failed(error) = &check.shared {
             event_line!(
                 warn,
                 event,
-                outcome = "replay",
                 verified = true,
-                replay = true,
-                jti = claims.jti.as_str(),
-                matched_secret = verified.matched_secret.as_str(),
-                "event webhook replayed: refused, not processed again"
+                state_error = error.kind(),
+                error = %error,
+                "the shared duplicate check failed; this instance's memory alone decided"
             );
-            return Outcome::Replayed;
         }
 
         event_line!(
@@ -128,18 +168,17 @@ impl EventHandler {
             event,
             outcome = "processed",
             verified = true,
-            replay = false,
+            duplicate = false,
             jti = claims.jti.as_str(),
             iat = claims.iat,
             matched_secret = verified.matched_secret.as_str(),
             secret_refreshed,
             body_matched_compact_form = verified.body_matched_compact_form,
+            state_error,
             parse_error = parsed.as_ref().err().map(tracing::field::display),
             "event webhook"
         );
-        Outcome::Accepted {
-            ncco: event.and_then(VoiceEvent::reply_ncco),
-        }
+        Outcome::Accepted { ncco: reply }
     }
 
     /// An event without an Authorization header. Vonage says this can happen after an internal
@@ -153,7 +192,7 @@ impl EventHandler {
                 event,
                 outcome = "processed",
                 verified = false,
-                replay = false,
+                duplicate = false,
                 "unsigned event webhook accepted: its status is listed in UNSIGNED_EVENT_STATUSES"
             );
             return Outcome::Accepted {

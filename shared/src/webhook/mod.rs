@@ -5,8 +5,8 @@
 
 mod answer;
 mod clock;
+mod deliveries;
 mod event;
-mod replay;
 mod settings;
 
 use std::fmt;
@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 
 pub use answer::{AnswerHandler, NOTIFY_STEP};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use deliveries::Deliveries;
 pub use event::EventHandler;
-pub use replay::{DEFAULT_REPLAY_CAPACITY, ReplayCache};
 pub use settings::*;
 
 use crate::deadline::DEADLINE_MARGIN;
@@ -79,11 +79,15 @@ impl fmt::Debug for IncomingWebhook {
 /// status code and body.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Outcome {
-    /// Accepted. `ncco` is the answer webhook's reply; an event is acknowledged with no body.
+    /// Accepted. `ncco` is the answer webhook's reply (and a DTMF input's); an event is
+    /// acknowledged with no body.
     Accepted { ncco: Option<serde_json::Value> },
-    /// A verified token whose `jti` this instance already accepted within its freshness window:
-    /// refused with 409 and not processed again (Vonage does not retry a 409).
-    Replayed,
+    /// Verified, and seen before (by `matched`): answered with the first delivery's answer
+    /// (`ncco`), nothing processed again.
+    Duplicate {
+        matched: crate::state::KeyKind,
+        ncco: Option<serde_json::Value>,
+    },
     /// Refused. `Rejection::MissingToken` means "unsigned where a signature is required".
     Rejected(Rejection),
     /// The webhook secret could not be read, so nothing can be verified right now.
@@ -188,12 +192,13 @@ impl SignedWebhookVerifier {
         }
     }
 
+    /// Verifies `incoming`, reading the secret no later than `answer_by` (see [`Self::answer_by`]).
     pub async fn verify(
         &self,
         incoming: &IncomingWebhook,
+        answer_by: Instant,
     ) -> Result<VerifiedWebhook, VerificationFailure> {
         let now = self.clock.unix_seconds();
-        let answer_by = self.answer_by(incoming);
         let versions = self
             .secrets
             .versions(self.clock.instant(), answer_by)

@@ -5,6 +5,9 @@ use serde_json::json;
 use super::*;
 use crate::secrets::{InMemorySecretStore, WebhookSecret};
 use crate::sign::WebhookSigner;
+use crate::state::{
+    Delivery, DuplicateKey, KeyKind, MemoryReplayStore, ReplayStore, StateError, StoredAnswer,
+};
 
 const SECRET_ID: &str = "vonage/webhook";
 const SECRET: &str = "current-signature-secret-0123456789";
@@ -20,6 +23,8 @@ fn document(secret: &str) -> String {
 
 struct Fixture {
     store: Arc<InMemorySecretStore>,
+    /// The duplicate store every handler of this fixture shares, as instances share the table.
+    deliveries: Arc<MemoryReplayStore>,
     clock: Arc<ManualClock>,
 }
 
@@ -27,6 +32,7 @@ impl Fixture {
     fn new() -> Self {
         Self {
             store: Arc::new(InMemorySecretStore::new().with_secret(SECRET_ID, document(SECRET))),
+            deliveries: Arc::new(MemoryReplayStore::default()),
             clock: Arc::new(ManualClock::at(NOW)),
         }
     }
@@ -36,7 +42,12 @@ impl Fixture {
             webhook: WebhookConfig::for_secret(SECRET_ID),
             unsigned_statuses: unsigned_statuses.iter().map(|s| s.to_string()).collect(),
         };
-        EventHandler::new(&config, self.store.clone(), self.clock.clone())
+        EventHandler::new(
+            &config,
+            self.store.clone(),
+            self.deliveries.clone(),
+            self.clock.clone(),
+        )
     }
 
     fn answer_handler(&self, allow_unsigned: bool, event_url: Option<&str>) -> AnswerHandler {
@@ -50,7 +61,12 @@ impl Fixture {
             (EVENT_URL, event_url.unwrap_or_default()),
         ];
         let config = AnswerConfig::from_settings(&settings).unwrap();
-        AnswerHandler::new(&config, self.store.clone(), self.clock.clone())
+        AnswerHandler::new(
+            &config,
+            self.store.clone(),
+            self.deliveries.clone(),
+            self.clock.clone(),
+        )
     }
 }
 
@@ -102,13 +118,23 @@ async fn a_signed_event_is_accepted_and_its_replay_is_not_processed_again() {
     let request = signed_post(ANSWERED, SECRET, "jti-1");
     assert_eq!(handler.handle(&request).await, accepted_event());
     fixture.clock.advance(Duration::from_secs(30));
-    assert_eq!(handler.handle(&request).await, Outcome::Replayed);
-    // A different jti for the same body is a different delivery.
+    assert_eq!(
+        handler.handle(&request).await,
+        Outcome::Duplicate {
+            matched: KeyKind::Jti,
+            ncco: None
+        }
+    );
+    // A different jti for the same body is the same delivery, re-signed (as Vonage's retries
+    // may be): a duplicate too.
     assert_eq!(
         handler
             .handle(&signed_post(ANSWERED, SECRET, "jti-2"))
             .await,
-        accepted_event()
+        Outcome::Duplicate {
+            matched: KeyKind::Delivery,
+            ncco: None
+        }
     );
 }
 
@@ -272,9 +298,7 @@ async fn a_rotated_secret_works_after_one_refetch_and_the_previous_one_still_wor
     fixture.store.rotate(SECRET_ID, document(NEW_SECRET));
     fixture.clock.advance(Duration::from_secs(1));
     assert_eq!(
-        handler
-            .handle(&signed_post(ANSWERED, NEW_SECRET, "r-1"))
-            .await,
+        handler.handle(&signed_body_with(NEW_SECRET, "r-1")).await,
         accepted_event()
     );
     assert_eq!(
@@ -284,18 +308,16 @@ async fn a_rotated_secret_works_after_one_refetch_and_the_previous_one_still_wor
     );
 
     assert_eq!(
-        handler.handle(&signed_post(ANSWERED, SECRET, "r-2")).await,
+        handler.handle(&signed_body_with(SECRET, "r-2")).await,
         accepted_event()
     );
     assert_eq!(
-        handler
-            .handle(&signed_post(ANSWERED, NEW_SECRET, "r-3"))
-            .await,
+        handler.handle(&signed_body_with(NEW_SECRET, "r-3")).await,
         accepted_event()
     );
     // A forgery right after the refetch does not cause another one. It gets 503, not 401: it
     // might as well be a genuine event signed with a secret newer than the one just read.
-    let forged = signed_post(ANSWERED, "forged-secret-0000000000000000", "r-4");
+    let forged = signed_body_with("forged-secret-0000000000000000", "r-4");
     assert_eq!(handler.handle(&forged).await, Outcome::SecretUnavailable);
     assert_eq!(fixture.store.reads(), reads_at_cold_start + 2);
     // Once the re-read is due again, the forgery is read against a fresh secret and refused.
@@ -343,7 +365,10 @@ async fn each_secret_version_enforces_its_own_account() {
 
 fn ncco_of(outcome: Outcome) -> serde_json::Value {
     match outcome {
-        Outcome::Accepted { ncco: Some(ncco) } => ncco,
+        Outcome::Accepted { ncco: Some(ncco) }
+        | Outcome::Duplicate {
+            ncco: Some(ncco), ..
+        } => ncco,
         other => panic!("expected an NCCO, got {other:?}"),
     }
 }
@@ -459,16 +484,31 @@ fn the_debug_form_of_a_request_hides_the_token() {
     assert!(shown.contains("authorization_values: 1"), "{shown}");
 }
 
-/// An event signed with `secret` at the fixture clock's current time.
+/// An event of its own (a call named after `jti`) signed with `secret` at the fixture clock's
+/// current time.
 fn signed_now(fixture: &Fixture, secret: &str, jti: &str) -> IncomingWebhook {
     let iat = fixture.clock.unix_seconds();
+    let body = event_body(
+        &format!("call-{jti}"),
+        "answered",
+        "2027-01-15T08:00:00.000Z",
+    );
     post(
-        ANSWERED,
-        Some(
-            signer(secret, API_KEY)
-                .sign_body(ANSWERED, iat, jti)
-                .unwrap(),
-        ),
+        &body,
+        Some(signer(secret, API_KEY).sign_body(&body, iat, jti).unwrap()),
+    )
+}
+
+/// An event of its own (a call named after `jti`) signed with `secret`.
+fn signed_body_with(secret: &str, jti: &str) -> IncomingWebhook {
+    let body = event_body(
+        &format!("call-{jti}"),
+        "answered",
+        "2027-01-15T08:00:00.000Z",
+    );
+    post(
+        &body,
+        Some(signer(secret, API_KEY).sign_body(&body, NOW, jti).unwrap()),
     )
 }
 
@@ -616,5 +656,163 @@ async fn without_a_lambda_deadline_the_response_budget_bounds_a_slow_secret_read
     assert!(
         waited >= Duration::from_millis(2490) && waited <= Duration::from_millis(2510),
         "{waited:?}"
+    );
+}
+
+// ----- duplicates across instances ------------------------------------------------------------
+
+fn event_body(uuid: &str, status: &str, timestamp: &str) -> Vec<u8> {
+    format!(r#"{{"uuid":"{uuid}","conversation_uuid":"CON-1","status":"{status}","direction":"outbound","timestamp":"{timestamp}"}}"#)
+        .into_bytes()
+}
+
+fn signed_body(body: &[u8], jti: &str) -> IncomingWebhook {
+    post(
+        body,
+        Some(signer(SECRET, API_KEY).sign_body(body, NOW, jti).unwrap()),
+    )
+}
+
+#[tokio::test]
+async fn an_event_accepted_by_one_instance_is_a_duplicate_at_another() {
+    let fixture = Fixture::new();
+    let (one, two) = (fixture.event_handler(&[]), fixture.event_handler(&[]));
+    let body = event_body("call-9", "ringing", "2027-01-15T08:00:01.000Z");
+    assert_eq!(
+        one.handle(&signed_body(&body, "a-1")).await,
+        accepted_event()
+    );
+    // The same token at the other instance, and a retry Vonage re-signed with a new jti.
+    assert_eq!(
+        two.handle(&signed_body(&body, "a-1")).await,
+        Outcome::Duplicate {
+            matched: KeyKind::Jti,
+            ncco: None
+        }
+    );
+    assert_eq!(
+        two.handle(&signed_body(&body, "a-2")).await,
+        Outcome::Duplicate {
+            matched: KeyKind::Delivery,
+            ncco: None
+        }
+    );
+    // Another status of the same call is another delivery.
+    let answered = event_body("call-9", "answered", "2027-01-15T08:00:02.000Z");
+    assert_eq!(
+        two.handle(&signed_body(&answered, "a-3")).await,
+        accepted_event()
+    );
+    // A hot replay is caught by the instance's memory without asking the shared store.
+    let asked = fixture.deliveries.calls();
+    assert!(matches!(
+        two.handle(&signed_body(&answered, "a-3")).await,
+        Outcome::Duplicate { .. }
+    ));
+    assert_eq!(fixture.deliveries.calls(), asked);
+}
+
+#[tokio::test]
+async fn a_duplicate_dtmf_input_gets_the_first_ncco_again() {
+    let fixture = Fixture::new();
+    let (one, two) = (fixture.event_handler(&[]), fixture.event_handler(&[]));
+    let input = br#"{"uuid":"call-7","status":"input","timestamp":"2027-01-15T08:00:05.000Z","dtmf":{"digits":"1","timed_out":false}}"#;
+    let Outcome::Accepted { ncco: Some(first) } = one.handle(&signed_body(input, "i-1")).await
+    else {
+        panic!("an input is answered with an NCCO");
+    };
+    assert_eq!(
+        two.handle(&signed_body(input, "i-2")).await,
+        Outcome::Duplicate {
+            matched: KeyKind::Delivery,
+            ncco: Some(first)
+        }
+    );
+}
+
+#[tokio::test]
+async fn with_the_shared_store_down_events_are_processed_and_each_instance_still_remembers() {
+    let fixture = Fixture::new();
+    fixture.deliveries.fail_with(Some(StateError::Throttled(
+        "ProvisionedThroughputExceeded".into(),
+    )));
+    let (one, two) = (fixture.event_handler(&[]), fixture.event_handler(&[]));
+    let body = event_body("call-5", "completed", "2027-01-15T08:01:00.000Z");
+    assert_eq!(
+        one.handle(&signed_body(&body, "d-1")).await,
+        accepted_event()
+    );
+    // Per instance only while the table is down: the same instance still catches it...
+    assert!(matches!(
+        one.handle(&signed_body(&body, "d-1")).await,
+        Outcome::Duplicate { .. }
+    ));
+    // ...another instance cannot, and processes it rather than refuse it.
+    assert_eq!(
+        two.handle(&signed_body(&body, "d-1")).await,
+        accepted_event()
+    );
+}
+
+/// A shared store that never answers.
+struct Hanging;
+
+#[async_trait::async_trait]
+impl ReplayStore for Hanging {
+    async fn first_delivery(
+        &self,
+        _key: &DuplicateKey,
+        _expires_at_unix: i64,
+        _answer: &StoredAnswer,
+        _now_unix: i64,
+    ) -> Result<Delivery, StateError> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_hanging_shared_store_is_given_up_on_inside_the_budget() {
+    let fixture = Fixture::new();
+    let config = EventConfig {
+        webhook: WebhookConfig::for_secret(SECRET_ID),
+        unsigned_statuses: Vec::new(),
+    };
+    let handler = EventHandler::new(
+        &config,
+        fixture.store.clone(),
+        Arc::new(Hanging),
+        fixture.clock.clone(),
+    );
+    assert!(handler.warm_up().await);
+    let started = tokio::time::Instant::now();
+    let body = event_body("call-4", "answered", "2027-01-15T08:00:00.000Z");
+    assert_eq!(
+        handler.handle(&signed_body(&body, "h-1")).await,
+        accepted_event()
+    );
+    assert!(started.elapsed() <= DEFAULT_RESPONSE_BUDGET + Duration::from_millis(10));
+}
+
+#[tokio::test]
+async fn an_answer_seen_before_gets_the_same_ncco_from_any_instance() {
+    let fixture = Fixture::new();
+    let one = fixture.answer_handler(true, Some("https://voice.example.com/event"));
+    let two = fixture.answer_handler(true, Some("https://voice.example.com/event"));
+    let query = "uuid=call-3&conversation_uuid=CON-3&from=447700900001&to=447700900000";
+    let sign = |jti: &str| {
+        get(
+            query,
+            Some(signer(SECRET, API_KEY).sign_query(query, NOW, jti).unwrap()),
+        )
+    };
+    let Outcome::Accepted { ncco: Some(first) } = one.handle(&sign("n-1"), None).await else {
+        panic!("a signed answer gets its NCCO");
+    };
+    assert_eq!(
+        two.handle(&sign("n-2"), None).await,
+        Outcome::Duplicate {
+            matched: KeyKind::Delivery,
+            ncco: Some(first)
+        }
     );
 }

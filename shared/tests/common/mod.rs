@@ -10,6 +10,7 @@ use serde_json::Value;
 use vonage_voice_lambda::config::Settings;
 use vonage_voice_lambda::http::{RequestLimits, request_from_event};
 use vonage_voice_lambda::secrets::{InMemorySecretStore, WebhookSecret};
+use vonage_voice_lambda::state::MemoryReplayStore;
 use vonage_voice_lambda::webhook::{
     AnswerConfig, AnswerHandler, EventConfig, EventHandler, ManualClock, WEBHOOK_SECRET_ID,
 };
@@ -97,7 +98,12 @@ pub fn event_handler(
     extra: &[(&'static str, &str)],
 ) -> EventHandler {
     let config = EventConfig::from_settings(&env(extra)).expect("valid event settings");
-    EventHandler::new(&config, store.clone(), clock.clone())
+    EventHandler::new(
+        &config,
+        store.clone(),
+        Arc::new(MemoryReplayStore::default()),
+        clock.clone(),
+    )
 }
 
 pub fn answer_handler(
@@ -106,5 +112,10 @@ pub fn answer_handler(
     extra: &[(&'static str, &str)],
 ) -> AnswerHandler {
     let config = AnswerConfig::from_settings(&env(extra)).expect("valid answer settings");
-    AnswerHandler::new(&config, store.clone(), clock.clone())
+    AnswerHandler::new(
+        &config,
+        store.clone(),
+        Arc::new(MemoryReplayStore::default()),
+        clock.clone(),
+    )
 }

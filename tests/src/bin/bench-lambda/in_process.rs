@@ -16,6 +16,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use vonage_voice_lambda::http;
 use vonage_voice_lambda::secrets::{InMemorySecretStore, WebhookSecret};
 use vonage_voice_lambda::sign::WebhookSigner;
+use vonage_voice_lambda::state::MemoryReplayStore;
 use vonage_voice_lambda::webhook::{EventConfig, EventHandler, SystemClock};
 
 use crate::stack::signed_answered_event;
@@ -75,7 +76,12 @@ async fn run(count: usize) -> Result<Vec<f64>, String> {
     let store = InMemorySecretStore::new().with_secret(SECRET_ID, document);
     let config = EventConfig::from_settings(&[("VONAGE_WEBHOOK_SECRET_ID", SECRET_ID)])
         .map_err(|error| error.to_string())?;
-    let handler = EventHandler::new(&config, Arc::new(store), Arc::new(SystemClock));
+    let handler = EventHandler::new(
+        &config,
+        Arc::new(store),
+        Arc::new(MemoryReplayStore::default()),
+        Arc::new(SystemClock),
+    );
     if !handler.warm_up().await {
         return Err("the in-process event handler could not read its secret".into());
     }

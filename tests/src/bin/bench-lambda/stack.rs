@@ -216,6 +216,7 @@ impl Stack {
         let mut env = lambda_environment(function.name(), &build_dir(), &self.moto.endpoint());
         let mut set = |name: &str, value: String| env.push((name.to_owned(), value));
         set("EVENT_URL", format!("{}/event", self.sink_url));
+        set("STATE_TABLE_NAME", STATE_TABLE.into());
         match function {
             Function::Answer | Function::Event => {
                 set("VONAGE_WEBHOOK_SECRET_ID", WEBHOOK_SECRET_ID.into());
@@ -224,7 +225,6 @@ impl Stack {
                 set("VONAGE_APPLICATION_SECRET_ID", APPLICATION_SECRET_ID.into());
                 set("VONAGE_API_BASE_URL", self.emulator_url.clone());
                 set("VONAGE_FROM_NUMBER", FROM_NUMBER.into());
-                set("STATE_TABLE_NAME", STATE_TABLE.into());
             }
         }
         env

@@ -1,0 +1,49 @@
+//! The webhooks' duplicate check: this instance's memory first, then the table every instance
+//! shares (`crate::state`), bounded by the webhook's time budget.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::state::{
+    Delivery, DuplicateKey, LayeredReplayStore, MemoryReplayStore, ReplayCheck, ReplayStore,
+    SharedCheck, StateError, StoredAnswer,
+};
+
+/// The deliveries one webhook function has seen: its own, and through the shared store, every
+/// instance's.
+pub struct Deliveries {
+    layers: LayeredReplayStore<MemoryReplayStore, Arc<dyn ReplayStore>>,
+}
+
+impl Deliveries {
+    pub fn new(shared: Arc<dyn ReplayStore>) -> Self {
+        Self {
+            layers: LayeredReplayStore::new(MemoryReplayStore::default(), shared),
+        }
+    }
+
+    /// Records a verified delivery whose answer will be `answer`, unless it was seen before.
+    /// The shared store gets what is left of the webhook's budget (its own timeout still
+    /// applies); past `answer_by` the check stands on this instance's memory, and the failure
+    /// comes back in [`ReplayCheck::shared`] for the caller to log.
+    pub async fn check(
+        &self,
+        key: &DuplicateKey,
+        expires_at_unix: i64,
+        answer: &StoredAnswer,
+        now_unix: i64,
+        answer_by: Instant,
+    ) -> ReplayCheck {
+        let left = answer_by.saturating_duration_since(Instant::now());
+        let checked = tokio::time::timeout_at(
+            answer_by.into(),
+            self.layers.check(key, expires_at_unix, answer, now_unix),
+        )
+        .await;
+        // Cut while the table was asked: memory had already called it a first delivery.
+        checked.unwrap_or(ReplayCheck {
+            delivery: Delivery::First,
+            shared: SharedCheck::Failed(StateError::Timeout(left)),
+        })
+    }
+}
