@@ -47,6 +47,16 @@ pub struct ReplayCheck {
     pub shared: SharedCheck,
 }
 
+impl ReplayCheck {
+    /// The shared store's failure, by its stable name, when it failed.
+    pub fn state_error(&self) -> Option<&'static str> {
+        match &self.shared {
+            SharedCheck::Failed(error) => Some(error.kind()),
+            _ => None,
+        }
+    }
+}
+
 /// Memory in front of a shared store.
 pub struct LayeredReplayStore<Near, Far> {
     near: Near,

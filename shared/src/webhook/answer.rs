@@ -13,7 +13,7 @@ use crate::events::{NOTIFY_MARKER, VoiceEvent};
 use crate::logging::capped;
 use crate::ncco::Ncco;
 use crate::secrets::SecretStore;
-use crate::state::{Delivery, DeliveryId, DuplicateKey, ReplayStore, SharedCheck, StoredAnswer};
+use crate::state::{Delivery, DeliveryId, ReplayStore, StoredAnswer};
 use crate::verify::Rejection;
 
 /// What the `notify` action reports when the greeting has been spoken.
@@ -37,7 +37,6 @@ pub struct AnswerHandler {
     allow_unsigned: bool,
     greeting: Ncco,
     configured_event_url: Option<String>,
-    max_age_seconds: i64,
     deliveries: Deliveries,
 }
 
@@ -54,8 +53,7 @@ impl AnswerHandler {
             allow_unsigned: config.allow_unsigned,
             greeting: config.greeting.clone(),
             configured_event_url: config.event_url.clone(),
-            max_age_seconds: config.webhook.max_age_seconds(),
-            deliveries: Deliveries::new(deliveries),
+            deliveries: Deliveries::new(deliveries, config.webhook.max_age_seconds()),
         }
     }
 
@@ -135,26 +133,14 @@ impl AnswerHandler {
                 let (call_uuid, conversation_uuid) = call_ids();
                 let ncco = self.ncco(event_url, call_uuid.as_deref());
                 let claims = &verified.verified.claims;
-                let key = DuplicateKey::new(
-                    claims.jti.as_str(),
-                    call_uuid.as_deref().map(DeliveryId::answer),
-                );
                 let now = self.verifier.clock().unix_seconds();
-                let expires_at = claims.iat.saturating_add(self.max_age_seconds);
+                let delivery = call_uuid.as_deref().map(DeliveryId::answer);
+                let answer = StoredAnswer::ncco(ncco.clone());
                 let check = self
                     .deliveries
-                    .check(
-                        &key,
-                        expires_at,
-                        &StoredAnswer::ncco(ncco.clone()),
-                        now,
-                        answer_by,
-                    )
+                    .check(claims, delivery, &answer, now, answer_by)
                     .await;
-                let state_error = match &check.shared {
-                    SharedCheck::Failed(error) => Some(error.kind()),
-                    _ => None,
-                };
+                let state_error = check.state_error();
                 if let Delivery::Duplicate {
                     matched,
                     first_answer,

@@ -5,39 +5,47 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::state::{
-    Delivery, DuplicateKey, LayeredReplayStore, MemoryReplayStore, ReplayCheck, ReplayStore,
-    SharedCheck, StateError, StoredAnswer,
+    Delivery, DeliveryId, DuplicateKey, LayeredReplayStore, MemoryReplayStore, ReplayCheck,
+    ReplayStore, SharedCheck, StateError, StoredAnswer,
 };
+use crate::verify::VonageClaims;
 
 /// The deliveries one webhook function has seen: its own, and through the shared store, every
 /// instance's.
 pub struct Deliveries {
     layers: LayeredReplayStore<MemoryReplayStore, Arc<dyn ReplayStore>>,
+    /// How long a token verifies after its `iat`: how long its delivery is remembered.
+    max_age_seconds: i64,
 }
 
 impl Deliveries {
-    pub fn new(shared: Arc<dyn ReplayStore>) -> Self {
+    pub fn new(shared: Arc<dyn ReplayStore>, max_age_seconds: i64) -> Self {
         Self {
             layers: LayeredReplayStore::new(MemoryReplayStore::default(), shared),
+            max_age_seconds,
         }
     }
 
-    /// Records a verified delivery whose answer will be `answer`, unless it was seen before.
-    /// The shared store gets what is left of the webhook's budget (its own timeout still
-    /// applies); past `answer_by` the check stands on this instance's memory, and the failure
-    /// comes back in [`ReplayCheck::shared`] for the caller to log.
+    /// Records the verified delivery of a token with `claims` (and, when the request names one,
+    /// `delivery`), whose answer will be `answer`, unless it was seen before. It is remembered
+    /// until the token would be stale. The shared store gets what is left of the webhook's
+    /// budget (its own timeout still applies); past `answer_by` the check stands on this
+    /// instance's memory, and the failure comes back in [`ReplayCheck::shared`] for the caller
+    /// to log.
     pub async fn check(
         &self,
-        key: &DuplicateKey,
-        expires_at_unix: i64,
+        claims: &VonageClaims,
+        delivery: Option<DeliveryId>,
         answer: &StoredAnswer,
         now_unix: i64,
         answer_by: Instant,
     ) -> ReplayCheck {
+        let key = DuplicateKey::new(claims.jti.as_str(), delivery);
+        let expires_at_unix = claims.iat.saturating_add(self.max_age_seconds);
         let left = answer_by.saturating_duration_since(Instant::now());
         let checked = tokio::time::timeout_at(
             answer_by.into(),
-            self.layers.check(key, expires_at_unix, answer, now_unix),
+            self.layers.check(&key, expires_at_unix, answer, now_unix),
         )
         .await;
         // Cut while the table was asked: memory had already called it a first delivery.

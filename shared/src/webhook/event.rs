@@ -9,7 +9,7 @@ use super::{
 use crate::events::VoiceEvent;
 use crate::logging::capped;
 use crate::secrets::SecretStore;
-use crate::state::{Delivery, DeliveryId, DuplicateKey, ReplayStore, SharedCheck, StoredAnswer};
+use crate::state::{Delivery, DeliveryId, ReplayStore, SharedCheck, StoredAnswer};
 use crate::verify::Rejection;
 
 /// One log line per event webhook, with the event's identifying fields and whatever the caller
@@ -36,7 +36,6 @@ macro_rules! event_line {
 pub struct EventHandler {
     verifier: SignedWebhookVerifier,
     unsigned_statuses: Vec<String>,
-    max_age_seconds: i64,
     deliveries: Deliveries,
 }
 
@@ -51,8 +50,7 @@ impl EventHandler {
         Self {
             verifier: SignedWebhookVerifier::new(&config.webhook, secrets, clock),
             unsigned_statuses: config.unsigned_statuses.clone(),
-            max_age_seconds: config.webhook.max_age_seconds(),
-            deliveries: Deliveries::new(deliveries),
+            deliveries: Deliveries::new(deliveries, config.webhook.max_age_seconds()),
         }
     }
 
@@ -119,17 +117,13 @@ impl EventHandler {
             .clone()
             .map_or_else(StoredAnswer::acknowledged, StoredAnswer::ncco);
         let claims = &verified.claims;
-        let key = DuplicateKey::new(claims.jti.as_str(), event.and_then(DeliveryId::of_event));
         let now = self.verifier.clock().unix_seconds();
-        let expires_at = claims.iat.saturating_add(self.max_age_seconds);
+        let delivery = event.and_then(DeliveryId::of_event);
         let check = self
             .deliveries
-            .check(&key, expires_at, &answer, now, answer_by)
+            .check(claims, delivery, &answer, now, answer_by)
             .await;
-        let state_error = match &check.shared {
-            SharedCheck::Failed(error) => Some(error.kind()),
-            _ => None,
-        };
+        let state_error = check.state_error();
         if let Delivery::Duplicate {
             matched,
             first_answer,

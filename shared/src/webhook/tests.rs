@@ -487,7 +487,15 @@ fn the_debug_form_of_a_request_hides_the_token() {
 /// An event of its own (a call named after `jti`) signed with `secret` at the fixture clock's
 /// current time.
 fn signed_now(fixture: &Fixture, secret: &str, jti: &str) -> IncomingWebhook {
-    let iat = fixture.clock.unix_seconds();
+    signed_at(fixture.clock.unix_seconds(), secret, jti)
+}
+
+/// An event of its own (a call named after `jti`) signed with `secret`.
+fn signed_body_with(secret: &str, jti: &str) -> IncomingWebhook {
+    signed_at(NOW, secret, jti)
+}
+
+fn signed_at(iat: i64, secret: &str, jti: &str) -> IncomingWebhook {
     let body = event_body(
         &format!("call-{jti}"),
         "answered",
@@ -496,19 +504,6 @@ fn signed_now(fixture: &Fixture, secret: &str, jti: &str) -> IncomingWebhook {
     post(
         &body,
         Some(signer(secret, API_KEY).sign_body(&body, iat, jti).unwrap()),
-    )
-}
-
-/// An event of its own (a call named after `jti`) signed with `secret`.
-fn signed_body_with(secret: &str, jti: &str) -> IncomingWebhook {
-    let body = event_body(
-        &format!("call-{jti}"),
-        "answered",
-        "2027-01-15T08:00:00.000Z",
-    );
-    post(
-        &body,
-        Some(signer(secret, API_KEY).sign_body(&body, NOW, jti).unwrap()),
     )
 }
 
