@@ -44,6 +44,18 @@ pub fn state_store(sdk: &SdkConfig, config: &StateConfig) -> DynamoDbStore {
     DynamoDbStore::from_sdk_config(sdk, config)
 }
 
+/// The state table as the webhooks use it: one attempt per request, no SDK retry. A webhook
+/// whose table check fails is processed on the instance's memory anyway, so a retry would only
+/// add load to a struggling table and spend the webhook's budget (measured against moto answering
+/// 500: two to three requests per webhook with retries, and a second's wait when the backoff ran
+/// into the timeout).
+pub fn webhook_state_store(sdk: &SdkConfig, config: &StateConfig) -> DynamoDbStore {
+    let client_config = DynamoDbStore::client_config(sdk, config)
+        .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
+        .build();
+    DynamoDbStore::new(aws_sdk_dynamodb::Client::from_conf(client_config), config)
+}
+
 /// Both clients from one configuration load, as the webhook functions and send-alert build them.
 pub async fn secrets_and_state(
     loader: ConfigLoader,

@@ -23,7 +23,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let handler = Arc::new(AnswerHandler::new(
         &config,
         Arc::new(aws::secrets_manager_store(&sdk)),
-        Arc::new(aws::state_store(&sdk, &state_config)),
+        Arc::new(aws::webhook_state_store(&sdk, &state_config)),
         Arc::new(SystemClock),
     ));
     // Read the secret during init so a signed answer does not wait for it. If that fails the

@@ -23,7 +23,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let handler = Arc::new(EventHandler::new(
         &config,
         Arc::new(aws::secrets_manager_store(&sdk)),
-        Arc::new(aws::state_store(&sdk, &state_config)),
+        Arc::new(aws::webhook_state_store(&sdk, &state_config)),
         Arc::new(SystemClock),
     ));
     // Read the secret during init. If that fails the process still starts: requests answer 503
