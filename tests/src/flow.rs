@@ -1,14 +1,19 @@
 //! The whole product on one machine, with real processes and real HTTP:
 //! moto's Secrets Manager holding freshly generated secrets, the Vonage Voice emulator, and the
-//! functions under `cargo lambda watch`. `make local` prints what happens; the end-to-end suite
-//! asserts it. Every process is stopped when the [`LocalStack`] is dropped.
+//! functions under `cargo lambda watch`, and on demand a second `event` process under the Runtime
+//! API harness sharing the state table. `make local` prints what happens and [`verdict`] judges
+//! it; the end-to-end suite asserts it. Every process is stopped when the [`LocalStack`] is
+//! dropped.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use vonage_voice_lambda::webhook::{Clock as _, SystemClock};
+use vonage_voice_lambda::state::STATE_TABLE_NAME;
+use vonage_voice_lambda::webhook::{
+    Clock as _, SystemClock, WEBHOOK_SECRET_ID as WEBHOOK_SECRET_SETTING,
+};
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
@@ -16,6 +21,8 @@ use aws_lc_rs::signature::KeyPair as _;
 use serde_json::{Value, json};
 use vonage_voice_lambda::sign::WebhookSigner;
 
+use crate::runtime_api::{DEFAULT_DEADLINE, FunctionProcess, Launch, lambda_environment};
+use crate::spawner::Spawner;
 use crate::{ChildGuard, MotoServer, free_port, repo_root};
 
 pub const WEBHOOK_SECRET_ID: &str = "local/vonage-webhooks";
@@ -215,9 +222,9 @@ impl LocalStack {
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("VONAGE_WEBHOOK_SECRET_ID", WEBHOOK_SECRET_ID)
+            .env(WEBHOOK_SECRET_SETTING, WEBHOOK_SECRET_ID)
             .env("VONAGE_APPLICATION_SECRET_ID", APPLICATION_SECRET_ID)
-            .env("STATE_TABLE_NAME", STATE_TABLE)
+            .env(STATE_TABLE_NAME, STATE_TABLE)
             .env(
                 "VONAGE_API_BASE_URL",
                 format!("http://127.0.0.1:{emulator_port}"),
@@ -225,7 +232,10 @@ impl LocalStack {
             .env("VONAGE_FROM_NUMBER", FROM_NUMBER)
             .env("EVENT_URL", &event_url)
             .env("ANSWER_GREETING", "Hello from your local Vonage stack.");
-        let mut watch = ChildGuard::spawn("cargo-lambda-watch", watch_command);
+        // One log per stack: the flow reads the event function's lines from it, and stacks
+        // running side by side in one test binary must not see each other's.
+        let mut watch =
+            ChildGuard::spawn(&format!("cargo-lambda-watch-{watch_port}"), watch_command);
         watch.wait_for_port(
             SocketAddr::from(([127, 0, 0, 1], watch_port)),
             Duration::from_secs(120),
@@ -331,9 +341,201 @@ impl LocalStack {
         (status, response.text().await.unwrap_or_default())
     }
 
+    /// The file `cargo lambda watch` writes to: its own lines and every function's log lines.
+    pub fn watch_log(&self) -> &Path {
+        self.watch.log_path()
+    }
+
+    /// The event function's JSON log lines so far, parsed (the answer and send-alert functions'
+    /// lines, and cargo-lambda's own, are left out).
+    pub fn event_log_lines(&self) -> Vec<Value> {
+        event_log_lines(self.watch_log())
+    }
+
+    /// What the event function logged about `jti`, once `settled` holds for it or after
+    /// [`LOG_WAIT`]: `cargo lambda watch` copies the function's output to its log on its own time,
+    /// so a line may land just after the answer did.
+    pub async fn event_log_for(&self, jti: &str, settled: impl Fn(&JtiLog) -> bool) -> JtiLog {
+        wait_for_jti_log(self.watch_log(), jti, settled).await
+    }
+
+    /// The uuid of every call the emulator has taken (`POST /v1/calls` answered 201), in order.
+    pub async fn emulator_calls(&self) -> Vec<String> {
+        let calls: Value = self
+            .http
+            .get(format!("{}/_emulator/calls", self.emulator_url()))
+            .send()
+            .await
+            .expect("the emulator answers")
+            .json()
+            .await
+            .expect("the emulator answers JSON");
+        calls
+            .as_array()
+            .map(|calls| {
+                calls
+                    .iter()
+                    .filter_map(|call| call["uuid"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Starts a second `event` process beside the one under `cargo lambda watch`: the real
+    /// binary, under the project's Runtime API harness, forked by `helper` (the `bench-lambda`
+    /// binary, whose folder also holds the functions [`LocalStack::start`] built). It reads the
+    /// same secret and shares the same DynamoDB state table in moto, with a memory of its own.
+    pub async fn start_second_event_process(
+        &self,
+        helper: &Path,
+    ) -> Result<SecondEventProcess, String> {
+        let build_folder = helper
+            .parent()
+            .ok_or_else(|| format!("{} has no folder", helper.display()))?;
+        let log_dir = repo_root().join("target/test-logs");
+        std::fs::create_dir_all(&log_dir)
+            .map_err(|error| format!("{}: {error}", log_dir.display()))?;
+        let log = log_dir.join(format!("event-second-process-{}.log", self.watch_port));
+        std::fs::write(&log, "").map_err(|error| format!("{}: {error}", log.display()))?;
+        let mut env = lambda_environment("event", build_folder, &self.moto.endpoint());
+        env.push((
+            WEBHOOK_SECRET_SETTING.to_owned(),
+            WEBHOOK_SECRET_ID.to_owned(),
+        ));
+        env.push((STATE_TABLE_NAME.to_owned(), STATE_TABLE.to_owned()));
+        let spawner = Spawner::start(helper).await?;
+        let process = FunctionProcess::start(
+            &spawner,
+            Launch {
+                name: "event".to_owned(),
+                program: build_folder.join("event"),
+                args: Vec::new(),
+                env,
+                log,
+            },
+        )
+        .await;
+        match process {
+            Ok(process) => Ok(SecondEventProcess { process, spawner }),
+            Err(problem) => {
+                spawner.shutdown().await;
+                Err(problem)
+            }
+        }
+    }
+
     /// Stops moto early, to see the functions answer without their secret store.
     pub fn stop_moto(&mut self) {
         self.moto.stop();
+    }
+}
+
+/// A second `event` process with its own memory, sharing the stack's secret and state table:
+/// see [`LocalStack::start_second_event_process`]. Dropping it stops it too (the helper kills
+/// its children when its input closes); [`SecondEventProcess::stop`] also waits for that.
+pub struct SecondEventProcess {
+    process: FunctionProcess,
+    spawner: Spawner,
+}
+
+impl SecondEventProcess {
+    /// Sends a signed event to it as API Gateway would (an HTTP API, payload 2.0), and returns
+    /// the HTTP status it answered, or why there is none.
+    pub async fn post_event(&mut self, authorization: &str, body: &[u8]) -> Result<u16, String> {
+        let invocation = serde_json::to_vec(&api_gateway_event(authorization, body))
+            .map_err(|error| error.to_string())?;
+        let reply = self
+            .process
+            .invoke_next(invocation, DEFAULT_DEADLINE)
+            .await?
+            .http()?;
+        Ok(reply.status)
+    }
+
+    /// What this process logged about `jti`; see [`LocalStack::event_log_for`].
+    pub async fn event_log_for(&self, jti: &str, settled: impl Fn(&JtiLog) -> bool) -> JtiLog {
+        wait_for_jti_log(self.process.log_path(), jti, settled).await
+    }
+
+    pub fn log_path(&self) -> &Path {
+        self.process.log_path()
+    }
+
+    /// Kills it and its process helper, and waits for both.
+    pub async fn stop(self) {
+        let _ = self.process.stop().await;
+        self.spawner.shutdown().await;
+    }
+}
+
+/// An HTTP API (payload 2.0) `POST /event` carrying `body` and `authorization`, as API Gateway
+/// hands it to the function: the shared fixture with the request swapped in.
+pub fn api_gateway_event(authorization: &str, body: &[u8]) -> Value {
+    let path = repo_root().join("shared/tests/fixtures/apigw/event_v2_post_json.json");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
+    let mut event: Value = serde_json::from_str(&text).expect("the fixture is JSON");
+    event["headers"]["authorization"] = json!(authorization);
+    event["headers"]["content-length"] = json!(body.len().to_string());
+    event["body"] = json!(String::from_utf8_lossy(body));
+    event
+}
+
+/// How long the flow waits for an event function's log line about a request it already answered.
+pub const LOG_WAIT: Duration = Duration::from_secs(15);
+
+/// The event function's JSON log lines in `log` (`"webhook":"event"`), parsed; any other line is
+/// skipped. A file that cannot be read has no lines.
+pub fn event_log_lines(log: &Path) -> Vec<Value> {
+    std::fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["webhook"] == "event")
+        .collect()
+}
+
+/// What an event function logged about one token, found by its `jti`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct JtiLog {
+    /// Lines with `"outcome":"processed"`: how many times the event was processed.
+    pub processed: usize,
+    /// The `matched` key (`jti` or `delivery`) of each line with `"outcome":"duplicate"` and
+    /// `"duplicate":true`, in order.
+    pub duplicates: Vec<String>,
+}
+
+impl JtiLog {
+    /// Read from an event function's parsed log lines.
+    pub fn of(lines: &[Value], jti: &str) -> Self {
+        let mut log = Self::default();
+        for line in lines.iter().filter(|line| line["jti"] == jti) {
+            match line["outcome"].as_str() {
+                Some("processed") => log.processed += 1,
+                Some("duplicate") if line["duplicate"] == json!(true) => log
+                    .duplicates
+                    .push(line["matched"].as_str().unwrap_or("?").to_owned()),
+                _ => {}
+            }
+        }
+        log
+    }
+
+    /// Whether a line says the token was answered as a duplicate matched by its `jti`.
+    pub fn duplicate_by_jti(&self) -> bool {
+        self.duplicates.iter().any(|matched| matched == "jti")
+    }
+}
+
+/// Re-reads `log` (bounded by [`LOG_WAIT`]) until what it says about `jti` satisfies `settled`.
+async fn wait_for_jti_log(log: &Path, jti: &str, settled: impl Fn(&JtiLog) -> bool) -> JtiLog {
+    let deadline = Instant::now() + LOG_WAIT;
+    loop {
+        let found = JtiLog::of(&event_log_lines(log), jti);
+        if settled(&found) || Instant::now() >= deadline {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -352,7 +554,8 @@ pub fn sample_event(call_uuid: &str, status: &str) -> Vec<u8> {
     .into_bytes()
 }
 
-/// The forged, replayed, stale and tampered requests: each must be refused.
+/// The forged, replayed, stale and tampered requests: each must be refused, except the replay,
+/// which is answered as the first time and must not be processed again.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AttackKind {
     Forged,
@@ -379,14 +582,16 @@ impl AttackKind {
         }
     }
 
-    /// Exactly the status the event function must refuse it with: the one table of expected
-    /// refusals, read by the flow's verdict and the end-to-end suite. Any other status, a 200
-    /// above all, is a failure whatever its body says.
+    /// Exactly the status the event function must answer it with: the one table of expected
+    /// statuses, read by the flow's verdict and the end-to-end suite. Any other status is a
+    /// failure whatever its body says.
     pub fn expected_status(self) -> u16 {
         match self {
             AttackKind::Forged => 401,
-            // Refused as already processed; it stays a refusal whatever the status becomes.
-            AttackKind::Replayed => 409,
+            // A verified duplicate gets the first delivery's answer: an error would send Vonage's
+            // own retry to the fallback URL. The status alone cannot tell it from processing the
+            // event again, so the verdict also requires the `duplicate` log line.
+            AttackKind::Replayed => ACCEPTED_STATUS,
             AttackKind::Stale => 401,
             AttackKind::Tampered => 401,
         }
@@ -405,6 +610,8 @@ pub const EXPECTED_EVENTS: [&str; 5] = ["started", "ringing", "answered", "input
 pub struct SignedRequest {
     pub authorization: String,
     pub body: Vec<u8>,
+    /// The token's `jti`, by which the event function's log lines about it are found.
+    pub jti: String,
 }
 
 pub struct Attack {
@@ -413,12 +620,15 @@ pub struct Attack {
     pub body: Vec<u8>,
 }
 
+/// The genuine request's `jti`; the replay repeats it.
+pub const GENUINE_JTI: &str = "replay-me";
+
 /// The genuine request, then one attack of each kind, in [`AttackKind::ALL`]'s order.
 pub fn attacks(signer: &WebhookSigner, call_uuid: &str) -> (SignedRequest, Vec<Attack>) {
     let now = SystemClock.unix_seconds();
     let body = sample_event(call_uuid, "completed");
     let bearer = |token: String| format!("Bearer {token}");
-    let genuine_authorization = bearer(signer.sign_body(&body, now, "replay-me").expect("signs"));
+    let genuine_authorization = bearer(signer.sign_body(&body, now, GENUINE_JTI).expect("signs"));
     let forger = WebhookSigner::new("a-guessed-secret", API_KEY, None).expect("signs");
     let list = AttackKind::ALL
         .iter()
@@ -448,8 +658,26 @@ pub fn attacks(signer: &WebhookSigner, call_uuid: &str) -> (SignedRequest, Vec<A
     let genuine = SignedRequest {
         authorization: genuine_authorization,
         body,
+        jti: GENUINE_JTI.to_owned(),
     };
     (genuine, list)
+}
+
+/// The genuine request sent again to a second event process (own memory, same state table).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SecondProcessObservation {
+    /// The HTTP status it answered, or why there is none (it did not start, died, …).
+    pub answer: Result<u16, String>,
+    /// What it logged about the genuine request's `jti`.
+    pub log: JtiLog,
+}
+
+/// send-alert invoked a second time with the first invocation's input and `alert_id`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AlertRepeat {
+    pub reply: Value,
+    /// The uuid of every call the emulator took in the whole run, read after the repeat.
+    pub emulator_calls: Vec<String>,
 }
 
 /// What one run of the flow saw, step by step: the input of [`verdict`].
@@ -463,8 +691,15 @@ pub struct FlowObservation {
     pub genuine_status: Option<u16>,
     /// Step 3: the status each attack got.
     pub attacks: Vec<(AttackKind, u16)>,
+    /// Step 3: what the event function logged about the genuine request's `jti` once the replay
+    /// was answered (`None`: not read).
+    pub genuine_log: Option<JtiLog>,
+    /// Step 3: the genuine request sent to a second event process (`None`: not sent).
+    pub second_process: Option<SecondProcessObservation>,
     /// Step 4: the status of the answer webhook's unsigned GET (`None`: not sent).
     pub answer_status: Option<u16>,
+    /// Step 5: the same alert invoked again (`None`: not invoked).
+    pub alert_repeat: Option<AlertRepeat>,
 }
 
 /// One thing that did not go as it must, with the step it belongs to.
@@ -482,12 +717,16 @@ impl std::fmt::Display for FlowFailure {
 
 const STEP_ALERT: &str = "1 (send-alert places the call)";
 const STEP_EVENTS: &str = "2 (the call's signed events)";
-const STEP_REFUSALS: &str = "3 (requests that must be refused)";
+const STEP_REQUESTS: &str = "3 (forged and replayed requests)";
 const STEP_ANSWER: &str = "4 (the answer webhook)";
+const STEP_ALERT_AGAIN: &str = "5 (the same alert again)";
 
 /// Whether the flow went as it must; one failure per thing that did not, in step order. An
-/// event counts only if it arrived and was answered [`ACCEPTED_STATUS`]; an attack counts as
-/// refused only with exactly its [`AttackKind::expected_status`].
+/// event counts only if it arrived and was answered [`ACCEPTED_STATUS`]; an attack only with
+/// exactly its [`AttackKind::expected_status`]; the replay only if the event function also logged
+/// it as a duplicate matched by `jti` and processed the genuine request exactly once; the second
+/// event process likewise, processing nothing; the repeated alert only if it returned the first
+/// call's uuid marked `duplicate` and the emulator took no other call.
 pub fn verdict(observed: &FlowObservation) -> Vec<FlowFailure> {
     let failure = |step, problem: String| FlowFailure { step, problem };
     let Some(uuid) = observed.alert_reply["call_uuid"].as_str() else {
@@ -539,11 +778,11 @@ pub fn verdict(observed: &FlowObservation) -> Vec<FlowFailure> {
     match observed.genuine_status {
         Some(ACCEPTED_STATUS) => {}
         Some(status) => failures.push(failure(
-            STEP_REFUSALS,
+            STEP_REQUESTS,
             format!("a genuine signed event was answered {status}, expected {ACCEPTED_STATUS}"),
         )),
         None => failures.push(failure(
-            STEP_REFUSALS,
+            STEP_REQUESTS,
             "the genuine signed event was not sent".into(),
         )),
     }
@@ -552,18 +791,30 @@ pub fn verdict(observed: &FlowObservation) -> Vec<FlowFailure> {
         match observed.attacks.iter().find(|(tried, _)| *tried == kind) {
             Some((_, status)) if *status == expected => {}
             Some((_, status)) => failures.push(failure(
-                STEP_REFUSALS,
+                STEP_REQUESTS,
                 format!(
                     "{} was answered {status}, expected exactly {expected}",
                     kind.name()
                 ),
             )),
             None => failures.push(failure(
-                STEP_REFUSALS,
+                STEP_REQUESTS,
                 format!("{} was not sent", kind.name()),
             )),
         }
+        if kind == AttackKind::Replayed {
+            failures.extend(
+                replay_log_problems(observed.genuine_log.as_ref())
+                    .into_iter()
+                    .map(|problem| failure(STEP_REQUESTS, problem)),
+            );
+        }
     }
+    failures.extend(
+        second_process_problems(observed.second_process.as_ref())
+            .into_iter()
+            .map(|problem| failure(STEP_REQUESTS, problem)),
+    );
 
     match observed.answer_status {
         Some(ACCEPTED_STATUS) => {}
@@ -573,7 +824,111 @@ pub fn verdict(observed: &FlowObservation) -> Vec<FlowFailure> {
         )),
         None => failures.push(failure(STEP_ANSWER, "the GET was not sent".into())),
     }
+
+    failures.extend(
+        alert_repeat_problems(uuid, observed.alert_repeat.as_ref())
+            .into_iter()
+            .map(|problem| failure(STEP_ALERT_AGAIN, problem)),
+    );
     failures
+}
+
+/// The replay's 200 proves nothing alone: the event function must have logged it as a duplicate
+/// matched by `jti`, and the genuine request as processed exactly once.
+fn replay_log_problems(log: Option<&JtiLog>) -> Vec<String> {
+    let replay = AttackKind::Replayed.name();
+    let Some(log) = log else {
+        return vec![format!(
+            "the event function's log was not read, so nothing shows that {replay} was not \
+             processed again"
+        )];
+    };
+    let mut problems = Vec::new();
+    if !log.duplicate_by_jti() {
+        problems.push(format!(
+            "{replay} was not logged \"outcome\":\"duplicate\" matched by jti: without that line \
+             its {ACCEPTED_STATUS} may mean it was processed again"
+        ));
+    }
+    if log.processed != 1 {
+        problems.push(format!(
+            "the genuine request's jti was logged \"outcome\":\"processed\" {} times, expected \
+             exactly 1",
+            log.processed
+        ));
+    }
+    problems
+}
+
+/// The genuine request sent to a second event process must be answered [`ACCEPTED_STATUS`] and
+/// caught there as a duplicate by `jti` (its memory never saw it: the shared table did).
+fn second_process_problems(observed: Option<&SecondProcessObservation>) -> Vec<String> {
+    let Some(observed) = observed else {
+        return vec!["the replay to a second event process was not sent".into()];
+    };
+    let mut problems = Vec::new();
+    match &observed.answer {
+        Ok(ACCEPTED_STATUS) => {}
+        Ok(status) => problems.push(format!(
+            "the replay to a second event process was answered {status}, expected exactly \
+             {ACCEPTED_STATUS}"
+        )),
+        Err(problem) => problems.push(format!(
+            "the replay to a second event process got no answer: {}",
+            vonage_voice_lambda::logging::capped_to(problem, 300)
+        )),
+    }
+    if !observed.log.duplicate_by_jti() {
+        problems.push(
+            "the second event process did not log the replay \"outcome\":\"duplicate\" matched \
+             by jti: the shared state table did not catch it"
+                .into(),
+        );
+    }
+    if observed.log.processed != 0 {
+        problems.push(format!(
+            "the second event process logged the replayed jti \"outcome\":\"processed\" {} \
+             times: it was processed twice",
+            observed.log.processed
+        ));
+    }
+    problems
+}
+
+/// The same alert invoked again must return the first call's uuid marked `"duplicate":true`, and
+/// the emulator must have taken that one call and no other.
+fn alert_repeat_problems(uuid: &str, repeat: Option<&AlertRepeat>) -> Vec<String> {
+    let Some(repeat) = repeat else {
+        return vec!["the alert was not invoked again".into()];
+    };
+    let mut problems = Vec::new();
+    let reply = || vonage_voice_lambda::logging::capped_to(&repeat.reply.to_string(), 300);
+    if repeat.reply["call_uuid"].as_str() != Some(uuid) {
+        problems.push(format!(
+            "the repeat did not return the first call's uuid {uuid}: {}",
+            reply()
+        ));
+    }
+    if repeat.reply["duplicate"] != json!(true) {
+        problems.push(format!(
+            "the repeat's reply is not marked \"duplicate\":true: {}",
+            reply()
+        ));
+    }
+    let calls = &repeat.emulator_calls;
+    if calls != &[uuid] {
+        let rang_again = if calls.len() > 1 {
+            ": the alert rang more than once"
+        } else {
+            ""
+        };
+        problems.push(format!(
+            "the emulator took {} call(s) [{}], expected exactly the one for {uuid}{rang_again}",
+            calls.len(),
+            calls.join(", ")
+        ));
+    }
+    problems
 }
 
 #[cfg(test)]
@@ -601,7 +956,23 @@ mod tests {
                 .iter()
                 .map(|kind| (*kind, kind.expected_status()))
                 .collect(),
+            genuine_log: Some(JtiLog {
+                processed: 1,
+                duplicates: vec!["jti".into()],
+            }),
+            second_process: Some(SecondProcessObservation {
+                answer: Ok(200),
+                log: JtiLog {
+                    processed: 0,
+                    duplicates: vec!["jti".into()],
+                },
+            }),
             answer_status: Some(200),
+            alert_repeat: Some(AlertRepeat {
+                reply: json!({"call_uuid": UUID, "conversation_uuid": "CON-1",
+                              "status": "started", "duplicate": true}),
+                emulator_calls: vec![UUID.to_owned()],
+            }),
         }
     }
 
@@ -656,9 +1027,10 @@ mod tests {
     #[test]
     fn an_attack_gets_exactly_its_status_or_fails_whatever_the_body_says() {
         for (kind, status) in [
-            // The old verdict took a 200 whose body mentioned "replay" for a refusal.
-            (AttackKind::Replayed, 200),
+            // A replay is answered as the first time: a refusal is now the wrong answer.
+            (AttackKind::Replayed, 409),
             (AttackKind::Replayed, 401),
+            (AttackKind::Forged, 200),
             (AttackKind::Forged, 403),
             (AttackKind::Stale, 200),
             (AttackKind::Tampered, 500),
@@ -672,7 +1044,7 @@ mod tests {
             assert_eq!(
                 lines(&run),
                 [format!(
-                    "step 3 (requests that must be refused): {} was answered {status}, expected \
+                    "step 3 (forged and replayed requests): {} was answered {status}, expected \
                      exactly {}",
                     kind.name(),
                     kind.expected_status()
@@ -683,8 +1055,211 @@ mod tests {
         run.attacks.retain(|(kind, _)| *kind != AttackKind::Stale);
         assert_eq!(
             lines(&run),
-            ["step 3 (requests that must be refused): stale (signed ten minutes ago) was not sent"]
+            ["step 3 (forged and replayed requests): stale (signed ten minutes ago) was not sent"]
         );
+    }
+
+    const STEP_3: &str = "step 3 (forged and replayed requests): ";
+
+    #[test]
+    fn a_replay_answered_200_without_its_duplicate_line_fails() {
+        // The status is right; only the log can tell a duplicate from a second processing.
+        let mut run = good_run();
+        run.genuine_log = Some(JtiLog {
+            processed: 1,
+            duplicates: Vec::new(),
+        });
+        assert_eq!(
+            lines(&run),
+            [format!(
+                "{STEP_3}replayed (the genuine request again) was not logged \
+                 \"outcome\":\"duplicate\" matched by jti: without that line its 200 may mean \
+                 it was processed again"
+            )]
+        );
+        // Caught by its delivery instead of its jti: not what a replayed token must show.
+        run.genuine_log = Some(JtiLog {
+            processed: 1,
+            duplicates: vec!["delivery".into()],
+        });
+        assert_eq!(lines(&run).len(), 1, "{:?}", lines(&run));
+    }
+
+    #[test]
+    fn the_genuine_request_must_be_processed_exactly_once() {
+        for processed in [0, 2] {
+            let mut run = good_run();
+            run.genuine_log = Some(JtiLog {
+                processed,
+                duplicates: vec!["jti".into()],
+            });
+            assert_eq!(
+                lines(&run),
+                [format!(
+                    "{STEP_3}the genuine request's jti was logged \"outcome\":\"processed\" \
+                     {processed} times, expected exactly 1"
+                )]
+            );
+        }
+        let mut run = good_run();
+        run.genuine_log = None;
+        assert_eq!(
+            lines(&run),
+            [format!(
+                "{STEP_3}the event function's log was not read, so nothing shows that replayed \
+                 (the genuine request again) was not processed again"
+            )]
+        );
+    }
+
+    #[test]
+    fn the_second_event_process_must_answer_200_and_log_a_duplicate_by_jti() {
+        let cases: [(Result<u16, String>, JtiLog, &[&str]); 4] = [
+            (
+                Ok(409),
+                JtiLog {
+                    processed: 0,
+                    duplicates: vec!["jti".into()],
+                },
+                &["the replay to a second event process was answered 409, expected exactly 200"],
+            ),
+            (
+                Err("event exited (signal 6) while the harness waited for its response".into()),
+                JtiLog::default(),
+                &[
+                    "the replay to a second event process got no answer: event exited (signal 6) \
+                     while the harness waited for its response",
+                    "the second event process did not log the replay \"outcome\":\"duplicate\" \
+                     matched by jti: the shared state table did not catch it",
+                ],
+            ),
+            (
+                // Its own memory never saw the token: a 200 here without the line is a second
+                // processing, which is exactly what the shared table exists to stop.
+                Ok(200),
+                JtiLog {
+                    processed: 1,
+                    duplicates: Vec::new(),
+                },
+                &[
+                    "the second event process did not log the replay \"outcome\":\"duplicate\" \
+                     matched by jti: the shared state table did not catch it",
+                    "the second event process logged the replayed jti \"outcome\":\"processed\" \
+                     1 times: it was processed twice",
+                ],
+            ),
+            (
+                Ok(200),
+                JtiLog {
+                    processed: 0,
+                    duplicates: vec!["delivery".into()],
+                },
+                &[
+                    "the second event process did not log the replay \"outcome\":\"duplicate\" \
+                   matched by jti: the shared state table did not catch it",
+                ],
+            ),
+        ];
+        for (answer, log, expected) in cases {
+            let mut run = good_run();
+            run.second_process = Some(SecondProcessObservation { answer, log });
+            let expected: Vec<String> = expected
+                .iter()
+                .map(|line| format!("{STEP_3}{line}"))
+                .collect();
+            assert_eq!(lines(&run), expected);
+        }
+        let mut run = good_run();
+        run.second_process = None;
+        assert_eq!(
+            lines(&run),
+            [format!(
+                "{STEP_3}the replay to a second event process was not sent"
+            )]
+        );
+    }
+
+    #[test]
+    fn the_repeated_alert_must_return_the_same_call_marked_duplicate_and_ring_once() {
+        const STEP_5: &str = "step 5 (the same alert again): ";
+        let mut run = good_run();
+        let other = "0000aaaa-0000-4000-8000-000000000002";
+        run.alert_repeat = Some(AlertRepeat {
+            reply: json!({"call_uuid": other, "status": "started"}),
+            emulator_calls: vec![UUID.to_owned(), other.to_owned()],
+        });
+        let reply = json!({"call_uuid": other, "status": "started"}).to_string();
+        assert_eq!(
+            lines(&run),
+            [
+                format!("{STEP_5}the repeat did not return the first call's uuid {UUID}: {reply}"),
+                format!("{STEP_5}the repeat's reply is not marked \"duplicate\":true: {reply}"),
+                format!(
+                    "{STEP_5}the emulator took 2 call(s) [{UUID}, {other}], expected exactly the \
+                     one for {UUID}: the alert rang more than once"
+                ),
+            ]
+        );
+        // The right reply is not enough: a second call at the emulator still fails.
+        let mut run = good_run();
+        if let Some(repeat) = &mut run.alert_repeat {
+            repeat.emulator_calls.push(other.to_owned());
+        }
+        assert_eq!(lines(&run).len(), 1, "{:?}", lines(&run));
+        let mut run = good_run();
+        run.alert_repeat = None;
+        assert_eq!(
+            lines(&run),
+            [format!("{STEP_5}the alert was not invoked again")]
+        );
+    }
+
+    #[test]
+    fn a_jti_log_counts_processed_and_duplicate_lines_of_that_jti_only() {
+        let lines: Vec<Value> = [
+            json!({"webhook": "event", "outcome": "processed", "duplicate": false, "jti": "replay-me"}),
+            json!({"webhook": "event", "outcome": "processed", "duplicate": false, "jti": "other"}),
+            json!({"webhook": "event", "outcome": "rejected", "reason": "signature"}),
+            json!({"webhook": "event", "outcome": "duplicate", "duplicate": true,
+                   "matched": "jti", "jti": "replay-me"}),
+            json!({"webhook": "event", "outcome": "duplicate", "duplicate": true,
+                   "matched": "delivery", "jti": "replay-me"}),
+            json!({"webhook": "event", "outcome": "duplicate", "duplicate": true,
+                   "matched": "jti", "jti": "other"}),
+        ]
+        .into();
+        assert_eq!(
+            JtiLog::of(&lines, "replay-me"),
+            JtiLog {
+                processed: 1,
+                duplicates: vec!["jti".into(), "delivery".into()],
+            }
+        );
+        assert_eq!(JtiLog::of(&lines, "absent"), JtiLog::default());
+    }
+
+    #[test]
+    fn only_the_event_functions_json_lines_are_read_from_a_log() {
+        let log = std::env::temp_dir().join(format!("flow-log-{}.log", uuid::Uuid::new_v4()));
+        std::fs::write(
+            &log,
+            concat!(
+                "INFO cargo-lambda: compiling\n",
+                r#"{"level":"INFO","webhook":"answer","outcome":"answered"}"#,
+                "\n",
+                r#"{"level":"INFO","webhook":"event","outcome":"processed","jti":"a"}"#,
+                "\n",
+                "{not json\n",
+            ),
+        )
+        .unwrap();
+        let found = event_log_lines(&log);
+        std::fs::remove_file(&log).unwrap();
+        assert_eq!(
+            found,
+            [json!({"level": "INFO", "webhook": "event", "outcome": "processed", "jti": "a"})]
+        );
+        assert!(event_log_lines(Path::new("/nonexistent/flow.log")).is_empty());
     }
 
     #[test]
@@ -695,7 +1270,7 @@ mod tests {
         assert_eq!(
             lines(&run),
             [
-                "step 3 (requests that must be refused): a genuine signed event was answered 401, \
+                "step 3 (forged and replayed requests): a genuine signed event was answered 401, \
                  expected 200",
                 "step 4 (the answer webhook): the unsigned GET was answered 503, expected 200",
             ]

@@ -71,6 +71,7 @@ pub fn stop_all_children() {
 pub struct ChildGuard {
     name: String,
     child: Child,
+    log: PathBuf,
 }
 
 impl ChildGuard {
@@ -78,8 +79,9 @@ impl ChildGuard {
     pub fn spawn(name: &str, mut command: Command) -> Self {
         let log_dir = repo_root().join("target/test-logs");
         std::fs::create_dir_all(&log_dir).expect("target/test-logs can be created");
-        let log = std::fs::File::create(log_dir.join(format!("{name}.log")))
-            .expect("a log file for the child can be created");
+        let log_path = log_dir.join(format!("{name}.log"));
+        let log =
+            std::fs::File::create(&log_path).expect("a log file for the child can be created");
         let log_err = log.try_clone().expect("the log file handle can be cloned");
         command
             .stdin(Stdio::null())
@@ -95,11 +97,17 @@ impl ChildGuard {
         Self {
             name: name.to_owned(),
             child,
+            log: log_path,
         }
     }
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The file the child's stdout and stderr go to.
+    pub fn log_path(&self) -> &Path {
+        &self.log
     }
 
     /// Waits until `address` accepts TCP connections, failing early if the child exits.

@@ -1,13 +1,15 @@
 //! The whole flow through real processes and real HTTP: send-alert under `cargo lambda watch`
 //! reads its key from moto, places a call at the Vonage emulator, the emulator posts the call's
 //! events signed to the event function, which reads its secret from moto and accepts them.
-//! Then forged, replayed, stale and tampered requests are refused, the answer webhook returns a
-//! valid NCCO, and no process is left behind.
+//! Then forged, stale and tampered requests are refused; a replay is answered 200 and logged as a
+//! duplicate, by the same event function and by a second `event` process sharing the state
+//! table; the answer webhook returns a valid NCCO; the same alert invoked again returns the first
+//! call without placing another; and no process is left behind.
 
 use std::time::Duration;
 
 use integration_tests::flow::{
-    ACCEPTED_STATUS, EXPECTED_EVENTS, LocalStack, StackOptions, attacks,
+    ACCEPTED_STATUS, EXPECTED_EVENTS, JtiLog, LocalStack, StackOptions, attacks,
 };
 use integration_tests::process_group_alive;
 use serde_json::{Value, json};
@@ -75,7 +77,7 @@ async fn alert_call_events_and_attacks_through_the_local_stack() {
         );
     }
 
-    // A genuine request is accepted once; every attack is refused.
+    // A genuine request is accepted once; every attack gets exactly its status, the replay 200.
     let (genuine, refused) = attacks(&stack.credentials.signer(), &uuid);
     let (status, _) = stack
         .post_event(Some(&genuine.authorization), &genuine.body)
@@ -92,6 +94,45 @@ async fn alert_call_events_and_attacks_through_the_local_stack() {
             "reason leaked: {body}"
         );
     }
+    // The replay's 200 was the first answer repeated, not a second processing.
+    let log = stack
+        .event_log_for(&genuine.jti, |log| {
+            !log.duplicates.is_empty() || log.processed > 1
+        })
+        .await;
+    let once_then_duplicate_by_jti = JtiLog {
+        processed: 1,
+        duplicates: vec!["jti".into()],
+    };
+    assert_eq!(
+        log,
+        once_then_duplicate_by_jti,
+        "see {}",
+        stack.watch_log().display()
+    );
+
+    // A second event process, with a memory that never saw the token, catches it in the table.
+    let mut second = stack
+        .start_second_event_process(std::path::Path::new(env!("CARGO_BIN_EXE_bench-lambda")))
+        .await
+        .expect("a second event process starts");
+    let status = second
+        .post_event(&genuine.authorization, &genuine.body)
+        .await
+        .expect("the second event process answers");
+    assert_eq!(status, ACCEPTED_STATUS);
+    let log = second
+        .event_log_for(&genuine.jti, |log| {
+            !log.duplicates.is_empty() || log.processed > 0
+        })
+        .await;
+    let caught_by_jti = JtiLog {
+        processed: 0,
+        duplicates: vec!["jti".into()],
+    };
+    assert_eq!(log, caught_by_jti, "see {}", second.log_path().display());
+    second.stop().await;
+
     // Unsigned events are not accepted by default: Vonage is asked to retry.
     let (status, _) = stack.post_event(None, &genuine.body).await;
     assert_eq!(status, 503);
@@ -118,6 +159,14 @@ async fn alert_call_events_and_attacks_through_the_local_stack() {
         stack.get_answer(&tampered_query, Some(&signed)).await.0,
         401
     );
+
+    // The same input again (no alert_id: its hash is the key) returns the first call, placing none.
+    let again = stack
+        .invoke_send_alert(&json!({"to": "+44 7700 900000", "code": "4821", "confirm": true}))
+        .await;
+    assert_eq!(again["call_uuid"], json!(uuid), "{again}");
+    assert_eq!(again["duplicate"], true, "{again}");
+    assert_eq!(stack.emulator_calls().await, vec![uuid.clone()]);
 
     drop(stack);
     for pid in pids {

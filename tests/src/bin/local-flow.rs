@@ -2,20 +2,72 @@
 //! moto holds fresh secrets, the Vonage emulator takes the call, the functions run under
 //! `cargo lambda watch`. Everything started is stopped at the end, on failure and on Ctrl-C.
 //!
-//! The run ends with `flow::verdict` over what it saw: any event that did not arrive, or any
-//! request not answered with exactly its expected status, is one `FAILED step …` line on stderr
-//! and a non-zero exit. `EMULATOR_SEND_EVENTS=false make local` shows such a failure.
+//! The run ends with `flow::verdict` over what it saw: any event that did not arrive, any
+//! request not answered with exactly its expected status, a replay not logged as a duplicate, or
+//! a repeated alert that rang again, is one `FAILED step …` line on stderr and a non-zero exit.
+//! `EMULATOR_SEND_EVENTS=false make local` shows such a failure.
 
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::Duration;
 
 use integration_tests::flow::{
-    FlowObservation, LocalStack, SEND_EVENTS_SETTING, StackOptions, attacks, send_events_from,
-    verdict,
+    AlertRepeat, AttackKind, FlowObservation, JtiLog, LocalStack, SEND_EVENTS_SETTING,
+    SecondProcessObservation, StackOptions, attacks, send_events_from, verdict,
 };
+use integration_tests::repo_root;
 use serde_json::{Value, json};
 
 fn say(who: &str, what: impl std::fmt::Display) {
     println!("  {who:<12} {what}");
+}
+
+/// How the transcript shows what an event function logged about a token.
+fn logged(log: &JtiLog) -> String {
+    let duplicates = if log.duplicates.is_empty() {
+        "not logged duplicate".to_owned()
+    } else {
+        format!("logged duplicate (matched {})", log.duplicates.join(", "))
+    };
+    format!(
+        "{duplicates}; \"processed\" lines for its jti: {}",
+        log.processed
+    )
+}
+
+/// A path as the transcript shows it: from the repository's root when it is inside it.
+fn shown_path(path: &std::path::Path) -> String {
+    let root = repo_root();
+    path.strip_prefix(&root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// The process helper the second event process is forked from (`bench-lambda spawner`): built
+/// like the functions, into the folder this binary runs from.
+fn spawner_helper() -> Result<PathBuf, String> {
+    let status = Command::new(env!("CARGO"))
+        .current_dir(repo_root())
+        .args([
+            "build",
+            "--quiet",
+            "-p",
+            "integration-tests",
+            "--bin",
+            "bench-lambda",
+        ])
+        .status()
+        .map_err(|error| format!("cargo did not run: {error}"))?;
+    if !status.success() {
+        return Err(format!("cargo build of bench-lambda failed ({status})"));
+    }
+    let folder = std::env::current_exe()
+        .map_err(|error| format!("this binary's path is unknown: {error}"))?
+        .parent()
+        .map(PathBuf::from)
+        .ok_or("this binary has no folder")?;
+    Ok(folder.join("bench-lambda"))
 }
 
 #[tokio::main]
@@ -50,14 +102,17 @@ async fn main() {
         println!("               ({SEND_EVENTS_SETTING}=false: it sends no events)");
     }
     println!(
-        "  functions    {} and {}\n",
+        "  functions    {} and {}",
         stack.answer_url(),
         stack.event_url()
     );
+    println!("  their logs   {}\n", shown_path(stack.watch_log()));
     let mut observed = FlowObservation::default();
 
     println!("1. send-alert places a call for a one-time code");
-    let request = json!({"to": "447700900000", "code": "4821", "confirm": true});
+    // Named, so that step 5 can invoke the same alert again.
+    let request = json!({"alert_id": "local-otp-4821", "to": "447700900000", "code": "4821",
+                         "confirm": true});
     say("you →", format!("invoke send-alert {request}"));
     observed.alert_reply = stack.invoke_send_alert(&request).await;
     say("send-alert →", &observed.alert_reply);
@@ -84,7 +139,9 @@ async fn main() {
             say("emulator →", "(no events)");
         }
 
-        println!("\n3. requests that must be refused");
+        println!(
+            "\n3. forged requests refused, replays answered as the first time and not processed again"
+        );
         let (genuine, refused) = attacks(&stack.credentials.signer(), &uuid);
         let (status, _) = stack
             .post_event(Some(&genuine.authorization), &genuine.body)
@@ -96,11 +153,58 @@ async fn main() {
                 .post_event(Some(&attack.authorization), &attack.body)
                 .await;
             observed.attacks.push((attack.kind, status));
-            say(
-                "you →",
-                format!("{:<40} {status} {body}", attack.kind.name()),
-            );
+            let shown = if attack.kind == AttackKind::Replayed {
+                // Settled once the replay's line is there, or as soon as a second processing is.
+                let log = stack
+                    .event_log_for(&genuine.jti, |log| {
+                        !log.duplicates.is_empty() || log.processed > 1
+                    })
+                    .await;
+                let shown = format!("{status} (empty body), {}", logged(&log));
+                observed.genuine_log = Some(log);
+                shown
+            } else {
+                format!("{status} {body}")
+            };
+            say("you →", format!("{:<40} {shown}", attack.kind.name()));
         }
+        let second = match spawner_helper() {
+            Ok(helper) => stack.start_second_event_process(&helper).await,
+            Err(problem) => Err(problem),
+        };
+        let (answer, log, where_logged) = match second {
+            Ok(mut second) => {
+                let answer = second
+                    .post_event(&genuine.authorization, &genuine.body)
+                    .await;
+                let log = second
+                    .event_log_for(&genuine.jti, |log| {
+                        !log.duplicates.is_empty() || log.processed > 0
+                    })
+                    .await;
+                let where_logged = shown_path(second.log_path());
+                second.stop().await;
+                (answer, log, where_logged)
+            }
+            Err(problem) => (Err(problem), JtiLog::default(), String::new()),
+        };
+        let shown = match &answer {
+            Ok(status) => format!("{status} (empty body), {}", logged(&log)),
+            Err(problem) => format!("no answer: {problem}"),
+        };
+        say(
+            "you →",
+            format!("{:<40} {shown}", "replayed to a second event process"),
+        );
+        say(
+            "",
+            "(the real event binary under the Runtime API harness: its own memory, the same \
+             DynamoDB table)",
+        );
+        if !where_logged.is_empty() {
+            say("", format!("(its log: {where_logged})"));
+        }
+        observed.second_process = Some(SecondProcessObservation { answer, log });
 
         println!("\n4. the answer webhook returns an NCCO");
         let (status, body) = stack
@@ -112,6 +216,24 @@ async fn main() {
         observed.answer_status = Some(status);
         let ncco: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
         say("answer →", format!("{status} {ncco}"));
+
+        println!("\n5. the same alert invoked again rings once");
+        say("you →", format!("invoke send-alert {request}"));
+        let reply = stack.invoke_send_alert(&request).await;
+        say("send-alert →", &reply);
+        let emulator_calls = stack.emulator_calls().await;
+        say(
+            "emulator",
+            format!(
+                "calls taken in the whole run: {} [{}]",
+                emulator_calls.len(),
+                emulator_calls.join(", ")
+            ),
+        );
+        observed.alert_repeat = Some(AlertRepeat {
+            reply,
+            emulator_calls,
+        });
     }
 
     drop(stack);
@@ -123,5 +245,9 @@ async fn main() {
         }
         std::process::exit(1);
     }
-    println!("All events accepted, all forged, replayed, stale and tampered requests refused.");
+    println!(
+        "All events accepted; forged, stale and tampered requests refused; the replay answered \
+         200 and caught as a duplicate by both event processes, processed once; the repeated \
+         alert rang once."
+    );
 }
