@@ -38,6 +38,9 @@ struct Case {
     signer: Signer,
     scheme: Scheme,
     mutations: Vec<Mutation>,
+    /// Applied after the mutations, so that most changed claims arrive genuinely signed and reach
+    /// the checks behind the signature.
+    finally: Resign,
     extra_authorization: Vec<Extra>,
     clock: Clock,
     policy: Policy,
@@ -323,6 +326,13 @@ enum Method {
     Post,
     Put,
     Other(String),
+}
+
+#[derive(Arbitrary, Debug)]
+enum Resign {
+    Genuine,
+    Other,
+    Not,
 }
 
 /// Extra Authorization values, before or after the genuine one.
@@ -663,6 +673,11 @@ fuzz_target!(|case: Case| {
     for mutation in &case.mutations {
         request.apply(mutation);
     }
+    match case.finally {
+        Resign::Genuine => request.apply(&Mutation::Resign { genuine: true }),
+        Resign::Other => request.apply(&Mutation::Resign { genuine: false }),
+        Resign::Not => {}
+    }
 
     let genuine_value = case.scheme.wrap(&request.token.joined());
     let mut authorization = vec![genuine_value.clone()];
@@ -738,6 +753,7 @@ fuzz_target!(|case: Case| {
             .as_ref()
             .is_none_or(|expected| Some(expected) == application_id.as_ref());
     let untouched = case.mutations.is_empty()
+        && !matches!(case.finally, Resign::Other)
         && case.extra_authorization.is_empty()
         && case.scheme.is_well_formed();
     if untouched && in_window && account_matches && case.candidates != Candidates::OtherOnly {
