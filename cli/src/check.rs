@@ -173,7 +173,7 @@ fn report_verified(verified: &Verified, now: i64, out: &mut dyn Write) -> Result
             claims.iss,
             claims.iat,
             now - claims.iat,
-            or_none(&claims.jti),
+            claims.jti,
             or_none(&claims.api_key),
             or_none(&claims.application_id)
         ),

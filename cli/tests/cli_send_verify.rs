@@ -353,8 +353,8 @@ fn case_for(rejection: &Rejection) -> Vec<String> {
             )
         )),
         Rejection::ClaimType(_) => token(with(|claims| claims["iat"] = json!("1800000000"))),
-        Rejection::MissingClaim(_) => token(with(|claims| {
-            claims.as_object_mut().unwrap().remove("iat");
+        Rejection::MissingClaim(name) => token(with(|claims| {
+            claims.as_object_mut().unwrap().remove(*name);
         })),
         Rejection::Expired => token(with(|claims| claims["exp"] = json!(NOW - 10))),
         Rejection::NotYetValid => token(with(|claims| claims["nbf"] = json!(NOW + 1000))),
@@ -385,6 +385,8 @@ fn verify_names_the_failed_check_for_every_rejection() {
         Rejection::Signature,
         Rejection::ClaimType("iat"),
         Rejection::MissingClaim("iat"),
+        // Without a jti no duplicate check is possible: the CLI refuses it as the functions do.
+        Rejection::MissingClaim("jti"),
         Rejection::Expired,
         Rejection::NotYetValid,
         Rejection::Stale,

@@ -70,6 +70,9 @@ pub struct EmulatorConfig {
     pub default_outcome: Outcome,
     /// A pause between a call's events, so a person watching sees them arrive in turn.
     pub event_interval: Duration,
+    /// False: calls are taken as usual but none of their events is sent, so a flow that waits for
+    /// them can be shown to notice the silence.
+    pub send_events: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -436,6 +439,11 @@ fn input_body(call: &CallRecord) -> Value {
 }
 
 async fn play_call(state: Arc<Emulator>, call: CallRecord) {
+    if !state.config.send_events {
+        tracing::info!(call_uuid = %call.uuid, "sending events is switched off: none sent");
+        mark_finished(&state, &call.uuid);
+        return;
+    }
     let started_at = SystemClock.unix_seconds();
     let input_url = call
         .ncco
@@ -460,8 +468,13 @@ async fn play_call(state: Arc<Emulator>, call: CallRecord) {
             record_delivery(&state, &call.uuid, delivery);
         }
     }
+    mark_finished(&state, &call.uuid);
+}
+
+/// Every event of the call has been delivered, given up on, or not sent at all.
+fn mark_finished(state: &Emulator, uuid: &str) {
     if let Ok(mut calls) = state.calls.lock()
-        && let Some(record) = calls.iter_mut().find(|record| record.uuid == call.uuid)
+        && let Some(record) = calls.iter_mut().find(|record| record.uuid == uuid)
     {
         record.finished = true;
     }

@@ -36,6 +36,9 @@ struct Args {
     /// Milliseconds between a call's events.
     #[arg(long, env = "EMULATOR_EVENT_INTERVAL_MS", default_value_t = 0)]
     event_interval_ms: u64,
+    /// `false`: take calls but send none of their events (to see a flow notice they are missing).
+    #[arg(long, env = "EMULATOR_SEND_EVENTS", default_value_t = true, action = clap::ArgAction::Set)]
+    send_events: bool,
 }
 
 #[tokio::main]
@@ -65,6 +68,7 @@ async fn run(args: Args) -> Result<(), String> {
         signer,
         default_outcome: args.outcome,
         event_interval: Duration::from_millis(args.event_interval_ms),
+        send_events: args.send_events,
     };
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await

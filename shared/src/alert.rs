@@ -14,6 +14,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::config::{self, ConfigError, Settings};
+use crate::deadline::{Budget, DeadlineExceeded};
+use crate::logging;
 use crate::ncco::{self, Action, Input, Ncco, NccoError, Talk};
 use crate::secrets::{CURRENT, SecretStore};
 use crate::voice::{
@@ -152,8 +154,10 @@ impl AlertRequest {
             .keys()
             .find(|name| !KNOWN_FIELDS.contains(&name.as_str()))
         {
+            // The name is the caller's: cut and escaped here, so neither the reply's `field` nor
+            // the error log line (which shows this error) repeats a name of any length.
             return Err(InvalidInput::new(
-                unknown,
+                &logging::capped(unknown),
                 format!("is not a known field; expected {}", KNOWN_FIELDS.join(", ")),
             ));
         }
@@ -334,6 +338,9 @@ pub enum AlertError {
     InvalidInput(#[from] InvalidInput),
     #[error("the application secret could not be read: {0}")]
     SecretUnavailable(String),
+    /// The deadline came before anything was sent to Vonage: no call was placed.
+    #[error("no call was placed: {0}; sending again is safe")]
+    DeadlineExceeded(#[from] DeadlineExceeded),
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
     #[error(transparent)]
@@ -346,6 +353,9 @@ impl AlertError {
         match self {
             Self::InvalidInput(_) => "invalid_input",
             Self::SecretUnavailable(_) => "secret_unavailable",
+            Self::DeadlineExceeded(_) | Self::Voice(VoiceApiError::DeadlineExceeded { .. }) => {
+                "deadline_exceeded"
+            }
             Self::Credentials(_) | Self::Voice(VoiceApiError::Credentials(_)) => {
                 "invalid_credentials"
             }
@@ -379,7 +389,10 @@ impl AlertError {
                 payload["attempts"] = json!(attempts);
                 payload["body"] = json!(body);
             }
-            Self::Voice(VoiceApiError::Unreachable { attempts, .. }) => {
+            Self::Voice(
+                VoiceApiError::Unreachable { attempts, .. }
+                | VoiceApiError::DeadlineExceeded { attempts, .. },
+            ) => {
                 payload["attempts"] = json!(attempts);
             }
             _ => {}
@@ -397,14 +410,20 @@ pub fn response_payload(outcome: &Result<AlertSent, AlertError>) -> Value {
     }
 }
 
-/// Reads the application secret's current version and loads its signing key.
+/// Reads the application secret's current version, within `budget`, and loads its signing key.
 pub async fn load_signer(
     secrets: &dyn SecretStore,
     secret_id: &str,
+    budget: &Budget,
 ) -> Result<ApplicationJwtSigner, AlertError> {
-    let secret = secrets
-        .secret_string(secret_id, CURRENT)
-        .await
+    // The store's own timeouts apply inside; the budget cuts the read shorter when the deadline
+    // is nearer than they are.
+    let secret = budget
+        .run(
+            "reading the application secret",
+            secrets.secret_string(secret_id, CURRENT),
+        )
+        .await?
         .map_err(|error| AlertError::SecretUnavailable(error.to_string()))?
         .ok_or_else(|| {
             AlertError::SecretUnavailable(format!("{secret_id} has no {CURRENT} version"))
@@ -412,15 +431,16 @@ pub async fn load_signer(
     Ok(ApplicationJwtSigner::from_secret_json(&secret)?)
 }
 
-/// Places the call for a checked request.
+/// Places the call for a checked request, within `budget`.
 pub async fn place_alert(
     request: &AlertRequest,
     config: &AlertConfig,
     signer: &ApplicationJwtSigner,
     voice: &dyn VoiceApi,
+    budget: &Budget,
 ) -> Result<AlertSent, AlertError> {
     let call = create_call_request(request, config)?;
-    let created = voice.create_call(signer, &call).await?;
+    let created = voice.create_call(signer, &call, budget).await?;
     Ok(AlertSent {
         call_uuid: created.uuid,
         conversation_uuid: created.conversation_uuid,
@@ -431,16 +451,22 @@ pub async fn place_alert(
 
 /// The whole of send-alert: the input is checked before the secret is read, so a typo costs no
 /// Secrets Manager call and a bad secret never hides a bad input. Logs one line.
+///
+/// `budget` is the invocation's time (see [`Budget::for_invocation`]): the secret read and each
+/// Voice API attempt fit inside it, so the caller always gets an answer. Time running out before
+/// a request was sent gives `deadline_exceeded` (safe to send again); after a request was sent
+/// and before its answer, `outcome_unknown` (never retried: the phone may be ringing).
 pub async fn handle_alert(
     input: &Value,
     config: &AlertConfig,
     secrets: &dyn SecretStore,
     voice: &dyn VoiceApi,
+    budget: &Budget,
 ) -> Result<AlertSent, AlertError> {
     let outcome = async {
         let request = AlertRequest::from_json(input)?;
-        let signer = load_signer(secrets, &config.application_secret_id).await?;
-        place_alert(&request, config, &signer, voice).await
+        let signer = load_signer(secrets, &config.application_secret_id, budget).await?;
+        place_alert(&request, config, &signer, voice, budget).await
     }
     .await;
     if let Err(AlertError::Voice(VoiceApiError::Rejected { status: 401, .. })) = &outcome {
@@ -464,8 +490,9 @@ mod tests {
     use super::*;
     use crate::secrets::InMemorySecretStore;
     use crate::voice::CreateCallResponse;
+    use crate::webhook::{ManualClock, SystemClock};
     use std::collections::HashMap;
-    use std::sync::Mutex;
+    use std::sync::{Arc, Mutex};
 
     const EVENT: &str = "https://hooks.example.com/event";
 
@@ -714,6 +741,28 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_field_name_of_any_length_comes_back_cut_and_still_recognisable() {
+        let name = format!("callback{}", "x".repeat(5 * 1024 * 1024));
+        let mut input = json!({"to": "447700900000", "code": "4821"});
+        input[name.as_str()] = json!("https://example.com");
+        let payload = AlertError::from(refusal(input)).to_json();
+        let field = payload["field"].as_str().unwrap();
+        let message = payload["message"].as_str().unwrap();
+        assert!(field.len() < 200, "{} bytes of field", field.len());
+        assert!(message.len() < 200, "{} bytes of message", message.len());
+        assert!(field.starts_with("callbackxxxx"), "{field}");
+        assert!(
+            field.ends_with(&format!("({} chars)", name.len())),
+            "says how long the name was: {field}"
+        );
+        assert!(message.contains("not a known field"), "{message}");
+
+        let mut input = json!({"to": "447700900000", "code": "4821"});
+        input["bad\nname\u{1b}[31m"] = json!(1);
+        assert_eq!(refusal(input).field, "bad\\nname\\u{1b}[31m");
+    }
+
+    #[test]
     fn invalid_input_serialises_with_error_field_and_message() {
         let error = AlertError::from(refusal(json!({"to": "12", "code": "4821"})));
         let payload = error.to_json();
@@ -752,6 +801,11 @@ mod tests {
         assert_eq!(limited.to_json()["attempts"], 4);
     }
 
+    /// A budget no test here comes near.
+    fn budget() -> Budget {
+        Budget::lasting(Duration::from_secs(30), Arc::new(SystemClock))
+    }
+
     // An in-memory stand-in for the Voice API; the secret store's comes with the secrets module.
 
     fn application_secret() -> InMemorySecretStore {
@@ -774,6 +828,7 @@ mod tests {
             &self,
             signer: &ApplicationJwtSigner,
             request: &CreateCallRequest,
+            _budget: &Budget,
         ) -> Result<CreateCallResponse, VoiceApiError> {
             assert_eq!(signer.application_id(), "app-1");
             self.calls
@@ -798,6 +853,7 @@ mod tests {
             &self,
             _signer: &ApplicationJwtSigner,
             _request: &CreateCallRequest,
+            _budget: &Budget,
         ) -> Result<CreateCallResponse, VoiceApiError> {
             Err(VoiceApiError::Rejected {
                 status: 401,
@@ -809,22 +865,33 @@ mod tests {
     #[tokio::test]
     async fn warm_alerts_reuse_the_cached_secret_until_vonage_refuses_the_key() {
         use crate::secrets::CachedSecretStore;
-        use std::sync::Arc;
         let store = Arc::new(application_secret());
         let cached = CachedSecretStore::new(Arc::clone(&store), DEFAULT_SECRET_CACHE);
         let input = json!({"to": "447700900000", "code": "4821"});
         for _ in 0..3 {
-            let outcome =
-                handle_alert(&input, &config(), &cached, &RecordingVoice::default()).await;
+            let outcome = handle_alert(
+                &input,
+                &config(),
+                &cached,
+                &RecordingVoice::default(),
+                &budget(),
+            )
+            .await;
             assert!(outcome.is_ok(), "{outcome:?}");
         }
         assert_eq!(store.reads(), 1, "warm invocations read the secret again");
 
-        let refused = handle_alert(&input, &config(), &cached, &RefusingVoice).await;
+        let refused = handle_alert(&input, &config(), &cached, &RefusingVoice, &budget()).await;
         assert_eq!(response_payload(&refused)["error"], "call_rejected");
-        handle_alert(&input, &config(), &cached, &RecordingVoice::default())
-            .await
-            .unwrap();
+        handle_alert(
+            &input,
+            &config(),
+            &cached,
+            &RecordingVoice::default(),
+            &budget(),
+        )
+        .await
+        .unwrap();
         assert_eq!(store.reads(), 2, "after a 401 the key is read afresh");
     }
 
@@ -836,6 +903,7 @@ mod tests {
             &config(),
             &application_secret(),
             &voice,
+            &budget(),
         )
         .await;
         assert_eq!(
@@ -859,6 +927,7 @@ mod tests {
             &config(),
             &secrets,
             &voice,
+            &budget(),
         )
         .await;
         assert_eq!(response_payload(&outcome)["field"], "code");
@@ -871,12 +940,12 @@ mod tests {
         let voice = RecordingVoice::default();
         let input = json!({"to": "447700900000", "text": "hi"});
         let absent = InMemorySecretStore::new();
-        let outcome = handle_alert(&input, &config(), &absent, &voice).await;
+        let outcome = handle_alert(&input, &config(), &absent, &voice, &budget()).await;
         assert_eq!(response_payload(&outcome)["error"], "secret_unavailable");
 
         let no_current_version = InMemorySecretStore::new();
         no_current_version.put_version("vonage/app", crate::secrets::PREVIOUS, "{}");
-        let outcome = handle_alert(&input, &config(), &no_current_version, &voice).await;
+        let outcome = handle_alert(&input, &config(), &no_current_version, &voice, &budget()).await;
         assert_eq!(response_payload(&outcome)["error"], "secret_unavailable");
 
         let broken = InMemorySecretStore::new().with_secret(
@@ -885,10 +954,74 @@ mod tests {
                    "private_key": "-----BEGIN PRIVATE KEY-----\nTOPSECRET\n-----END PRIVATE KEY-----"})
             .to_string(),
         );
-        let outcome = handle_alert(&input, &config(), &broken, &voice).await;
+        let outcome = handle_alert(&input, &config(), &broken, &voice, &budget()).await;
         let payload = response_payload(&outcome);
         assert_eq!(payload["error"], "invalid_credentials");
         assert!(!payload.to_string().contains("TOPSECRET"), "{payload}");
+        assert!(voice.calls.lock().unwrap().is_empty());
+    }
+
+    /// A Secrets Manager that never answers.
+    struct HangingSecrets;
+
+    #[async_trait::async_trait]
+    impl SecretStore for HangingSecrets {
+        async fn secret_string(
+            &self,
+            _secret_id: &str,
+            _version_stage: &str,
+        ) -> Result<Option<String>, crate::secrets::SecretStoreError> {
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_secret_read_that_outlasts_the_budget_is_cut_and_no_call_is_placed() {
+        let voice = RecordingVoice::default();
+        let clock = Arc::new(ManualClock::at(1_800_000_000));
+        // Deadline 3 s ahead: 2 s of budget after the whole-second rounding and the margin,
+        // give or take the rounding.
+        let budget = Budget::for_invocation(1_800_000_003_000, clock);
+        let started = tokio::time::Instant::now();
+        let outcome = handle_alert(
+            &json!({"to": "447700900000", "code": "4821"}),
+            &config(),
+            &HangingSecrets,
+            &voice,
+            &budget,
+        )
+        .await;
+        assert!(
+            started.elapsed() <= Duration::from_secs(3),
+            "answered before the deadline"
+        );
+        let payload = response_payload(&outcome);
+        assert_eq!(payload["error"], "deadline_exceeded", "{payload}");
+        let message = payload["message"].as_str().unwrap();
+        assert!(
+            message.contains("reading the application secret"),
+            "{message}"
+        );
+        assert!(message.contains("no call was placed"), "{message}");
+        assert!(voice.calls.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_spent_budget_reads_no_secret_and_places_no_call() {
+        let voice = RecordingVoice::default();
+        let secrets = application_secret();
+        let clock = Arc::new(ManualClock::at(1_800_000_000));
+        let spent = Budget::for_invocation(1_800_000_000_000, clock);
+        let outcome = handle_alert(
+            &json!({"to": "447700900000", "code": "4821"}),
+            &config(),
+            &secrets,
+            &voice,
+            &spent,
+        )
+        .await;
+        assert_eq!(response_payload(&outcome)["error"], "deadline_exceeded");
+        assert_eq!(secrets.reads(), 0);
         assert!(voice.calls.lock().unwrap().is_empty());
     }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
+use crate::deadline::{Budget, DeadlineExceeded};
 use crate::secrets::SecretDocumentError;
 
 /// Vonage's REST host; regional hosts work too.
@@ -101,6 +102,8 @@ pub enum ApplicationsError {
     InvalidResponse { status: u16, problem: String },
     #[error("the Applications API base URL {url:?} is not an absolute http(s) URL")]
     InvalidBaseUrl { url: String },
+    #[error(transparent)]
+    DeadlineExceeded(#[from] DeadlineExceeded),
 }
 
 /// One external system: reading and replacing an application.
@@ -115,6 +118,40 @@ pub trait ApplicationsApi: Send + Sync {
         application_id: &str,
         application: &Value,
     ) -> Result<Value, ApplicationsError>;
+}
+
+/// An [`ApplicationsApi`] whose every call fits in a [`Budget`] (an invocation's time): each call
+/// gets the shorter of the client's own timeout and the time left, and none is started once the
+/// budget is spent. Activation only ever PUTs the whole application, so a PUT cut short is safe
+/// to send again.
+pub struct WithinBudget<'a> {
+    pub api: &'a dyn ApplicationsApi,
+    pub budget: &'a Budget,
+}
+
+#[async_trait::async_trait]
+impl ApplicationsApi for WithinBudget<'_> {
+    async fn get_application(&self, application_id: &str) -> Result<Value, ApplicationsError> {
+        self.budget
+            .run(
+                "reading the application",
+                self.api.get_application(application_id),
+            )
+            .await?
+    }
+
+    async fn put_application(
+        &self,
+        application_id: &str,
+        application: &Value,
+    ) -> Result<Value, ApplicationsError> {
+        self.budget
+            .run(
+                "writing the application back",
+                self.api.put_application(application_id, application),
+            )
+            .await?
+    }
 }
 
 /// The Applications API over HTTPS with `reqwest`.

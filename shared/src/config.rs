@@ -81,6 +81,16 @@ pub fn seconds_or(
     parsed_or(settings, name, default.as_secs()).map(Duration::from_secs)
 }
 
+/// Whole milliseconds, or `default` when absent.
+pub fn millis_or(
+    settings: &impl Settings,
+    name: &'static str,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
+    let default_ms = u64::try_from(default.as_millis()).unwrap_or(u64::MAX);
+    parsed_or(settings, name, default_ms).map(Duration::from_millis)
+}
+
 /// `true`/`false` (also `1`/`0`, `yes`/`no`), or `default` when absent.
 pub fn flag_or(
     settings: &impl Settings,

@@ -15,6 +15,7 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use lambda_http::http::{HeaderValue, StatusCode, header};
@@ -22,8 +23,9 @@ use lambda_http::request::{LambdaRequest, RequestContext};
 use lambda_http::{Body, LambdaEvent, Request, RequestExt, Response, Service, service_fn};
 use serde_json::Value;
 
+use crate::deadline::Budget;
 use crate::verify::Rejection;
-use crate::webhook::{AnswerHandler, EventHandler, IncomingWebhook, Outcome};
+use crate::webhook::{AnswerHandler, EventHandler, IncomingWebhook, Outcome, SystemClock};
 
 /// The request and response types of [`run`]'s handlers, so callers need no `lambda_http` of
 /// their own.
@@ -41,11 +43,58 @@ pub struct OriginalRequestParts {
     pub query: Option<String>,
     /// Every `Authorization` value the client sent.
     pub authorization: Option<Vec<Vec<u8>>>,
+    /// When Lambda stops this invocation (from the runtime's `Lambda-Runtime-Deadline-Ms`).
+    pub deadline: Option<Instant>,
+}
+
+/// What the raw event must satisfy before `lambda_http` or any parser sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RequestLimits {
+    /// The largest body accepted, in bytes after base64 decoding (`WEBHOOK_MAX_BODY_BYTES`).
+    pub max_body_bytes: usize,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: crate::webhook::DEFAULT_MAX_BODY_BYTES,
+        }
+    }
+}
+
+/// Why an event was answered without reaching a handler.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum EventRefusal {
+    /// Refused before anything parsed it, so a huge body costs no memory beyond the event.
+    #[error("the body is about {bytes} bytes, over the {limit}-byte limit")]
+    BodyTooLarge { bytes: usize, limit: usize },
+    /// Not an API Gateway request `lambda_http` can take: either it does not deserialize, or
+    /// building the `http::Request` from it would panic inside `lambda_http` (which, with
+    /// `panic = "abort"`, would end the process).
+    #[error("the event is not a usable API Gateway request: {0}")]
+    Malformed(&'static str),
+}
+
+impl EventRefusal {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            EventRefusal::BodyTooLarge { .. } => "body_too_large",
+            EventRefusal::Malformed(_) => "malformed_event",
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            EventRefusal::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            EventRefusal::Malformed(_) => StatusCode::BAD_REQUEST,
+        }
+    }
 }
 
 /// Starts the Lambda runtime with `handler` behind API Gateway (REST or HTTP API), like
-/// `lambda_http::run`, but keeping the request parts `lambda_http` drops (see the module docs).
-pub async fn run<H, F>(handler: H) -> Result<(), lambda_http::Error>
+/// `lambda_http::run`, but checking the raw event first and keeping the request parts
+/// `lambda_http` drops (see the module docs).
+pub async fn run<H, F>(limits: RequestLimits, handler: H) -> Result<(), lambda_http::Error>
 where
     H: Fn(Request) -> F + Send + Sync + 'static,
     F: Future<Output = Response<Body>> + Send + 'static,
@@ -55,31 +104,86 @@ where
         let handler = Arc::clone(&handler);
         async move {
             let (payload, context) = event.into_parts();
-            let (lambda_request, original) = lambda_request_from_event(payload)?;
-            // lambda_http's own adapter builds the request (and later the response in the shape
-            // the event's origin expects); the closure only adds what it would lose.
-            let mut adapter =
-                lambda_http::Adapter::from(service_fn(move |mut request: Request| {
-                    request.extensions_mut().insert(original.clone());
-                    let handler = Arc::clone(&handler);
-                    async move { Ok::<_, Infallible>(handler(request).await) }
-                }));
-            match adapter
-                .call(LambdaEvent::new(lambda_request, context))
-                .await
-            {
-                Ok(response) => Ok::<_, lambda_http::Error>(response),
-                Err(never) => match never {},
-            }
+            Ok::<_, lambda_http::Error>(respond(limits, payload, context, handler).await)
         }
     }))
     .await
 }
 
+/// One invocation, from the raw API Gateway event to the JSON API Gateway expects back. What
+/// [`run`] does per event; the fuzz target and tests drive it directly.
+pub async fn respond<H, F>(
+    limits: RequestLimits,
+    event: Value,
+    context: lambda_http::Context,
+    handler: Arc<H>,
+) -> Value
+where
+    H: Fn(Request) -> F + Send + Sync + 'static,
+    F: Future<Output = Response<Body>> + Send + 'static,
+{
+    let (lambda_request, mut original) = match lambda_request_from_event(event, limits) {
+        Ok(parts) => parts,
+        Err(refusal) => {
+            tracing::warn!(
+                outcome = "rejected",
+                verified = false,
+                reason = refusal.reason(),
+                problem = %refusal,
+                "webhook refused before parsing"
+            );
+            return refusal_response(&refusal);
+        }
+    };
+    original.deadline = deadline_instant(context.deadline);
+    // lambda_http's own adapter builds the request (and the response in the shape the event's
+    // origin expects); the closure only adds what it would lose.
+    let mut adapter = lambda_http::Adapter::from(service_fn(move |mut request: Request| {
+        request.extensions_mut().insert(original.clone());
+        let handler = Arc::clone(&handler);
+        async move { Ok::<_, Infallible>(handler(request).await) }
+    }));
+    let response = match adapter
+        .call(LambdaEvent::new(lambda_request, context))
+        .await
+    {
+        Ok(response) => response,
+        Err(never) => match never {},
+    };
+    serde_json::to_value(response).unwrap_or_else(|error| {
+        tracing::error!(error = %error, "the response could not be serialised");
+        serde_json::json!({"statusCode": 500})
+    })
+}
+
+/// The response to an event refused before it reached a handler. One shape serves both
+/// payload versions: API Gateway reads `statusCode`, `headers` and `body` from either.
+fn refusal_response(refusal: &EventRefusal) -> Value {
+    let body = match refusal {
+        EventRefusal::BodyTooLarge { .. } => r#"{"error":"payload too large"}"#,
+        EventRefusal::Malformed(_) => r#"{"error":"bad request"}"#,
+    };
+    serde_json::json!({
+        "statusCode": refusal.status().as_u16(),
+        "headers": {"content-type": "application/json", "cache-control": "no-store"},
+        "body": body,
+        "isBase64Encoded": false,
+    })
+}
+
+/// Lambda's deadline (Unix milliseconds) as an `Instant`; `None` when the runtime gave none.
+/// [`Budget`] reads it, so a meaningless one (`cargo lambda watch` sends 1970) counts as none.
+fn deadline_instant(deadline_unix_ms: u64) -> Option<Instant> {
+    if deadline_unix_ms == 0 {
+        return None;
+    }
+    Some(Budget::until(deadline_unix_ms, Duration::ZERO, Arc::new(SystemClock)).ends_at())
+}
+
 /// An API Gateway event (payload 1.0 or 2.0) as the request handlers receive it under [`run`].
 /// Tests build requests from event JSON with this.
-pub fn request_from_event(event: Value) -> Result<Request, lambda_http::Error> {
-    let (lambda_request, original) = lambda_request_from_event(event)?;
+pub fn request_from_event(event: Value, limits: RequestLimits) -> Result<Request, EventRefusal> {
+    let (lambda_request, original) = lambda_request_from_event(event, limits)?;
     let mut request: Request = lambda_request.into();
     request.extensions_mut().insert(original);
     Ok(request)
@@ -87,11 +191,126 @@ pub fn request_from_event(event: Value) -> Result<Request, lambda_http::Error> {
 
 fn lambda_request_from_event(
     mut event: Value,
-) -> Result<(LambdaRequest, OriginalRequestParts), lambda_http::Error> {
+    limits: RequestLimits,
+) -> Result<(LambdaRequest, OriginalRequestParts), EventRefusal> {
+    check_body_size(&event, limits)?;
+    check_query_maps(&event)?;
     let original = original_parts(&event);
     drop_undecodable_body(&mut event);
-    let lambda_request = serde_json::from_value::<LambdaRequest>(event)?;
+    let lambda_request = serde_json::from_value::<LambdaRequest>(event)
+        .map_err(|_| EventRefusal::Malformed("not an API Gateway proxy event"))?;
+    check_request_builds(&lambda_request, original.query.as_deref())?;
     Ok((lambda_request, original))
+}
+
+/// The body's size as sent, before anything decodes or parses it.
+fn check_body_size(event: &Value, limits: RequestLimits) -> Result<(), EventRefusal> {
+    let Some(body) = event.get("body").and_then(Value::as_str) else {
+        return Ok(());
+    };
+    let base64 = event.get("isBase64Encoded").and_then(Value::as_bool) == Some(true);
+    let bytes = if base64 {
+        body.len() / 4 * 3
+    } else {
+        body.len()
+    };
+    if bytes > limits.max_body_bytes {
+        return Err(EventRefusal::BodyTooLarge {
+            bytes,
+            limit: limits.max_body_bytes,
+        });
+    }
+    Ok(())
+}
+
+/// `query_map` (under `lambda_http`) indexes a parameter's first value without checking there is
+/// one: an empty list as a parameter's values panics when the query string is rebuilt.
+fn check_query_maps(event: &Value) -> Result<(), EventRefusal> {
+    for field in [
+        "queryStringParameters",
+        "multiValueQueryStringParameters",
+        "pathParameters",
+        "stageVariables",
+    ] {
+        if let Some(Value::Object(parameters)) = event.get(field)
+            && parameters
+                .values()
+                .any(|values| values.as_array().is_some_and(Vec::is_empty))
+        {
+            return Err(EventRefusal::Malformed(
+                "a parameter with an empty list of values",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `lambda_http` builds the request's URI from the `Host` header (or the domain name), the
+/// `X-Forwarded-Proto` header, the stage and path and, for payload 2.0, the raw query string, and
+/// unwraps each step. This builds the same URI with the same crates and refuses the event when
+/// any step would fail, so no caller-controlled header or query can take the process down.
+/// `rest_api_query` is the payload-1.0 query as [`rest_api_query`] re-encodes it from the
+/// parameter maps: the same form encoding as `lambda_http`'s, so the same length.
+fn check_request_builds(
+    request: &LambdaRequest,
+    rest_api_query: Option<&str>,
+) -> Result<(), EventRefusal> {
+    let (headers, domain_name, stage, path, raw_query) = match request {
+        LambdaRequest::ApiGatewayV1(event) => (
+            &event.headers,
+            event.request_context.domain_name.as_deref(),
+            &event.request_context.stage,
+            event.path.as_deref().unwrap_or_default(),
+            rest_api_query,
+        ),
+        LambdaRequest::ApiGatewayV2(event) => (
+            &event.headers,
+            event.request_context.domain_name.as_deref(),
+            &event.request_context.stage,
+            event.raw_path.as_deref().unwrap_or_default(),
+            event.raw_query_string.as_deref(),
+        ),
+        _ => return Err(EventRefusal::Malformed("not an API Gateway proxy event")),
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .or(domain_name);
+    let path = path_with_stage(stage.as_deref(), path);
+    let base = match host {
+        None => {
+            url::Url::parse(&format!("http://localhost{path}")).map(|url| url.path().to_owned())
+        }
+        Some(host) => {
+            let scheme = headers
+                .get("x-forwarded-proto")
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or("https");
+            url::Url::parse(&format!("{scheme}://{host}{path}")).map(|url| url.to_string())
+        }
+    };
+    let mut uri =
+        base.map_err(|_| EventRefusal::Malformed("the host, scheme or path is not a URL"))?;
+    if let Some(query) = raw_query.filter(|query| !query.is_empty()) {
+        uri.push('?');
+        uri.push_str(query);
+    }
+    lambda_http::http::Uri::try_from(uri)
+        .map(drop)
+        .map_err(|_| EventRefusal::Malformed("the request URI does not parse"))
+}
+
+/// The path `lambda_http` puts in the URI: the stage is prefixed unless it is `$default`, already
+/// there, or `AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH` is set.
+fn path_with_stage(stage: Option<&str>, path: &str) -> String {
+    if std::env::var_os("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH").is_some() {
+        return path.to_owned();
+    }
+    match stage {
+        None | Some("$default") => path.to_owned(),
+        Some(stage) if path.starts_with(&format!("/{stage}/")) => path.to_owned(),
+        Some(stage) => format!("/{stage}{path}"),
+    }
 }
 
 fn original_parts(event: &Value) -> OriginalRequestParts {
@@ -105,11 +324,13 @@ fn original_parts(event: &Value) -> OriginalRequestParts {
                 .and_then(Value::as_str)
                 .map(str::to_owned),
             authorization: None,
+            deadline: None,
         };
     }
     OriginalRequestParts {
         query: rest_api_query(event),
         authorization: Some(rest_api_authorization(event)),
+        deadline: None,
     }
 }
 
@@ -210,6 +431,7 @@ pub fn incoming_webhook(request: &Request) -> IncomingWebhook {
         method: request.method().as_str().to_owned(),
         query,
         body: request.body().as_ref().to_vec(),
+        lambda_deadline: original.and_then(|parts| parts.deadline),
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod alert;
 pub mod applications;
 pub mod config;
+pub mod deadline;
 pub mod events;
 pub mod http;
 pub mod logging;

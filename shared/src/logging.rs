@@ -51,8 +51,7 @@ pub fn capped(value: &str) -> String {
 /// [`capped`] with an explicit limit.
 pub fn capped_to(value: &str, max_chars: usize) -> String {
     let mut out = String::with_capacity(value.len().min(max_chars * 2));
-    let mut kept = 0;
-    for character in value.chars() {
+    for (kept, character) in value.chars().enumerate() {
         if kept == max_chars {
             let total = value.chars().count();
             out.push_str(&format!("…({total} chars)"));
@@ -63,7 +62,6 @@ pub fn capped_to(value: &str, max_chars: usize) -> String {
         } else {
             out.push(character);
         }
-        kept += 1;
     }
     out
 }

@@ -26,7 +26,7 @@ use crate::verify::{CandidateSecrets, SecretError, SignatureSecret};
 pub const CURRENT: &str = "AWSCURRENT";
 pub const PREVIOUS: &str = "AWSPREVIOUS";
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum SecretStoreError {
     /// The store could not be reached or answered with an error: worth retrying later.
     #[error("the secret store is unavailable: {0}")]
@@ -275,6 +275,11 @@ pub struct SecretCacheSettings {
     /// versions (`SECRET_REFRESH_MIN_INTERVAL_SECONDS`): enough to pick up a rotation at once,
     /// too little for forged requests to hammer Secrets Manager.
     pub refresh_min_interval: Duration,
+    /// After a failed read, requests answer from the failure for this long instead of asking
+    /// the store again (`SECRET_RETRY_BACKOFF_SECONDS`), so an outage costs one read per
+    /// interval rather than one per webhook. Also how soon a read that got `AWSCURRENT` but not
+    /// `AWSPREVIOUS` is tried again.
+    pub failure_backoff: Duration,
 }
 
 impl Default for SecretCacheSettings {
@@ -282,14 +287,17 @@ impl Default for SecretCacheSettings {
         Self {
             ttl: Duration::from_secs(300),
             refresh_min_interval: Duration::from_secs(10),
+            failure_backoff: Duration::from_secs(5),
         }
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum WebhookSecretError {
     #[error(transparent)]
     Store(#[from] SecretStoreError),
+    #[error("the secret {secret_id} could not be read within the webhook's time budget")]
+    Timeout { secret_id: String },
     #[error("the secret {secret_id} has no {CURRENT} version")]
     NoCurrentVersion { secret_id: String },
     #[error("the secret {secret_id} ({stage}) is not usable: {problem}")]
@@ -306,7 +314,7 @@ pub type SecretVersions = Arc<[WebhookSecretVersion]>;
 
 /// The webhook secret, read at cold start, kept for `ttl`, re-read early (rate-limited) when a
 /// signature fails, so a rotated secret works without a redeploy. Time is passed in, so tests
-/// step through expiry without sleeping.
+/// step through expiry without sleeping; every read is bounded by the caller's `answer_by`.
 pub struct WebhookSecretCache {
     store: Arc<dyn SecretStore>,
     secret_id: String,
@@ -318,11 +326,20 @@ pub struct WebhookSecretCache {
 struct CacheState {
     loaded: Option<Loaded>,
     last_forced_refresh: Option<Instant>,
+    /// The last read's failure, answered from until `until` without asking the store.
+    failed: Option<(WebhookSecretError, Instant)>,
 }
 
 struct Loaded {
     versions: SecretVersions,
-    fetched_at: Instant,
+    fresh_until: Instant,
+}
+
+/// What one read of the store found: the versions, and whether `AWSPREVIOUS` could be read
+/// (when not, the versions hold `AWSCURRENT` alone and are re-read after the failure backoff).
+struct Fetched {
+    versions: SecretVersions,
+    complete: bool,
 }
 
 impl WebhookSecretCache {
@@ -344,26 +361,29 @@ impl WebhookSecretCache {
     }
 
     /// The cached versions, read from the store first when there are none or they are older than
-    /// the cache time. A failed read is not cached: the next request tries again. Expired versions
-    /// are not served when the store cannot be read, so a secret rotated away stops working.
-    pub async fn versions(&self, now: Instant) -> Result<SecretVersions, WebhookSecretError> {
-        let mut state = self.state.lock().await;
+    /// the cache time. Expired versions are not served when the store cannot be read, so a
+    /// secret rotated away stops working. A failed read (or one not done by `answer_by`) is
+    /// remembered for `failure_backoff`: until then the same error is returned at once.
+    pub async fn versions(
+        &self,
+        now: Instant,
+        answer_by: Instant,
+    ) -> Result<SecretVersions, WebhookSecretError> {
+        let mut state = self.lock_by(answer_by).await?;
         if let Some(loaded) = &state.loaded
-            && now.saturating_duration_since(loaded.fetched_at) < self.settings.ttl
+            && now < loaded.fresh_until
         {
             return Ok(loaded.versions.clone());
+        }
+        if let Some(error) = Self::recent_failure(&state, now) {
+            return Err(error);
         }
         let trigger = if state.loaded.is_some() {
             "expired"
         } else {
             "cold"
         };
-        let versions = self.fetch(trigger).await?;
-        state.loaded = Some(Loaded {
-            versions: versions.clone(),
-            fetched_at: now,
-        });
-        Ok(versions)
+        self.fetch_into(&mut state, trigger, now, answer_by).await
     }
 
     /// Called when a signature matched none of `tried`. Re-reads the secret unless that was done
@@ -374,8 +394,9 @@ impl WebhookSecretCache {
         &self,
         tried: &SecretVersions,
         now: Instant,
+        answer_by: Instant,
     ) -> Result<Option<SecretVersions>, WebhookSecretError> {
-        let mut state = self.state.lock().await;
+        let mut state = self.lock_by(answer_by).await?;
         if let Some(loaded) = &state.loaded
             && !Arc::ptr_eq(&loaded.versions, tried)
         {
@@ -386,30 +407,88 @@ impl WebhookSecretCache {
         }) {
             return Ok(None);
         }
+        if let Some(error) = Self::recent_failure(&state, now) {
+            return Err(error);
+        }
         // Counted before the read, so a store that keeps failing is not asked on every forgery.
         state.last_forced_refresh = Some(now);
-        let versions = self.fetch("signature_failure").await?;
-        state.loaded = Some(Loaded {
-            versions: versions.clone(),
-            fetched_at: now,
-        });
-        Ok(Some(versions))
+        self.fetch_into(&mut state, "signature_failure", now, answer_by)
+            .await
+            .map(Some)
     }
 
-    async fn fetch(&self, trigger: &'static str) -> Result<SecretVersions, WebhookSecretError> {
-        let current_json = self
-            .store
-            .secret_string(&self.secret_id, CURRENT)
-            .await?
-            .ok_or_else(|| WebhookSecretError::NoCurrentVersion {
-                secret_id: self.secret_id.clone(),
-            })?;
+    fn recent_failure(state: &CacheState, now: Instant) -> Option<WebhookSecretError> {
+        state
+            .failed
+            .as_ref()
+            .filter(|(_, until)| now < *until)
+            .map(|(error, _)| error.clone())
+    }
+
+    /// Waits for the cache (another request may be reading the store) no later than `answer_by`.
+    async fn lock_by(
+        &self,
+        answer_by: Instant,
+    ) -> Result<tokio::sync::MutexGuard<'_, CacheState>, WebhookSecretError> {
+        tokio::time::timeout_at(answer_by.into(), self.state.lock())
+            .await
+            .map_err(|_| self.timeout())
+    }
+
+    fn timeout(&self) -> WebhookSecretError {
+        WebhookSecretError::Timeout {
+            secret_id: self.secret_id.clone(),
+        }
+    }
+
+    /// Reads the store, bounded by `answer_by`, and records what it found or how it failed.
+    async fn fetch_into(
+        &self,
+        state: &mut CacheState,
+        trigger: &'static str,
+        now: Instant,
+        answer_by: Instant,
+    ) -> Result<SecretVersions, WebhookSecretError> {
+        let fetched = tokio::time::timeout_at(answer_by.into(), self.fetch(trigger))
+            .await
+            .unwrap_or_else(|_| Err(self.timeout()));
+        match fetched {
+            Ok(Fetched { versions, complete }) => {
+                let keep_for = if complete {
+                    self.settings.ttl
+                } else {
+                    self.settings.ttl.min(self.settings.failure_backoff)
+                };
+                state.loaded = Some(Loaded {
+                    versions: versions.clone(),
+                    fresh_until: now + keep_for,
+                });
+                state.failed = None;
+                Ok(versions)
+            }
+            Err(error) => {
+                state.failed = Some((error.clone(), now + self.settings.failure_backoff));
+                Err(error)
+            }
+        }
+    }
+
+    /// Reads `AWSCURRENT` and `AWSPREVIOUS` side by side: one round trip of waiting, not two.
+    async fn fetch(&self, trigger: &'static str) -> Result<Fetched, WebhookSecretError> {
+        let (current, previous) = tokio::join!(
+            self.store.secret_string(&self.secret_id, CURRENT),
+            self.store.secret_string(&self.secret_id, PREVIOUS),
+        );
+        let current_json = current?.ok_or_else(|| WebhookSecretError::NoCurrentVersion {
+            secret_id: self.secret_id.clone(),
+        })?;
         let current = self.version(CURRENT, &current_json)?;
         let mut versions = vec![current];
+        let mut complete = true;
 
-        match self.store.secret_string(&self.secret_id, PREVIOUS).await? {
-            None => {}
-            Some(previous_json) => match self.version(PREVIOUS, &previous_json) {
+        match previous {
+            Ok(None) => {}
+            Ok(Some(previous_json)) => match self.version(PREVIOUS, &previous_json) {
                 Ok(previous) if previous.document != versions[0].document => {
                     versions.push(previous);
                 }
@@ -421,14 +500,27 @@ impl WebhookSecretCache {
                     "ignoring the previous version of the webhook secret"
                 ),
             },
+            // Nor may a failed read of the old one: verify with the current one meanwhile.
+            Err(error) => {
+                complete = false;
+                tracing::warn!(
+                    secret_id = %self.secret_id,
+                    error = %error,
+                    "the previous version of the webhook secret could not be read; verifying with the current one and reading again soon"
+                );
+            }
         }
         tracing::info!(
             secret_id = %self.secret_id,
             trigger,
             versions = versions.len(),
+            complete,
             "webhook secret read from the store"
         );
-        Ok(versions.into())
+        Ok(Fetched {
+            versions: versions.into(),
+            complete,
+        })
     }
 
     fn version(
@@ -549,6 +641,10 @@ pub struct InMemorySecretStore {
     values: Mutex<HashMap<String, HashMap<String, String>>>,
     reads: AtomicUsize,
     unavailable: AtomicBool,
+    /// Staging labels whose reads fail while the others succeed.
+    unavailable_stages: Mutex<Vec<String>>,
+    /// How long each read takes (tokio time, so paused-clock tests pass it instantly).
+    delay: Mutex<Duration>,
 }
 
 impl InMemorySecretStore {
@@ -584,6 +680,26 @@ impl InMemorySecretStore {
         self.unavailable.store(unavailable, Ordering::SeqCst);
     }
 
+    /// Makes reads of one staging label fail (`true`) or succeed again (`false`).
+    pub fn set_stage_unavailable(&self, stage: &str, unavailable: bool) {
+        let mut stages = self
+            .unavailable_stages
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        stages.retain(|listed| listed != stage);
+        if unavailable {
+            stages.push(stage.to_owned());
+        }
+    }
+
+    /// Makes every read take `delay` before it answers.
+    pub fn set_delay(&self, delay: Duration) {
+        *self
+            .delay
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = delay;
+    }
+
     /// How many times `secret_string` was called.
     pub fn reads(&self) -> usize {
         self.reads.load(Ordering::SeqCst)
@@ -604,7 +720,20 @@ impl SecretStore for InMemorySecretStore {
         version_stage: &str,
     ) -> Result<Option<String>, SecretStoreError> {
         self.reads.fetch_add(1, Ordering::SeqCst);
-        if self.unavailable.load(Ordering::SeqCst) {
+        let delay = *self
+            .delay
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+        let stage_down = self
+            .unavailable_stages
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .iter()
+            .any(|stage| stage == version_stage);
+        if stage_down || self.unavailable.load(Ordering::SeqCst) {
             return Err(SecretStoreError::Unavailable(
                 "the in-memory store is switched off".into(),
             ));

@@ -149,7 +149,8 @@ pub struct WebhookRequest<'a> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VonageClaims {
     pub iat: i64,
-    pub jti: Option<String>,
+    /// Required: the duplicate check keys on it, so a token without one is refused.
+    pub jti: String,
     pub iss: String,
     pub api_key: Option<String>,
     pub application_id: Option<String>,
@@ -419,7 +420,9 @@ fn typed_claims(raw: RawClaims) -> Result<VonageClaims, Rejection> {
         iat: numeric_claim(raw.iat, "iat")?.ok_or(Rejection::MissingClaim("iat"))?,
         exp: numeric_claim(raw.exp, "exp")?,
         nbf: numeric_claim(raw.nbf, "nbf")?,
-        jti: string_claim(raw.jti, "jti")?,
+        jti: string_claim(raw.jti, "jti")?
+            .filter(|jti| !jti.is_empty())
+            .ok_or(Rejection::MissingClaim("jti"))?,
         iss: string_claim(raw.iss, "iss")?.ok_or(Rejection::MissingClaim("iss"))?,
         api_key: string_claim(raw.api_key, "api_key")?,
         application_id: string_claim(raw.application_id, "application_id")?,

@@ -8,7 +8,7 @@
 //! The private key and every JWT made from it stay out of `Debug`, `Display`, logs and errors.
 
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use backon::{ExponentialBuilder, Retryable};
@@ -16,6 +16,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
+use crate::deadline::{Budget, DeadlineExceeded};
 use crate::ncco::Ncco;
 
 /// Vonage's global API host; regional hosts (e.g. `https://api-eu-3.vonage.com`) work the same.
@@ -304,6 +305,13 @@ pub enum VoiceApiError {
     /// No connection after every retry: no call was placed.
     #[error("the Voice API could not be reached after {attempts} attempts: {reason}")]
     Unreachable { attempts: usize, reason: String },
+    /// The invocation's deadline came before a request could be sent, or before another attempt
+    /// could run its course: no call was placed, and sending again is safe.
+    #[error("no call was placed (attempts made: {attempts}): {source}; sending again is safe")]
+    DeadlineExceeded {
+        attempts: usize,
+        source: DeadlineExceeded,
+    },
     #[error(transparent)]
     Credentials(#[from] CredentialsError),
     #[error("the HTTP client could not be set up: {0}")]
@@ -328,10 +336,12 @@ impl VoiceApiError {
 /// One external system: the Voice API.
 #[async_trait::async_trait]
 pub trait VoiceApi: Send + Sync {
+    /// Places the call within `budget`: no attempt runs past it.
     async fn create_call(
         &self,
         signer: &ApplicationJwtSigner,
         request: &CreateCallRequest,
+        budget: &Budget,
     ) -> Result<CreateCallResponse, VoiceApiError>;
 }
 
@@ -404,6 +414,8 @@ pub struct VoiceClientConfig {
     pub connect_timeout: Duration,
     /// From the start of connecting to the end of the response body.
     pub total_timeout: Duration,
+    /// No attempt is started with less time than this left before the invocation's deadline.
+    pub min_attempt_time: Duration,
     pub retry: RetryPolicy,
 }
 
@@ -413,12 +425,41 @@ impl VoiceClientConfig {
             base_url: base_url.trim_end_matches('/').to_owned(),
             connect_timeout: Duration::from_secs(3),
             total_timeout: Duration::from_secs(10),
+            // Vonage answers a create-call in well under a second; an attempt given less would
+            // likely be cut after sending, turning a certain "no call" into an unknown outcome.
+            min_attempt_time: Duration::from_secs(1),
             retry: RetryPolicy::default(),
         }
     }
 
     pub fn create_call_url(&self) -> String {
         format!("{}{CREATE_CALL_PATH}", self.base_url)
+    }
+
+    /// How long the next attempt may take: its whole timeout, or what the budget has left if
+    /// that is shorter; a deadline error (no call placed) when less than `min_attempt_time` is
+    /// left. `attempts_made` is how many attempts came before, for the error.
+    pub fn attempt_limit(
+        &self,
+        budget: &Budget,
+        attempts_made: usize,
+    ) -> Result<Duration, VoiceApiError> {
+        budget
+            .step_limit(self.total_timeout, self.min_attempt_time)
+            .ok_or_else(|| VoiceApiError::DeadlineExceeded {
+                attempts: attempts_made,
+                source: DeadlineExceeded::not_started(&format!(
+                    "a create-call request (less than {:?} left)",
+                    self.min_attempt_time
+                )),
+            })
+    }
+
+    /// Whether a retry may start after waiting `delay`. Retries only follow failures that prove
+    /// no call was placed, so one is started only if it can run its whole timeout before the
+    /// budget ends: cut short after sending, it would trade that certainty for an unknown outcome.
+    pub fn retry_fits(&self, budget: &Budget, delay: Duration) -> bool {
+        budget.fits(delay, self.total_timeout)
     }
 }
 
@@ -446,11 +487,13 @@ impl HttpVoiceApi {
         &self.config
     }
 
+    /// One request, given at most `limit` from connecting to the end of the answer.
     async fn attempt(
         &self,
         url: &str,
         signer: &ApplicationJwtSigner,
         body: &[u8],
+        limit: Duration,
     ) -> Result<CreateCallResponse, AttemptFailure> {
         let token = signer
             .sign_now()
@@ -462,11 +505,15 @@ impl HttpVoiceApi {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::ACCEPT, "application/json")
             .body(body.to_vec())
+            .timeout(limit)
             .send()
             .await;
         let response = match sent {
             Ok(response) => response,
-            Err(error) => return Err(classify_send_error(&error, self.config.total_timeout)),
+            Err(error) => {
+                let cut_by_deadline = limit < self.config.total_timeout;
+                return Err(classify_send_error(&error, limit, cut_by_deadline));
+            }
         };
         let status = response.status();
         let retry_after = retry_after(response.headers());
@@ -518,25 +565,40 @@ impl VoiceApi for HttpVoiceApi {
         &self,
         signer: &ApplicationJwtSigner,
         request: &CreateCallRequest,
+        budget: &Budget,
     ) -> Result<CreateCallResponse, VoiceApiError> {
         let body = serde_json::to_vec(request).map_err(|error| {
             VoiceApiError::ClientSetup(format!("request not serialisable: {error}"))
         })?;
         let url = self.config.create_call_url();
         let attempts = AtomicUsize::new(0);
+        // Set when a retry was due but could not have finished before the deadline.
+        let out_of_time = AtomicBool::new(false);
         let policy = &self.config.retry;
-        let result = (|| {
+        let result = (|| async {
+            let limit = self
+                .config
+                .attempt_limit(budget, attempts.load(Ordering::Relaxed))
+                .map_err(AttemptFailure::Final)?;
             attempts.fetch_add(1, Ordering::Relaxed);
-            self.attempt(&url, signer, &body)
+            self.attempt(&url, signer, &body, limit).await
         })
         .retry(policy.backoff())
         .sleep(tokio::time::sleep)
         .when(AttemptFailure::is_retryable)
-        .adjust(|failure, delay| match failure {
-            AttemptFailure::RateLimited { retry_after, .. } => {
-                delay.map(|computed| policy.delay_after_rate_limit(computed, *retry_after))
+        .adjust(|failure, delay| {
+            let delay = match failure {
+                AttemptFailure::RateLimited { retry_after, .. } => {
+                    delay.map(|computed| policy.delay_after_rate_limit(computed, *retry_after))
+                }
+                _ => delay,
+            }?;
+            if self.config.retry_fits(budget, delay) {
+                Some(delay)
+            } else {
+                out_of_time.store(true, Ordering::Relaxed);
+                None
             }
-            _ => delay,
         })
         .notify(|failure, delay| {
             tracing::warn!(
@@ -548,7 +610,19 @@ impl VoiceApi for HttpVoiceApi {
         })
         .await;
         let attempts = attempts.load(Ordering::Relaxed);
-        result.map_err(|failure| failure.into_error(attempts))
+        result.map_err(|failure| {
+            if out_of_time.load(Ordering::Relaxed) {
+                VoiceApiError::DeadlineExceeded {
+                    attempts,
+                    source: DeadlineExceeded::not_started(&format!(
+                        "another create-call attempt (the last one {})",
+                        failure.describe()
+                    )),
+                }
+            } else {
+                failure.into_error(attempts)
+            }
+        })
     }
 }
 
@@ -579,6 +653,15 @@ impl AttemptFailure {
         }
     }
 
+    /// What happened, for a sentence: "the last one …".
+    fn describe(&self) -> String {
+        match self {
+            Self::RateLimited { .. } => "was answered 429 Too Many Requests".to_owned(),
+            Self::ConnectFailed { reason } => format!("could not connect: {reason}"),
+            Self::Final(error) => format!("failed: {error}"),
+        }
+    }
+
     fn into_error(self, attempts: usize) -> VoiceApiError {
         match self {
             Self::RateLimited { body, .. } => VoiceApiError::RateLimited { attempts, body },
@@ -606,14 +689,22 @@ fn status_class(status: u16) -> StatusClass {
     }
 }
 
-fn classify_send_error(error: &reqwest::Error, total_timeout: Duration) -> AttemptFailure {
+/// `limit` is the time the attempt was given; `cut_by_deadline` says it was less than the
+/// client's own timeout because the invocation's deadline was near.
+fn classify_send_error(
+    error: &reqwest::Error,
+    limit: Duration,
+    cut_by_deadline: bool,
+) -> AttemptFailure {
     if error.is_connect() {
         return AttemptFailure::ConnectFailed {
             reason: error_chain(error),
         };
     }
-    let reason = if error.is_timeout() {
-        format!("no response within {total_timeout:?}")
+    let reason = if error.is_timeout() && cut_by_deadline {
+        format!("no response within {limit:.1?}, all the invocation's deadline left")
+    } else if error.is_timeout() {
+        format!("no response within {limit:?}")
     } else {
         format!(
             "the exchange failed after connecting ({})",
@@ -1050,6 +1141,51 @@ pub(crate) mod tests {
             }
             .call_certainly_not_placed()
         );
+    }
+
+    #[test]
+    fn each_attempt_gets_its_timeout_or_the_time_left_and_none_starts_with_too_little() {
+        use crate::webhook::ManualClock;
+        let clock = std::sync::Arc::new(ManualClock::at(1_800_000_000));
+        let config = VoiceClientConfig::new("https://api.nexmo.com");
+        let budget = Budget::lasting(Duration::from_secs(25), clock.clone());
+        assert_eq!(
+            config.attempt_limit(&budget, 0).unwrap(),
+            config.total_timeout
+        );
+        clock.advance(Duration::from_secs(22));
+        assert_eq!(
+            config.attempt_limit(&budget, 0).unwrap(),
+            Duration::from_secs(3)
+        );
+        clock.advance(Duration::from_millis(2_500));
+        let error = config.attempt_limit(&budget, 2).unwrap_err();
+        assert!(
+            matches!(error, VoiceApiError::DeadlineExceeded { attempts: 2, .. }),
+            "{error}"
+        );
+        assert!(error.call_certainly_not_placed());
+        let text = error.to_string();
+        assert!(text.contains("no call was placed"), "{text}");
+        assert!(text.contains("deadline"), "{text}");
+    }
+
+    #[test]
+    fn a_retry_starts_only_when_its_wait_and_whole_attempt_fit() {
+        use crate::webhook::ManualClock;
+        let clock = std::sync::Arc::new(ManualClock::at(1_800_000_000));
+        let config = VoiceClientConfig::new("https://api.nexmo.com");
+        let budget = Budget::lasting(Duration::from_secs(29), clock.clone());
+        // Every default backoff fits after a quick failure at the start of an invocation.
+        let policy = RetryPolicy {
+            jitter: false,
+            ..RetryPolicy::default()
+        };
+        let waited: Duration = policy.delays().iter().sum();
+        assert!(config.retry_fits(&budget, waited * 2));
+        clock.advance(Duration::from_secs(18));
+        assert!(config.retry_fits(&budget, Duration::from_secs(1)));
+        assert!(!config.retry_fits(&budget, Duration::from_millis(1_001)));
     }
 
     #[test]

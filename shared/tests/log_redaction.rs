@@ -11,11 +11,12 @@ use std::time::Duration;
 use common::*;
 use serde_json::{Value, json};
 use tracing_subscriber::EnvFilter;
+use vonage_voice_lambda::http::{RequestLimits, request_from_event};
 use vonage_voice_lambda::http::{serve_answer, serve_event};
 use vonage_voice_lambda::logging;
 use vonage_voice_lambda::secrets::WebhookSecret;
 use vonage_voice_lambda::sign::WebhookSigner;
-use vonage_voice_lambda::webhook::UNSIGNED_EVENT_STATUSES;
+use vonage_voice_lambda::webhook::{ReplayCache, UNSIGNED_EVENT_STATUSES, WEBHOOK_MAX_BODY_BYTES};
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);
@@ -200,9 +201,11 @@ async fn no_log_line_carries_a_secret_a_token_or_a_signature() {
         && l["status"] == "input"));
     assert!(has(&|l| l["reason"] == "missing_token"));
     assert!(has(&|l| l["reason"] == "body_mismatch"));
+    // A refused request's body is never parsed, so nothing the forger wrote is logged.
     assert!(has(
-        &|l| l["reason"] == "signature" && l["call_uuid"] == "forged-call"
+        &|l| l["reason"] == "signature" && l["call_uuid"].is_null()
     ));
+    assert!(!lines.iter().any(|line| line.contains("forged-call")));
     assert!(has(&|l| l["reason"] == "stale"));
     assert!(has(
         &|l| l["call_uuid"] == "rotated-call" && l["secret_refreshed"] == true
@@ -237,4 +240,94 @@ async fn no_log_line_carries_a_secret_a_token_or_a_signature() {
             "a log line shows an Authorization value: {line}"
         );
     }
+}
+
+/// Caller-controlled fields of requests nobody verified reach the log cut to
+/// `logging::UNVERIFIED_FIELD_MAX_CHARS` characters, with control characters escaped.
+#[tokio::test]
+async fn unverified_fields_are_cut_in_the_log() {
+    let captured = Captured::default();
+    let _guard = tracing::subscriber::set_default(subscriber(&captured));
+    let (store, clock) = (store(), clock());
+    let events = event_handler(
+        &store,
+        &clock,
+        &[
+            (UNSIGNED_EVENT_STATUSES, "input"),
+            (WEBHOOK_MAX_BODY_BYTES, "1048576"),
+        ],
+    );
+    let answers = answer_handler(&store, &clock, &[]);
+    let long_uuid = format!("\u{1b}[31m{}", "u".repeat(100_000));
+
+    let mut unsigned_input = fixture("event_v2_post_unsigned_input.json");
+    unsigned_input["body"] = json!(
+        json!({"uuid": long_uuid, "status": "input", "conversation_uuid": "c".repeat(100_000)})
+            .to_string()
+    );
+    let limits = RequestLimits {
+        max_body_bytes: 1_048_576,
+    };
+    let request = request_from_event(unsigned_input, limits).unwrap();
+    assert_eq!(serve_event(&events, request).await.status(), 200);
+
+    let mut unsigned_answer = fixture("answer_v2_get_unsigned.json");
+    // 50 KB: the most a query can hold, since `http::Uri` refuses 64 KiB and beyond (such an
+    // event is refused as malformed before it gets here).
+    unsigned_answer["rawQueryString"] = json!(format!("uuid={}", "u".repeat(50_000)));
+    let response = serve_answer(&answers, request_from_value(unsigned_answer)).await;
+    assert_eq!(response.status(), 200);
+    let ncco = String::from_utf8_lossy(response.body().as_ref()).into_owned();
+    assert!(ncco.len() < 2_000, "the uuid is not echoed into the NCCO");
+
+    let lines = captured.lines();
+    assert!(lines.len() >= 2);
+    for line in &lines {
+        assert!(line.len() < 2_000, "{} bytes: {}", line.len(), &line[..200]);
+    }
+    let parsed: Vec<Value> = lines
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let event_line = parsed
+        .iter()
+        .find(|line| line["webhook"] == "event")
+        .unwrap();
+    let call_uuid = event_line["call_uuid"].as_str().unwrap();
+    assert!(call_uuid.starts_with("\\u{1b}[31muuu"), "{call_uuid}");
+    assert!(call_uuid.ends_with("…(100005 chars)"), "{call_uuid}");
+    let answer_line = parsed
+        .iter()
+        .find(|line| line["webhook"] == "answer")
+        .unwrap();
+    assert!(
+        answer_line["call_uuid"]
+            .as_str()
+            .unwrap()
+            .ends_with("…(50000 chars)")
+    );
+}
+
+/// A full replay cache warns once per interval with a count, not once per request.
+#[test]
+fn a_full_replay_cache_warns_once_a_minute() {
+    let captured = Captured::default();
+    let _guard = tracing::subscriber::set_default(subscriber(&captured));
+    let cache = ReplayCache::new(10);
+    let now = 1_800_000_000;
+    for n in 0..20_000 {
+        // 20,000 sightings over 100 seconds.
+        assert!(cache.first_sighting(&format!("jti-{n}"), now + 300, now + n / 200));
+    }
+    let warnings: Vec<Value> = captured
+        .lines()
+        .iter()
+        .map(|line| serde_json::from_str::<Value>(line).unwrap())
+        .filter(|line| line["level"] == "WARN")
+        .collect();
+    assert_eq!(warnings.len(), 2, "{warnings:?}");
+    assert_eq!(warnings[0]["forgotten_early"], 1);
+    // The second line, a minute later, counts everything dropped since the first: every
+    // sighting from the 12th to the 12,000th.
+    assert_eq!(warnings[1]["forgotten_early"], 60 * 200 - 10);
 }

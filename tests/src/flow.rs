@@ -89,6 +89,23 @@ pub struct LocalStack {
 pub struct StackOptions {
     /// Pause between a call's events (readable output for people; zero in tests).
     pub event_interval: Duration,
+    /// Whether the emulator posts the calls' events (`EMULATOR_SEND_EVENTS`); false shows the
+    /// flow failing when the events it waits for never come.
+    pub send_events: bool,
+}
+
+/// The emulator's setting for sending events, also read by `make local`.
+pub const SEND_EVENTS_SETTING: &str = "EMULATOR_SEND_EVENTS";
+
+/// [`SEND_EVENTS_SETTING`]'s value: unset or `true` sends events, `false` sends none.
+pub fn send_events_from(value: Option<&str>) -> Result<bool, String> {
+    match value.map(str::trim) {
+        None | Some("true") => Ok(true),
+        Some("false") => Ok(false),
+        Some(other) => Err(format!(
+            "{SEND_EVENTS_SETTING} must be true or false, not {other:?}"
+        )),
+    }
 }
 
 async fn put_secret(client: &aws_sdk_secretsmanager::Client, id: &str, value: Value) {
@@ -101,7 +118,8 @@ async fn put_secret(client: &aws_sdk_secretsmanager::Client, id: &str, value: Va
         .unwrap_or_else(|error| panic!("moto stores {id}: {error}"));
 }
 
-fn build_binaries(packages: &[&str]) {
+/// `cargo build` (the dev profile) of `packages`, into the target folder of the running build.
+pub fn build_binaries(packages: &[&str]) {
     let mut command = Command::new(env!("CARGO"));
     command.current_dir(repo_root()).arg("build").arg("--quiet");
     for package in packages {
@@ -171,7 +189,8 @@ impl LocalStack {
             .env(
                 "EMULATOR_EVENT_INTERVAL_MS",
                 options.event_interval.as_millis().to_string(),
-            );
+            )
+            .env(SEND_EVENTS_SETTING, options.send_events.to_string());
         let mut emulator = ChildGuard::spawn("emulator", emulator_command);
         emulator.wait_for_port(
             SocketAddr::from(([127, 0, 0, 1], emulator_port)),
@@ -261,7 +280,9 @@ impl LocalStack {
         response.json().await.expect("send-alert answers JSON")
     }
 
-    /// Waits (polling, bounded) until the emulator has delivered every event of the call.
+    /// Waits (polling, bounded) until the emulator has delivered every event of the call, and
+    /// returns the call as the emulator last showed it: `finished` is false when `limit` passed
+    /// first.
     pub async fn finished_call(&self, uuid: &str, limit: Duration) -> Value {
         let deadline = Instant::now() + limit;
         loop {
@@ -274,13 +295,9 @@ impl LocalStack {
                 .json()
                 .await
                 .expect("the emulator answers JSON");
-            if call["finished"] == json!(true) {
+            if call["finished"] == json!(true) || Instant::now() >= deadline {
                 return call;
             }
-            assert!(
-                Instant::now() < deadline,
-                "the call did not finish within {limit:?}: {call}"
-            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -333,44 +350,379 @@ pub fn sample_event(call_uuid: &str, status: &str) -> Vec<u8> {
 }
 
 /// The forged, replayed, stale and tampered requests: each must be refused.
-pub struct Attack {
-    pub name: &'static str,
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttackKind {
+    Forged,
+    Replayed,
+    Stale,
+    Tampered,
+}
+
+impl AttackKind {
+    pub const ALL: [AttackKind; 4] = [
+        AttackKind::Forged,
+        AttackKind::Replayed,
+        AttackKind::Stale,
+        AttackKind::Tampered,
+    ];
+
+    /// How the transcript names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            AttackKind::Forged => "forged (signed with a guessed secret)",
+            AttackKind::Replayed => "replayed (the genuine request again)",
+            AttackKind::Stale => "stale (signed ten minutes ago)",
+            AttackKind::Tampered => "tampered (body changed after signing)",
+        }
+    }
+
+    /// Exactly the status the event function must refuse it with: the one table of expected
+    /// refusals, read by the flow's verdict and the end-to-end suite. Any other status, a 200
+    /// above all, is a failure whatever its body says.
+    pub fn expected_status(self) -> u16 {
+        match self {
+            AttackKind::Forged => 401,
+            // Refused as already processed; it stays a refusal whatever the status becomes.
+            AttackKind::Replayed => 409,
+            AttackKind::Stale => 401,
+            AttackKind::Tampered => 401,
+        }
+    }
+}
+
+/// What a genuine signed event, and the answer webhook's unsigned GET, must get.
+pub const ACCEPTED_STATUS: u16 = 200;
+
+/// The events the flow's alert call must deliver to the event function, each answered
+/// [`ACCEPTED_STATUS`]: the call asks the callee to confirm, so the emulated callee's key press
+/// (`input`) comes after `answered`.
+pub const EXPECTED_EVENTS: [&str; 5] = ["started", "ringing", "answered", "input", "completed"];
+
+/// A signed event as the flow posts it.
+pub struct SignedRequest {
     pub authorization: String,
     pub body: Vec<u8>,
 }
 
-pub fn attacks(signer: &WebhookSigner, call_uuid: &str) -> (Attack, Vec<Attack>) {
+pub struct Attack {
+    pub kind: AttackKind,
+    pub authorization: String,
+    pub body: Vec<u8>,
+}
+
+/// The genuine request, then one attack of each kind, in [`AttackKind::ALL`]'s order.
+pub fn attacks(signer: &WebhookSigner, call_uuid: &str) -> (SignedRequest, Vec<Attack>) {
     let now = SystemClock.unix_seconds();
     let body = sample_event(call_uuid, "completed");
     let bearer = |token: String| format!("Bearer {token}");
-    let genuine = Attack {
-        name: "genuine",
-        authorization: bearer(signer.sign_body(&body, now, "replay-me").expect("signs")),
-        body: body.clone(),
-    };
+    let genuine_authorization = bearer(signer.sign_body(&body, now, "replay-me").expect("signs"));
     let forger = WebhookSigner::new("a-guessed-secret", API_KEY, None).expect("signs");
-    let tampered_body = sample_event(call_uuid, "answered");
-    let list = vec![
-        Attack {
-            name: "forged (signed with a guessed secret)",
-            authorization: bearer(forger.sign_body(&body, now, "forged").expect("signs")),
-            body: body.clone(),
-        },
-        Attack {
-            name: "replayed (the genuine request again)",
-            authorization: genuine.authorization.clone(),
-            body: body.clone(),
-        },
-        Attack {
-            name: "stale (signed ten minutes ago)",
-            authorization: bearer(signer.sign_body(&body, now - 600, "stale").expect("signs")),
-            body: body.clone(),
-        },
-        Attack {
-            name: "tampered (body changed after signing)",
-            authorization: bearer(signer.sign_body(&body, now, "tampered").expect("signs")),
-            body: tampered_body,
-        },
-    ];
+    let list = AttackKind::ALL
+        .iter()
+        .map(|&kind| {
+            let (authorization, body) = match kind {
+                AttackKind::Forged => (
+                    bearer(forger.sign_body(&body, now, "forged").expect("signs")),
+                    body.clone(),
+                ),
+                AttackKind::Replayed => (genuine_authorization.clone(), body.clone()),
+                AttackKind::Stale => (
+                    bearer(signer.sign_body(&body, now - 600, "stale").expect("signs")),
+                    body.clone(),
+                ),
+                AttackKind::Tampered => (
+                    bearer(signer.sign_body(&body, now, "tampered").expect("signs")),
+                    sample_event(call_uuid, "answered"),
+                ),
+            };
+            Attack {
+                kind,
+                authorization,
+                body,
+            }
+        })
+        .collect();
+    let genuine = SignedRequest {
+        authorization: genuine_authorization,
+        body,
+    };
     (genuine, list)
+}
+
+/// What one run of the flow saw, step by step: the input of [`verdict`].
+#[derive(Clone, Debug, Default)]
+pub struct FlowObservation {
+    /// Step 1: send-alert's reply.
+    pub alert_reply: Value,
+    /// Step 2: the call as the emulator last showed it (null when none was placed).
+    pub call: Value,
+    /// Step 3: the status a genuine signed event got (`None`: not sent).
+    pub genuine_status: Option<u16>,
+    /// Step 3: the status each attack got.
+    pub attacks: Vec<(AttackKind, u16)>,
+    /// Step 4: the status of the answer webhook's unsigned GET (`None`: not sent).
+    pub answer_status: Option<u16>,
+}
+
+/// One thing that did not go as it must, with the step it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FlowFailure {
+    pub step: &'static str,
+    pub problem: String,
+}
+
+impl std::fmt::Display for FlowFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "step {}: {}", self.step, self.problem)
+    }
+}
+
+const STEP_ALERT: &str = "1 (send-alert places the call)";
+const STEP_EVENTS: &str = "2 (the call's signed events)";
+const STEP_REFUSALS: &str = "3 (requests that must be refused)";
+const STEP_ANSWER: &str = "4 (the answer webhook)";
+
+/// Whether the flow went as it must; one failure per thing that did not, in step order. An
+/// event counts only if it arrived and was answered [`ACCEPTED_STATUS`]; an attack counts as
+/// refused only with exactly its [`AttackKind::expected_status`].
+pub fn verdict(observed: &FlowObservation) -> Vec<FlowFailure> {
+    let failure = |step, problem: String| FlowFailure { step, problem };
+    let Some(uuid) = observed.alert_reply["call_uuid"].as_str() else {
+        // Every later step is about this call: nothing else can be judged.
+        let reply = vonage_voice_lambda::logging::capped_to(&observed.alert_reply.to_string(), 300);
+        return vec![failure(STEP_ALERT, format!("no call was placed: {reply}"))];
+    };
+    let mut failures = Vec::new();
+
+    let deliveries: &[Value] = observed.call["deliveries"]
+        .as_array()
+        .map_or(&[], Vec::as_slice);
+    let mut missing = Vec::new();
+    for event in EXPECTED_EVENTS {
+        let delivered = deliveries
+            .iter()
+            .find(|delivery| delivery["status"].as_str() == Some(event));
+        match delivered.map(|delivery| delivery["http_status"].as_u64()) {
+            None => missing.push(event),
+            Some(Some(status)) if status == u64::from(ACCEPTED_STATUS) => {}
+            Some(Some(status)) => failures.push(failure(
+                STEP_EVENTS,
+                format!("the {event} event was answered {status}, expected {ACCEPTED_STATUS}"),
+            )),
+            Some(None) => failures.push(failure(
+                STEP_EVENTS,
+                format!("the {event} event got no answer from the event function"),
+            )),
+        }
+    }
+    if !missing.is_empty() {
+        let unfinished = if observed.call["finished"] == json!(true) {
+            ""
+        } else {
+            " (the emulator had not finished the call)"
+        };
+        failures.insert(
+            0,
+            failure(
+                STEP_EVENTS,
+                format!(
+                    "no {} event arrived for call {uuid}{unfinished}",
+                    missing.join(", ")
+                ),
+            ),
+        );
+    }
+
+    match observed.genuine_status {
+        Some(ACCEPTED_STATUS) => {}
+        Some(status) => failures.push(failure(
+            STEP_REFUSALS,
+            format!("a genuine signed event was answered {status}, expected {ACCEPTED_STATUS}"),
+        )),
+        None => failures.push(failure(
+            STEP_REFUSALS,
+            "the genuine signed event was not sent".into(),
+        )),
+    }
+    for kind in AttackKind::ALL {
+        let expected = kind.expected_status();
+        match observed.attacks.iter().find(|(tried, _)| *tried == kind) {
+            Some((_, status)) if *status == expected => {}
+            Some((_, status)) => failures.push(failure(
+                STEP_REFUSALS,
+                format!(
+                    "{} was answered {status}, expected exactly {expected}",
+                    kind.name()
+                ),
+            )),
+            None => failures.push(failure(
+                STEP_REFUSALS,
+                format!("{} was not sent", kind.name()),
+            )),
+        }
+    }
+
+    match observed.answer_status {
+        Some(ACCEPTED_STATUS) => {}
+        Some(status) => failures.push(failure(
+            STEP_ANSWER,
+            format!("the unsigned GET was answered {status}, expected {ACCEPTED_STATUS}"),
+        )),
+        None => failures.push(failure(STEP_ANSWER, "the GET was not sent".into())),
+    }
+    failures
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const UUID: &str = "5d0c6b4e-0000-4000-8000-000000000001";
+
+    fn delivery(status: &str, http_status: Option<u16>) -> Value {
+        json!({"status": status, "url": "http://127.0.0.1:1/lambda-url/event",
+               "http_status": http_status, "response_body": "", "error": null, "attempts": 1})
+    }
+
+    /// Everything as it must be.
+    fn good_run() -> FlowObservation {
+        FlowObservation {
+            alert_reply: json!({"call_uuid": UUID, "conversation_uuid": "CON-1", "status": "started"}),
+            call: json!({
+                "uuid": UUID,
+                "finished": true,
+                "deliveries": EXPECTED_EVENTS.iter().map(|event| delivery(event, Some(200))).collect::<Vec<_>>(),
+            }),
+            genuine_status: Some(200),
+            attacks: AttackKind::ALL
+                .iter()
+                .map(|kind| (*kind, kind.expected_status()))
+                .collect(),
+            answer_status: Some(200),
+        }
+    }
+
+    fn lines(observed: &FlowObservation) -> Vec<String> {
+        verdict(observed).iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn a_run_that_went_as_it_must_passes() {
+        assert_eq!(lines(&good_run()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn no_events_at_all_is_one_line_naming_the_step_and_every_missing_event() {
+        let mut run = good_run();
+        run.call["deliveries"] = json!([]);
+        assert_eq!(
+            lines(&run),
+            [format!(
+                "step 2 (the call's signed events): no started, ringing, answered, input, \
+                 completed event arrived for call {UUID}"
+            )]
+        );
+    }
+
+    #[test]
+    fn a_missing_or_refused_event_fails_step_2() {
+        let mut run = good_run();
+        run.call["deliveries"] = json!([
+            delivery("started", Some(200)),
+            delivery("ringing", Some(401)),
+            delivery("answered", None),
+            delivery("input", Some(200)),
+        ]);
+        run.call["finished"] = json!(false);
+        assert_eq!(
+            lines(&run),
+            [
+                format!(
+                    "step 2 (the call's signed events): no completed event arrived for call \
+                     {UUID} (the emulator had not finished the call)"
+                ),
+                "step 2 (the call's signed events): the ringing event was answered 401, expected 200"
+                    .to_owned(),
+                "step 2 (the call's signed events): the answered event got no answer from the \
+                 event function"
+                    .to_owned(),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_attack_gets_exactly_its_status_or_fails_whatever_the_body_says() {
+        for (kind, status) in [
+            // The old verdict took a 200 whose body mentioned "replay" for a refusal.
+            (AttackKind::Replayed, 200),
+            (AttackKind::Replayed, 401),
+            (AttackKind::Forged, 403),
+            (AttackKind::Stale, 200),
+            (AttackKind::Tampered, 500),
+        ] {
+            let mut run = good_run();
+            for attack in &mut run.attacks {
+                if attack.0 == kind {
+                    attack.1 = status;
+                }
+            }
+            assert_eq!(
+                lines(&run),
+                [format!(
+                    "step 3 (requests that must be refused): {} was answered {status}, expected \
+                     exactly {}",
+                    kind.name(),
+                    kind.expected_status()
+                )]
+            );
+        }
+        let mut run = good_run();
+        run.attacks.retain(|(kind, _)| *kind != AttackKind::Stale);
+        assert_eq!(
+            lines(&run),
+            ["step 3 (requests that must be refused): stale (signed ten minutes ago) was not sent"]
+        );
+    }
+
+    #[test]
+    fn a_refused_genuine_event_or_answer_fails_its_step() {
+        let mut run = good_run();
+        run.genuine_status = Some(401);
+        run.answer_status = Some(503);
+        assert_eq!(
+            lines(&run),
+            [
+                "step 3 (requests that must be refused): a genuine signed event was answered 401, \
+                 expected 200",
+                "step 4 (the answer webhook): the unsigned GET was answered 503, expected 200",
+            ]
+        );
+    }
+
+    #[test]
+    fn no_call_placed_is_the_only_failure_reported() {
+        let run = FlowObservation {
+            alert_reply: json!({"error": "voice_api_unreachable", "attempts": 4}),
+            ..FlowObservation::default()
+        };
+        let found = lines(&run);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(
+            found[0].starts_with("step 1 (send-alert places the call): no call was placed: "),
+            "{found:?}"
+        );
+        assert!(found[0].contains("voice_api_unreachable"), "{found:?}");
+    }
+
+    #[test]
+    fn the_send_events_setting_is_true_false_or_unset() {
+        assert_eq!(send_events_from(None), Ok(true));
+        assert_eq!(send_events_from(Some("true")), Ok(true));
+        assert_eq!(send_events_from(Some("false")), Ok(false));
+        assert!(
+            send_events_from(Some("no"))
+                .unwrap_err()
+                .contains(SEND_EVENTS_SETTING)
+        );
+    }
 }

@@ -6,7 +6,13 @@
 
 pub mod applications_fake;
 
+pub mod fault_proxy;
+
 pub mod flow;
+
+pub mod runtime_api;
+
+pub mod spawner;
 
 pub mod spec_schema;
 

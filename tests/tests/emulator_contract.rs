@@ -19,6 +19,7 @@ async fn start_emulator() -> String {
         signer: WebhookSigner::new("emulator-contract-secret", "a1b2c3d", None).expect("signer"),
         default_outcome: Outcome::Completed,
         event_interval: std::time::Duration::ZERO,
+        send_events: true,
     };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

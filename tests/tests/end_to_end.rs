@@ -6,7 +6,9 @@
 
 use std::time::Duration;
 
-use integration_tests::flow::{LocalStack, StackOptions, attacks};
+use integration_tests::flow::{
+    ACCEPTED_STATUS, EXPECTED_EVENTS, LocalStack, StackOptions, attacks,
+};
 use integration_tests::process_group_alive;
 use serde_json::{Value, json};
 
@@ -14,6 +16,7 @@ use serde_json::{Value, json};
 async fn alert_call_events_and_attacks_through_the_local_stack() {
     let stack = LocalStack::start(StackOptions {
         event_interval: Duration::ZERO,
+        send_events: true,
     })
     .await;
     let pids = stack.pids();
@@ -36,6 +39,7 @@ async fn alert_call_events_and_attacks_through_the_local_stack() {
 
     // The emulator saw the normalised number and our NCCO, then delivered every event signed.
     let call = stack.finished_call(&uuid, Duration::from_secs(120)).await;
+    assert_eq!(call["finished"], true, "the call did not finish: {call}");
     assert_eq!(call["to"], "447700900000");
     let ncco = call["ncco"].as_array().expect("an embedded NCCO");
     assert!(
@@ -53,10 +57,7 @@ async fn alert_call_events_and_attacks_through_the_local_stack() {
         .iter()
         .filter_map(|d| d["status"].as_str())
         .collect();
-    assert_eq!(
-        statuses,
-        ["started", "ringing", "answered", "input", "completed"]
-    );
+    assert_eq!(statuses, EXPECTED_EVENTS);
     // The callee pressed 1: the event function answers the input webhook with the next NCCO.
     let input = &deliveries[3];
     assert!(
@@ -66,7 +67,7 @@ async fn alert_call_events_and_attacks_through_the_local_stack() {
         "{input}"
     );
     for delivery in deliveries {
-        assert_eq!(delivery["http_status"], 200, "{delivery}");
+        assert_eq!(delivery["http_status"], ACCEPTED_STATUS, "{delivery}");
         assert!(
             delivery["url"]
                 .as_str()
@@ -79,17 +80,13 @@ async fn alert_call_events_and_attacks_through_the_local_stack() {
     let (status, _) = stack
         .post_event(Some(&genuine.authorization), &genuine.body)
         .await;
-    assert_eq!(status, 200);
+    assert_eq!(status, ACCEPTED_STATUS);
     for attack in &refused {
         let (status, body) = stack
             .post_event(Some(&attack.authorization), &attack.body)
             .await;
-        let expected = if attack.name.starts_with("replayed") {
-            409
-        } else {
-            401
-        };
-        assert_eq!(status, expected, "{}: {body}", attack.name);
+        let expected = attack.kind.expected_status();
+        assert_eq!(status, expected, "{}: {body}", attack.kind.name());
         assert!(
             !body.contains("signature") && !body.contains("stale"),
             "reason leaked: {body}"

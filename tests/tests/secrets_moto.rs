@@ -1,28 +1,25 @@
 //! The webhook secret read through the real Secrets Manager client from moto's server.
 //!
-//! Between the client and moto sits a small TCP relay that counts the HTTP requests passing
-//! through it, so "a warm invocation sends nothing to Secrets Manager" is measured on the wire,
-//! not inferred from our own code. The client gets dummy credentials and a region on its config
+//! Between the client and moto sits the counting proxy (`integration_tests::fault_proxy`), so "a
+//! warm invocation sends nothing to Secrets Manager" is measured on the wire, not inferred from
+//! our own code. The client gets dummy credentials and a region on its config
 //! loader, not from the process environment.
 
-use std::io::{Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use aws_sdk_secretsmanager::config::{Credentials, Region};
 use aws_sdk_secretsmanager::primitives::Blob;
+use integration_tests::fault_proxy::FaultProxy;
 use integration_tests::{MotoServer, repo_root};
 use serde_json::{Value, json};
 use vonage_voice_lambda::http::{
-    HttpRequest, incoming_webhook, request_from_event, serve_answer, serve_event,
+    HttpRequest, RequestLimits, incoming_webhook, request_from_event, serve_answer, serve_event,
 };
 use vonage_voice_lambda::secrets::{
     CURRENT, PREVIOUS, SecretStore, SecretStoreError, SecretsManagerStore, WebhookSecret,
 };
 use vonage_voice_lambda::sign::WebhookSigner;
-use vonage_voice_lambda::verify::Rejection;
 use vonage_voice_lambda::webhook::{
     AnswerConfig, AnswerHandler, Clock, EventConfig, EventHandler, ManualClock,
     SignedWebhookVerifier, SystemClock, VerificationFailure, WebhookConfig,
@@ -37,147 +34,14 @@ const THIRD: &str = "third-signature-secret-0123456789abcdef";
 const FORGED: &str = "forged-signature-secret-0123456789abcdef";
 
 // ---------------------------------------------------------------------------------------------
-// The counting relay
-// ---------------------------------------------------------------------------------------------
-
-#[derive(Default)]
-struct Counts {
-    requests: AtomicUsize,
-    get_secret_value: AtomicUsize,
-}
-
-/// Forwards TCP connections to `upstream`, counting HTTP/1.1 request lines and Secrets Manager
-/// `GetSecretValue` calls (by their `x-amz-target` header) in the client-to-server direction.
-/// Counts are taken before a request is forwarded, so they are complete once its response is in.
-struct CountingRelay {
-    address: SocketAddr,
-    counts: Arc<Counts>,
-    stopping: Arc<AtomicBool>,
-}
-
-const REQUEST_LINE_END: &[u8] = b" http/1.1\r\n";
-const GET_SECRET_VALUE: &[u8] = b"x-amz-target: secretsmanager.getsecretvalue";
-
-impl CountingRelay {
-    fn start(upstream: SocketAddr) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a loopback port for the relay");
-        let address = listener.local_addr().expect("the relay's address");
-        let counts = Arc::new(Counts::default());
-        let stopping = Arc::new(AtomicBool::new(false));
-        let (thread_counts, thread_stopping) = (counts.clone(), stopping.clone());
-        std::thread::spawn(move || {
-            for client in listener.incoming() {
-                if thread_stopping.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(client) = client else { continue };
-                let counts = thread_counts.clone();
-                std::thread::spawn(move || relay_connection(client, upstream, &counts));
-            }
-        });
-        Self {
-            address,
-            counts,
-            stopping,
-        }
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://{}", self.address)
-    }
-
-    fn requests(&self) -> usize {
-        self.counts.requests.load(Ordering::SeqCst)
-    }
-
-    fn get_secret_value_calls(&self) -> usize {
-        self.counts.get_secret_value.load(Ordering::SeqCst)
-    }
-}
-
-impl Drop for CountingRelay {
-    fn drop(&mut self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        // Wakes the accept loop so it sees the flag.
-        let _ = TcpStream::connect(self.address);
-    }
-}
-
-fn relay_connection(client: TcpStream, upstream: SocketAddr, counts: &Counts) {
-    // With moto gone the client sees its connection closed, as it would with no listener.
-    let Ok(server) = TcpStream::connect(upstream) else {
-        return;
-    };
-    let (Ok(mut from_client), Ok(mut to_server)) = (client.try_clone(), server.try_clone()) else {
-        return;
-    };
-    let (mut from_server, mut to_client) = (server, client);
-    let backwards = std::thread::spawn(move || {
-        let _ = std::io::copy(&mut from_server, &mut to_client);
-        let _ = to_client.shutdown(Shutdown::Write);
-    });
-    let mut scanner = Scanner::default();
-    let mut buffer = [0u8; 16 * 1024];
-    loop {
-        let read = match from_client.read(&mut buffer) {
-            Ok(0) | Err(_) => break,
-            Ok(read) => read,
-        };
-        let (requests, get_secret_value) = scanner.feed(&buffer[..read]);
-        counts.requests.fetch_add(requests, Ordering::SeqCst);
-        counts
-            .get_secret_value
-            .fetch_add(get_secret_value, Ordering::SeqCst);
-        if to_server.write_all(&buffer[..read]).is_err() {
-            break;
-        }
-    }
-    let _ = to_server.shutdown(Shutdown::Write);
-    let _ = backwards.join();
-}
-
-/// Finds the markers in a byte stream that arrives in arbitrary pieces: the end of the previous
-/// piece is kept so a marker split across two reads is still seen, and counted once.
-#[derive(Default)]
-struct Scanner {
-    tail: Vec<u8>,
-}
-
-impl Scanner {
-    fn feed(&mut self, bytes: &[u8]) -> (usize, usize) {
-        let carried = self.tail.len();
-        let mut window = std::mem::take(&mut self.tail);
-        window.extend(bytes.iter().map(u8::to_ascii_lowercase));
-        let count = |needle: &[u8]| {
-            (0..=window.len().saturating_sub(needle.len()))
-                .filter(|&start| start + needle.len() > carried)
-                .filter(|&start| window[start..].starts_with(needle))
-                .count()
-        };
-        let found = (count(REQUEST_LINE_END), count(GET_SECRET_VALUE));
-        let keep = GET_SECRET_VALUE.len().max(REQUEST_LINE_END.len()) - 1;
-        self.tail = window[window.len().saturating_sub(keep)..].to_vec();
-        found
-    }
-}
-
-#[test]
-fn the_scanner_counts_markers_split_across_reads_once() {
-    let request = b"POST / HTTP/1.1\r\nx-amz-target: secretsmanager.GetSecretValue\r\n\r\n{}";
-    for split in 0..request.len() {
-        let mut scanner = Scanner::default();
-        let (a, b) = scanner.feed(&request[..split]);
-        let (c, d) = scanner.feed(&request[split..]);
-        assert_eq!((a + c, b + d), (1, 1), "split at {split}");
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-fn moto_address(moto: &MotoServer) -> SocketAddr {
-    SocketAddr::from(([127, 0, 0, 1], moto.port()))
+/// The proxy in front of `moto`, counting what reaches it.
+async fn relay_to(moto: &MotoServer) -> FaultProxy {
+    FaultProxy::start(&moto.endpoint())
+        .await
+        .expect("the counting proxy starts")
 }
 
 fn aws_loader(endpoint: String) -> aws_config::ConfigLoader {
@@ -192,8 +56,8 @@ async fn admin_client(moto: &MotoServer) -> aws_sdk_secretsmanager::Client {
     aws_sdk_secretsmanager::Client::new(&aws_loader(moto.endpoint()).load().await)
 }
 
-/// The store under test, as the functions build it, reaching moto through the relay.
-async fn store_through(relay: &CountingRelay) -> Arc<SecretsManagerStore> {
+/// The store under test, as the functions build it, reaching moto through the proxy.
+async fn store_through(relay: &FaultProxy) -> Arc<SecretsManagerStore> {
     Arc::new(SecretsManagerStore::from_loader(aws_loader(relay.endpoint())).await)
 }
 
@@ -248,7 +112,7 @@ fn signed_event(signature_secret: &str, iat: i64, jti: &str) -> HttpRequest {
         .expect("a token");
     event["body"] = json!(body);
     event["headers"]["authorization"] = json!(format!("Bearer {token}"));
-    request_from_event(event).expect("an API Gateway request")
+    request_from_event(event, RequestLimits::default()).expect("an API Gateway request")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -258,7 +122,7 @@ fn signed_event(signature_secret: &str, iat: i64, jti: &str) -> HttpRequest {
 #[tokio::test(flavor = "multi_thread")]
 async fn cold_start_reads_the_secret_and_warm_invocations_send_nothing_to_moto() {
     let moto = MotoServer::start();
-    let relay = CountingRelay::start(moto_address(&moto));
+    let relay = relay_to(&moto).await;
     create_secret(&admin_client(&moto).await, FIRST).await;
 
     let handler = EventHandler::new(
@@ -287,7 +151,7 @@ async fn cold_start_reads_the_secret_and_warm_invocations_send_nothing_to_moto()
 #[tokio::test(flavor = "multi_thread")]
 async fn once_the_cache_time_is_over_the_next_request_reads_the_secret_again() {
     let moto = MotoServer::start();
-    let relay = CountingRelay::start(moto_address(&moto));
+    let relay = relay_to(&moto).await;
     create_secret(&admin_client(&moto).await, FIRST).await;
     let clock = Arc::new(ManualClock::at(SystemClock.unix_seconds()));
     let handler = EventHandler::new(&event_config(), store_through(&relay).await, clock.clone());
@@ -309,7 +173,7 @@ async fn once_the_cache_time_is_over_the_next_request_reads_the_secret_again() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rotated_secret_works_after_one_refetch_and_the_previous_one_keeps_working() {
     let moto = MotoServer::start();
-    let relay = CountingRelay::start(moto_address(&moto));
+    let relay = relay_to(&moto).await;
     let admin = admin_client(&moto).await;
     create_secret(&admin, FIRST).await;
     let clock = Arc::new(ManualClock::at(SystemClock.unix_seconds()));
@@ -358,10 +222,11 @@ async fn a_rotated_secret_works_after_one_refetch_and_the_previous_one_keeps_wor
         matched(signed_event(FIRST, now, "v-first")).await.unwrap(),
         (PREVIOUS.to_owned(), false)
     );
-    // A forgery right after the refetch is refused without another read.
+    // A forgery right after the refetch causes no other read: the re-read is deferred, and the
+    // request answered 503 (it could be a genuine event signed with a newer secret).
     assert!(matches!(
         matched(signed_event(FORGED, now, "v-forged")).await,
-        Err(VerificationFailure::Rejected(Rejection::Signature))
+        Err(VerificationFailure::RereadDeferred)
     ));
     assert_eq!(relay.get_secret_value_calls(), calls + 2);
 
@@ -379,28 +244,35 @@ async fn a_rotated_secret_works_after_one_refetch_and_the_previous_one_keeps_wor
             .unwrap(),
         (PREVIOUS.to_owned(), false)
     );
+    // The retired secret matches nothing, and the secret was read a moment ago: deferred (503).
     assert!(matches!(
         matched(signed_event(FIRST, now, "v-first-again")).await,
-        Err(VerificationFailure::Rejected(Rejection::Signature))
+        Err(VerificationFailure::RereadDeferred)
     ));
     assert_eq!(relay.get_secret_value_calls(), calls + 4);
 
     // The event handler's cache still holds the first rotation: until its cache time is over or
     // a signature fails, the retired secret still verifies there. The third secret's first
-    // request refreshes it, and the first secret is refused from then on.
+    // request refreshes it, and the first secret is refused from then on: 503 while the next
+    // re-read is not due, 401 once it is and still nothing matches.
     let response = serve_event(&handler, signed_event(FIRST, now, "http-first")).await;
     assert_eq!(response.status(), 200);
     let response = serve_event(&handler, signed_event(THIRD, now, "http-third")).await;
     assert_eq!(response.status(), 200);
     let response = serve_event(&handler, signed_event(FIRST, now, "http-first-again")).await;
-    assert_eq!(response.status(), 401);
+    assert_eq!(response.status(), 503);
     assert_eq!(relay.get_secret_value_calls(), calls + 6);
+    clock.advance(Duration::from_secs(10));
+    let now = clock.unix_seconds();
+    let response = serve_event(&handler, signed_event(FIRST, now, "http-first-late")).await;
+    assert_eq!(response.status(), 401);
+    assert_eq!(relay.get_secret_value_calls(), calls + 8);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn with_moto_stopped_signed_webhooks_get_503_and_no_internals() {
     let mut moto = MotoServer::start();
-    let relay = CountingRelay::start(moto_address(&moto));
+    let relay = relay_to(&moto).await;
     create_secret(&admin_client(&moto).await, FIRST).await;
     let clock = Arc::new(ManualClock::at(SystemClock.unix_seconds()));
     let store = store_through(&relay).await;

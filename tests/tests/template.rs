@@ -13,6 +13,7 @@ use std::process::Command;
 
 use integration_tests::repo_root;
 use serde_json::{Map, Value, json};
+use vonage_voice_lambda::webhook;
 
 const WEBHOOK_SECRET_VARIABLE: &str = "VONAGE_WEBHOOK_SECRET_ID";
 const APPLICATION_SECRET_VARIABLE: &str = "VONAGE_APPLICATION_SECRET_ID";
@@ -31,6 +32,9 @@ const AGREED_SETTINGS: &[&str] = &[
     "WEBHOOK_MAX_CLOCK_AHEAD_SECONDS",
     "PAYLOAD_HASH_MODE",
     "UNSIGNED_EVENT_STATUSES",
+    webhook::WEBHOOK_MAX_BODY_BYTES,
+    webhook::WEBHOOK_RESPONSE_BUDGET_MS,
+    webhook::SECRET_RETRY_BACKOFF_SECONDS,
     "ANSWER_ALLOW_UNSIGNED",
     "ANSWER_GREETING",
     "ANSWER_LANGUAGE",
@@ -56,6 +60,9 @@ fn required_settings(binary: &str) -> &'static [&'static str] {
             "ANSWER_ALLOW_UNSIGNED",
             "ANSWER_GREETING",
             "ANSWER_LANGUAGE",
+            webhook::WEBHOOK_MAX_BODY_BYTES,
+            webhook::WEBHOOK_RESPONSE_BUDGET_MS,
+            webhook::SECRET_RETRY_BACKOFF_SECONDS,
         ],
         "event" => &[
             WEBHOOK_SECRET_VARIABLE,
@@ -65,6 +72,9 @@ fn required_settings(binary: &str) -> &'static [&'static str] {
             "WEBHOOK_MAX_CLOCK_AHEAD_SECONDS",
             "PAYLOAD_HASH_MODE",
             "UNSIGNED_EVENT_STATUSES",
+            webhook::WEBHOOK_MAX_BODY_BYTES,
+            webhook::WEBHOOK_RESPONSE_BUDGET_MS,
+            webhook::SECRET_RETRY_BACKOFF_SECONDS,
         ],
         "send-alert" => &[
             APPLICATION_SECRET_VARIABLE,
@@ -596,6 +606,37 @@ fn webhooks_time_out_well_inside_vonages_socket_timeouts() {
     assert!(
         timeout("send-alert") > timeout("event"),
         "send-alert calls the Voice API with retries and gets longer than a webhook"
+    );
+}
+
+/// The webhooks answer within `WEBHOOK_RESPONSE_BUDGET_MS` (or before Lambda's deadline, less a
+/// margin): whatever the parameter is set to, that stays inside both functions' timeouts, and the
+/// default inside Vonage's default socket timeouts.
+#[test]
+fn the_webhook_response_budget_fits_the_function_timeouts() {
+    let template = template();
+    let functions = functions(&template);
+    let parameter = &template["Parameters"]["WebhookResponseBudgetMs"];
+    let most = parameter["MaxValue"].as_u64().unwrap();
+    let default = parameter["Default"].as_u64().unwrap();
+    assert_eq!(
+        u128::from(default),
+        webhook::DEFAULT_RESPONSE_BUDGET.as_millis()
+    );
+    for binary in ["answer", "event"] {
+        let timeout_ms = function(&functions, binary).properties["Timeout"]
+            .as_u64()
+            .unwrap()
+            * 1000;
+        assert!(
+            most < timeout_ms,
+            "{binary}: budget {most} ms, timeout {timeout_ms} ms"
+        );
+    }
+    assert!(default < ANSWER_SOCKET_TIMEOUT_SECONDS * 1000);
+    assert_eq!(
+        template["Parameters"]["WebhookMaxBodyBytes"]["Default"].as_u64(),
+        u64::try_from(webhook::DEFAULT_MAX_BODY_BYTES).ok()
     );
 }
 

@@ -15,8 +15,8 @@ use std::process::{Command, Stdio};
 use integration_tests::{Prism, repo_root};
 use serde_json::{Value, json};
 use voice_support::{
-    APPLICATION_ID, alert_config, application_secrets, create_call_schema, jwt_parts, keys,
-    test_key, verified_claims, voice_spec, voice_spec_with_full_paths,
+    APPLICATION_ID, alert_config, ample_budget, application_secrets, create_call_schema, jwt_parts,
+    keys, test_key, verified_claims, voice_spec, voice_spec_with_full_paths,
 };
 use vonage_voice_lambda::alert::{AlertConfig, handle_alert, response_payload};
 use vonage_voice_lambda::voice::{
@@ -29,7 +29,14 @@ fn spec_example(schema: &str) -> Value {
 
 async fn send_alert(config: &AlertConfig, input: Value) -> Value {
     let voice = HttpVoiceApi::new(config.voice.clone()).expect("the HTTP client builds");
-    let outcome = handle_alert(&input, config, &application_secrets(), &voice).await;
+    let outcome = handle_alert(
+        &input,
+        config,
+        &application_secrets(),
+        &voice,
+        &ample_budget(),
+    )
+    .await;
     response_payload(&outcome)
 }
 

@@ -6,6 +6,8 @@
 //! What must hold: only 429 and failures to connect are retried, and then with backoff; a call
 //! is placed at most once; a 5xx or a timeout after sending is reported as an unknown outcome with
 //! status and body; bad input reaches no server; no key or token reaches a log line or an error.
+//! Against the invocation's deadline: the answer always comes before it, `outcome_unknown` when a
+//! request was sent and hung, `deadline_exceeded` when nothing (more) could be sent in time.
 
 mod voice_support;
 
@@ -16,10 +18,13 @@ use std::time::{Duration, Instant};
 use integration_tests::free_port;
 use serde_json::{Value, json};
 use voice_support::{
-    alert_config, application_secrets, check_create_call, create_call_schema, private_key_lines,
+    alert_config, ample_budget, application_secrets, check_create_call, create_call_schema,
+    private_key_lines,
 };
 use vonage_voice_lambda::alert::{AlertConfig, handle_alert, response_payload};
-use vonage_voice_lambda::voice::HttpVoiceApi;
+use vonage_voice_lambda::deadline::Budget;
+use vonage_voice_lambda::voice::{HttpVoiceApi, VoiceClientConfig};
+use vonage_voice_lambda::webhook::SystemClock;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 
@@ -35,7 +40,14 @@ fn create_call() -> wiremock::MockBuilder {
 
 async fn send_alert(config: &AlertConfig, input: Value) -> Value {
     let voice = HttpVoiceApi::new(config.voice.clone()).expect("the HTTP client builds");
-    let outcome = handle_alert(&input, config, &application_secrets(), &voice).await;
+    let outcome = handle_alert(
+        &input,
+        config,
+        &application_secrets(),
+        &voice,
+        &ample_budget(),
+    )
+    .await;
     response_payload(&outcome)
 }
 
@@ -263,6 +275,145 @@ async fn each_invalid_input_field_is_named_and_reaches_no_server() {
         assert_eq!(payload["field"], field, "{input}: {payload}");
         assert!(payload["message"].as_str().is_some_and(|m| !m.is_empty()));
     }
+    assert!(checked_requests(&server).await.is_empty());
+    server.verify().await;
+}
+
+#[tokio::test]
+async fn a_5_mb_unknown_field_name_gives_a_short_reply_and_short_log_lines() {
+    let logs = captured_logs();
+    let server = MockServer::start().await;
+    create_call()
+        .respond_with(created())
+        .expect(0)
+        .mount(&server)
+        .await;
+    let name = format!("callback{}", "x".repeat(5 * 1024 * 1024));
+    let mut input = code_alert();
+    input[name.as_str()] = json!("https://example.com");
+    let payload = send_alert(&alert_config(&server.uri()), input).await;
+
+    assert_eq!(payload["error"], "invalid_input");
+    let field = payload["field"].as_str().unwrap();
+    let message = payload["message"].as_str().unwrap();
+    assert!(field.len() < 200, "{} bytes of field", field.len());
+    assert!(message.len() < 200, "{} bytes of message", message.len());
+    assert!(
+        field.starts_with("callbackxxxx"),
+        "names the field: {field}"
+    );
+    let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
+    let line = logged
+        .lines()
+        .find(|line| line.contains("invalid_input") && line.contains("callbackxxxx"))
+        .expect("the refusal was logged, naming the field");
+    assert!(line.len() < 1000, "a {} byte log line", line.len());
+    assert!(
+        !logged.contains(&"x".repeat(1000)),
+        "the name was logged whole"
+    );
+    server.verify().await;
+}
+
+/// The deadline Lambda would give an invocation started now with `timeout`: Unix milliseconds,
+/// from the wall clock, as the Runtime API computes it.
+fn lambda_deadline_in(timeout: Duration) -> u64 {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    u64::try_from((now + timeout).as_millis()).unwrap()
+}
+
+async fn send_alert_by(config: &AlertConfig, input: Value, deadline_unix_ms: u64) -> Value {
+    let voice = HttpVoiceApi::new(config.voice.clone()).expect("the HTTP client builds");
+    let budget = Budget::for_invocation(deadline_unix_ms, Arc::new(SystemClock));
+    let outcome = handle_alert(&input, config, &application_secrets(), &voice, &budget).await;
+    response_payload(&outcome)
+}
+
+#[tokio::test]
+async fn a_hanging_voice_api_is_answered_before_the_deadline_as_an_unknown_outcome() {
+    let server = MockServer::start().await;
+    // Accepts the call, then never answers within any timeout in play.
+    create_call()
+        .respond_with(created().set_delay(Duration::from_secs(60)))
+        .mount(&server)
+        .await;
+    let mut config = alert_config(&server.uri());
+    // The production timeout, longer than the whole invocation: only the deadline can cut it.
+    config.voice.total_timeout = VoiceClientConfig::new(&server.uri()).total_timeout;
+
+    let started = Instant::now();
+    let payload = send_alert_by(
+        &config,
+        code_alert(),
+        lambda_deadline_in(Duration::from_secs(3)),
+    )
+    .await;
+    let elapsed = started.elapsed();
+
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "answered after {elapsed:?}, past the 3 s deadline"
+    );
+    assert_eq!(payload["error"], "outcome_unknown", "{payload}");
+    assert_eq!(payload["status"], Value::Null);
+    let message = payload["message"].as_str().unwrap();
+    assert!(message.contains("may have been placed"), "{message}");
+    assert!(message.contains("deadline"), "{message}");
+    assert_eq!(
+        checked_requests(&server).await.len(),
+        1,
+        "no second create-call after the first hung"
+    );
+}
+
+#[tokio::test]
+async fn no_retry_starts_that_could_not_finish_before_the_deadline() {
+    let server = MockServer::start().await;
+    create_call()
+        .respond_with(
+            ResponseTemplate::new(429).set_body_string(r#"{"title":"Too Many Requests"}"#),
+        )
+        .mount(&server)
+        .await;
+    // Attempts may take 5 s; the deadline leaves at most 2.5 s after the first 429.
+    let config = alert_config(&server.uri());
+    let payload = send_alert_by(
+        &config,
+        code_alert(),
+        lambda_deadline_in(Duration::from_secs(3)),
+    )
+    .await;
+
+    assert_eq!(payload["error"], "deadline_exceeded", "{payload}");
+    assert_eq!(payload["attempts"], 1);
+    let message = payload["message"].as_str().unwrap();
+    assert!(message.contains("no call was placed"), "{message}");
+    assert!(message.contains("429"), "{message}");
+    assert_eq!(checked_requests(&server).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_deadline_too_near_for_any_attempt_sends_nothing() {
+    let server = MockServer::start().await;
+    create_call()
+        .respond_with(created())
+        .expect(0)
+        .mount(&server)
+        .await;
+    // After the margin, less than the minimum an attempt needs is left.
+    let config = alert_config(&server.uri());
+    let payload = send_alert_by(
+        &config,
+        code_alert(),
+        lambda_deadline_in(Duration::from_millis(1_200)),
+    )
+    .await;
+
+    assert_eq!(payload["error"], "deadline_exceeded", "{payload}");
+    let message = payload["message"].as_str().unwrap();
+    assert!(message.contains("sending again is safe"), "{message}");
     assert!(checked_requests(&server).await.is_empty());
     server.verify().await;
 }

@@ -24,7 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // Read the secret during init so a signed answer does not wait for it. If that fails the
     // process still starts: signed requests answer 503 and each one tries the read again.
     handler.warm_up().await;
-    http::run(move |request| {
+    http::run(config.webhook.request_limits(), move |request| {
         let handler = Arc::clone(&handler);
         async move { http::serve_answer(&handler, request).await }
     })

@@ -13,9 +13,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use vonage_voice_lambda::applications::{
     ApplicationApiAccess, ApplicationsError, DEFAULT_API_BASE_URL, DriftReport,
-    HttpApplicationsApi, Repair, WebhookTargets, check_drift,
+    HttpApplicationsApi, Repair, WebhookTargets, WithinBudget, check_drift,
 };
 use vonage_voice_lambda::config::{self, ConfigError, Settings};
+use vonage_voice_lambda::deadline::{Budget, DeadlineExceeded};
 use vonage_voice_lambda::secrets::{CURRENT, SecretStore};
 
 /// The CloudWatch namespace of the drift check's metrics.
@@ -58,6 +59,8 @@ pub enum DriftCheckError {
     #[error("the application secret cannot be read: {0}")]
     Secret(String),
     #[error(transparent)]
+    DeadlineExceeded(#[from] DeadlineExceeded),
+    #[error(transparent)]
     Applications(#[from] ApplicationsError),
 }
 
@@ -66,6 +69,10 @@ impl DriftCheckError {
     pub fn kind(&self) -> &'static str {
         match self {
             DriftCheckError::Secret(_) => "secret",
+            DriftCheckError::DeadlineExceeded(_)
+            | DriftCheckError::Applications(ApplicationsError::DeadlineExceeded(_)) => {
+                "deadline_exceeded"
+            }
             DriftCheckError::Applications(ApplicationsError::BadCredentials) => "bad_credentials",
             DriftCheckError::Applications(ApplicationsError::UnknownApplication { .. }) => {
                 "unknown_application"
@@ -84,19 +91,26 @@ pub struct DriftCheckRun {
 }
 
 /// Reads the application secret (on every run: a daily check can afford it, and a rotated API
-/// secret is used at once), then checks and, when configured, repairs.
+/// secret is used at once), then checks and, when configured, repairs. The secret read and each
+/// Applications API call fit in `budget`, the invocation's time, so a run always ends with its
+/// metric line and an answer instead of being stopped by Lambda.
 pub async fn run_check(
     config: &DriftCheckConfig,
     secrets: &dyn SecretStore,
+    budget: &Budget,
 ) -> Result<DriftCheckRun, DriftCheckError> {
-    let document = secrets
-        .secret_string(&config.application_secret_id, CURRENT)
-        .await
+    let document = budget
+        .run(
+            "reading the application secret",
+            secrets.secret_string(&config.application_secret_id, CURRENT),
+        )
+        .await?
         .map_err(|error| DriftCheckError::Secret(error.to_string()))?
         .ok_or_else(|| DriftCheckError::Secret("it has no current version".into()))?;
     let access = ApplicationApiAccess::from_secret_json(&document)
         .map_err(|problem| DriftCheckError::Secret(problem.to_string()))?;
-    let api = HttpApplicationsApi::new(&config.api_base_url, access.credentials, API_TIMEOUT)?;
+    let http = HttpApplicationsApi::new(&config.api_base_url, access.credentials, API_TIMEOUT)?;
+    let api = WithinBudget { api: &http, budget };
     let report = check_drift(
         &api,
         &access.application_id,

@@ -5,11 +5,15 @@
 //! Wiring only; see the library. A run that cannot read the application returns an error, so
 //! Lambda's asynchronous retries try again (repair is idempotent) and its Errors metric counts it.
 
+use std::sync::Arc;
+
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use vonage_voice_lambda::config::Environment;
+use vonage_voice_lambda::deadline::Budget;
 use vonage_voice_lambda::logging;
 use vonage_voice_lambda::secrets::SecretsManagerStore;
+use vonage_voice_lambda::webhook::{Clock, SystemClock};
 
 use drift_check::{DriftCheckConfig, emf_line, log_outcome, run_check, summary};
 
@@ -34,9 +38,12 @@ async fn main() -> Result<(), Error> {
     let function_name =
         std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "drift-check".into());
     let secrets = SecretsManagerStore::from_environment().await;
-    let (config, secrets, function_name) = (&config, &secrets, function_name.as_str());
-    lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| async move {
-        let outcome = run_check(config, secrets).await;
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (config, secrets, function_name, clock) =
+        (&config, &secrets, function_name.as_str(), &clock);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let budget = Budget::for_invocation(event.context.deadline, Arc::clone(clock));
+        let outcome = run_check(config, secrets, &budget).await;
         // The metric goes to stdout as its own JSON line, which CloudWatch extracts.
         println!("{}", emf_line(function_name, &outcome, now_ms()));
         log_outcome(&outcome);

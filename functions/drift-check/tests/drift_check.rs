@@ -1,12 +1,19 @@
 //! The drift check's run against the stateful Applications API fake (every PUT checked against
 //! Vonage's spec), with the application secret in an in-memory store.
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
 use integration_tests::applications_fake::{ApplicationsFake, FakeQuirks};
 use serde_json::{Value, json};
 use vonage_voice_lambda::applications::{Repair, SignedCallbacks, WebhookTargets};
 use vonage_voice_lambda::secrets::InMemorySecretStore;
 
 use drift_check::{DriftCheckConfig, emf_line, run_check, summary};
+use vonage_voice_lambda::deadline::Budget;
+use vonage_voice_lambda::webhook::SystemClock;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 const APP_ID: &str = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab";
 const API_KEY: &str = "a1b2c3d4";
@@ -69,6 +76,11 @@ fn config(base_url: &str, auto_repair: bool) -> DriftCheckConfig {
     }
 }
 
+/// More time than any run here needs.
+fn budget() -> Budget {
+    Budget::lasting(Duration::from_secs(30), Arc::new(SystemClock))
+}
+
 fn metrics(line: &str) -> Value {
     serde_json::from_str(line).unwrap()
 }
@@ -85,7 +97,7 @@ async fn drift_is_reported_and_left_alone_unless_repair_is_switched_on() {
     .await;
     let secrets = store(API_SECRET);
 
-    let outcome = run_check(&config(&fake.base_url(), false), &secrets).await;
+    let outcome = run_check(&config(&fake.base_url(), false), &secrets, &budget()).await;
     let run = outcome.as_ref().unwrap();
     assert_eq!(run.application_id, APP_ID);
     assert_eq!(run.report.found.signed_callbacks, SignedCallbacks::Missing);
@@ -97,7 +109,7 @@ async fn drift_is_reported_and_left_alone_unless_repair_is_switched_on() {
     assert_eq!(line["DriftRepaired"], 0);
     assert_eq!(summary(run)["healthy"], false);
 
-    let outcome = run_check(&config(&fake.base_url(), true), &secrets).await;
+    let outcome = run_check(&config(&fake.base_url(), true), &secrets, &budget()).await;
     let run = outcome.as_ref().unwrap();
     assert!(matches!(&run.report.repair, Repair::Applied { changes } if changes.len() == 1));
     assert_eq!(metrics(&emf_line("f", &outcome, 0))["DriftRepaired"], 1);
@@ -107,7 +119,7 @@ async fn drift_is_reported_and_left_alone_unless_repair_is_switched_on() {
     assert_eq!(fake.application().to_string(), repaired.to_string());
     assert_eq!(fake.violations(), Vec::<String>::new());
 
-    let outcome = run_check(&config(&fake.base_url(), true), &secrets).await;
+    let outcome = run_check(&config(&fake.base_url(), true), &secrets, &budget()).await;
     assert_eq!(outcome.as_ref().unwrap().report.repair, Repair::NotNeeded);
     assert_eq!(
         metrics(&emf_line("f", &outcome, 0))["SignedCallbacksOff"],
@@ -125,12 +137,12 @@ async fn webhooks_moved_elsewhere_count_as_drift_and_are_pointed_back() {
         ApplicationsFake::start(APP_ID, API_KEY, API_SECRET, moved, FakeQuirks::default()).await;
     let secrets = store(API_SECRET);
 
-    let outcome = run_check(&config(&fake.base_url(), false), &secrets).await;
+    let outcome = run_check(&config(&fake.base_url(), false), &secrets, &budget()).await;
     let line = metrics(&emf_line("f", &outcome, 0));
     assert_eq!(line["SignedCallbacksOff"], 0);
     assert_eq!(line["WebhookMismatches"], 1);
 
-    run_check(&config(&fake.base_url(), true), &secrets)
+    run_check(&config(&fake.base_url(), true), &secrets, &budget())
         .await
         .unwrap();
     assert_eq!(fake.application(), in_place());
@@ -149,7 +161,12 @@ async fn a_repair_that_does_not_stick_is_reported_as_failed() {
         },
     )
     .await;
-    let outcome = run_check(&config(&fake.base_url(), true), &store(API_SECRET)).await;
+    let outcome = run_check(
+        &config(&fake.base_url(), true),
+        &store(API_SECRET),
+        &budget(),
+    )
+    .await;
     let run = outcome.as_ref().unwrap();
     assert!(
         matches!(&run.report.repair, Repair::Failed { .. }),
@@ -171,7 +188,12 @@ async fn unreadable_secrets_and_refused_credentials_fail_the_run_and_count() {
     )
     .await;
 
-    let outcome = run_check(&config(&fake.base_url(), false), &store("wrong-secret")).await;
+    let outcome = run_check(
+        &config(&fake.base_url(), false),
+        &store("wrong-secret"),
+        &budget(),
+    )
+    .await;
     let error = outcome.as_ref().unwrap_err();
     assert_eq!(error.kind(), "bad_credentials");
     assert_eq!(metrics(&emf_line("f", &outcome, 0))["DriftCheckFailed"], 1);
@@ -181,16 +203,60 @@ async fn unreadable_secrets_and_refused_credentials_fail_the_run_and_count() {
         SECRET_ID,
         r#"{"application_id":"","private_key":"","api_key":"","api_secret":""}"#,
     );
-    let error = run_check(&config(&fake.base_url(), false), &unfilled)
+    let error = run_check(&config(&fake.base_url(), false), &unfilled, &budget())
         .await
         .unwrap_err();
     assert_eq!(error.kind(), "secret");
     assert!(error.to_string().contains("application_id"), "{error}");
 
     let missing = InMemorySecretStore::new();
-    let error = run_check(&config(&fake.base_url(), false), &missing)
+    let error = run_check(&config(&fake.base_url(), false), &missing, &budget())
         .await
         .unwrap_err();
     assert!(error.to_string().contains(SECRET_ID), "{error}");
     assert!(fake.puts().is_empty());
+}
+
+#[tokio::test]
+async fn a_hanging_applications_api_is_cut_at_the_deadline_and_the_run_still_reports() {
+    // Answers after a minute: longer than the client's own 10 s timeout and the deadline.
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(60)))
+        .mount(&server)
+        .await;
+    // What Lambda would give an invocation started now with a 3 s timeout (Unix milliseconds).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    let deadline_ms = u64::try_from((now + Duration::from_secs(3)).as_millis()).unwrap();
+    let budget = Budget::for_invocation(deadline_ms, Arc::new(SystemClock));
+
+    let started = Instant::now();
+    let outcome = run_check(&config(&server.uri(), true), &store(API_SECRET), &budget).await;
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(3),
+        "answered before the 3 s deadline, after {elapsed:?}"
+    );
+    let error = outcome.as_ref().unwrap_err();
+    assert_eq!(error.kind(), "deadline_exceeded", "{error}");
+    assert!(
+        error.to_string().contains("reading the application"),
+        "{error}"
+    );
+    assert_eq!(metrics(&emf_line("f", &outcome, 0))["DriftCheckFailed"], 1);
+    let requests = server.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 1, "one GET, no PUT after it was cut");
+
+    let spent = Budget::lasting(Duration::ZERO, Arc::new(SystemClock));
+    let error = run_check(&config(&server.uri(), true), &store(API_SECRET), &spent)
+        .await
+        .unwrap_err();
+    assert_eq!(error.kind(), "deadline_exceeded");
+    assert_eq!(
+        server.received_requests().await.unwrap().len(),
+        1,
+        "nothing sent once spent"
+    );
 }

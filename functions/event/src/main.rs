@@ -24,7 +24,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // Read the secret during init. If that fails the process still starts: requests answer 503
     // (Vonage retries) and each one tries the read again.
     handler.warm_up().await;
-    http::run(move |request| {
+    http::run(config.webhook.request_limits(), move |request| {
         let handler = Arc::clone(&handler);
         async move { http::serve_event(&handler, request).await }
     })

@@ -3,15 +3,19 @@
 //!
 //! Wiring only; every decision is in `vonage_voice_lambda::alert`. Errors are returned as the
 //! payload (`{"error":…}`), not as function errors, so an asynchronous invocation is never
-//! retried by Lambda into a second call.
+//! retried by Lambda into a second call. Each invocation's deadline becomes its time budget.
+
+use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use vonage_voice_lambda::alert::{AlertConfig, handle_alert, response_payload};
 use vonage_voice_lambda::config::Environment;
+use vonage_voice_lambda::deadline::Budget;
 use vonage_voice_lambda::logging;
 use vonage_voice_lambda::secrets::{CURRENT, CachedSecretStore, SecretStore, SecretsManagerStore};
 use vonage_voice_lambda::voice::HttpVoiceApi;
+use vonage_voice_lambda::webhook::{Clock, SystemClock};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -29,9 +33,11 @@ async fn main() -> Result<(), Error> {
     {
         tracing::warn!(detail = %error, "application secret not read at cold start");
     }
-    let (config, voice, secrets) = (&config, &voice, &secrets);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (config, voice, secrets, clock) = (&config, &voice, &secrets, &clock);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let outcome = handle_alert(&event.payload, config, secrets, voice).await;
+        let budget = Budget::for_invocation(event.context.deadline, Arc::clone(clock));
+        let outcome = handle_alert(&event.payload, config, secrets, voice, &budget).await;
         Ok::<Value, Error>(response_payload(&outcome))
     }))
     .await

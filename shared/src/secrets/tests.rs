@@ -107,14 +107,14 @@ async fn the_first_read_fetches_and_later_reads_within_the_cache_time_do_not() {
     let cache = cache_over(&store);
     let start = Instant::now();
 
-    let versions = cache.versions(start).await.unwrap();
+    let versions = cache.versions(start, far()).await.unwrap();
     assert_eq!(stages(&versions), [(CURRENT, "one".to_owned())]);
     // AWSCURRENT, then AWSPREVIOUS (absent).
     assert_eq!(store.reads(), 2);
 
     for seconds in [1, 60, 299] {
         cache
-            .versions(start + Duration::from_secs(seconds))
+            .versions(start + Duration::from_secs(seconds), far())
             .await
             .unwrap();
     }
@@ -125,7 +125,7 @@ async fn the_first_read_fetches_and_later_reads_within_the_cache_time_do_not() {
     );
 
     cache
-        .versions(start + Duration::from_secs(300))
+        .versions(start + Duration::from_secs(300), far())
         .await
         .unwrap();
     assert_eq!(store.reads(), 4, "the cache time is over: one more fetch");
@@ -135,7 +135,10 @@ async fn the_first_read_fetches_and_later_reads_within_the_cache_time_do_not() {
 async fn a_rotation_offers_current_then_a_different_previous() {
     let store = Arc::new(InMemorySecretStore::new().with_secret(SECRET_ID, document("old")));
     store.rotate(SECRET_ID, document("new"));
-    let versions = cache_over(&store).versions(Instant::now()).await.unwrap();
+    let versions = cache_over(&store)
+        .versions(Instant::now(), far())
+        .await
+        .unwrap();
     assert_eq!(
         stages(&versions),
         [(CURRENT, "new".to_owned()), (PREVIOUS, "old".to_owned())]
@@ -152,11 +155,17 @@ async fn a_rotation_offers_current_then_a_different_previous() {
 async fn a_previous_version_equal_to_current_or_unreadable_is_left_out() {
     let store = Arc::new(InMemorySecretStore::new().with_secret(SECRET_ID, document("same")));
     store.put_version(SECRET_ID, PREVIOUS, document("same"));
-    let versions = cache_over(&store).versions(Instant::now()).await.unwrap();
+    let versions = cache_over(&store)
+        .versions(Instant::now(), far())
+        .await
+        .unwrap();
     assert_eq!(versions.len(), 1);
 
     store.put_version(SECRET_ID, PREVIOUS, "an old plain-text format");
-    let versions = cache_over(&store).versions(Instant::now()).await.unwrap();
+    let versions = cache_over(&store)
+        .versions(Instant::now(), far())
+        .await
+        .unwrap();
     assert_eq!(stages(&versions), [(CURRENT, "same".to_owned())]);
 }
 
@@ -165,12 +174,12 @@ async fn a_signature_failure_refetches_at_most_once_per_interval() {
     let store = Arc::new(InMemorySecretStore::new().with_secret(SECRET_ID, document("old")));
     let cache = cache_over(&store);
     let start = Instant::now();
-    let cached = cache.versions(start).await.unwrap();
+    let cached = cache.versions(start, far()).await.unwrap();
     store.rotate(SECRET_ID, document("new"));
     let reads_before = store.reads();
 
     let fresh = cache
-        .refresh_after_signature_failure(&cached, start + Duration::from_secs(1))
+        .refresh_after_signature_failure(&cached, start + Duration::from_secs(1), far())
         .await
         .unwrap()
         .expect("the first refresh is due");
@@ -179,7 +188,7 @@ async fn a_signature_failure_refetches_at_most_once_per_interval() {
 
     // Within the interval: no read, whatever is asked.
     let again = cache
-        .refresh_after_signature_failure(&fresh, start + Duration::from_secs(10))
+        .refresh_after_signature_failure(&fresh, start + Duration::from_secs(10), far())
         .await
         .unwrap();
     assert!(again.is_none());
@@ -187,7 +196,7 @@ async fn a_signature_failure_refetches_at_most_once_per_interval() {
 
     // The refreshed versions are what the cache now serves, for a whole cache time.
     let served = cache
-        .versions(start + Duration::from_secs(200))
+        .versions(start + Duration::from_secs(200), far())
         .await
         .unwrap();
     assert!(Arc::ptr_eq(&served, &fresh));
@@ -195,7 +204,7 @@ async fn a_signature_failure_refetches_at_most_once_per_interval() {
 
     // Once the interval has passed, another refresh is allowed.
     let later = cache
-        .refresh_after_signature_failure(&fresh, start + Duration::from_secs(11))
+        .refresh_after_signature_failure(&fresh, start + Duration::from_secs(11), far())
         .await
         .unwrap();
     assert!(later.is_some());
@@ -207,14 +216,14 @@ async fn a_refresh_is_skipped_when_someone_else_already_replaced_the_versions() 
     let store = Arc::new(InMemorySecretStore::new().with_secret(SECRET_ID, document("old")));
     let cache = cache_over(&store);
     let start = Instant::now();
-    let stale = cache.versions(start).await.unwrap();
+    let stale = cache.versions(start, far()).await.unwrap();
     let newer = cache
-        .versions(start + Duration::from_secs(301))
+        .versions(start + Duration::from_secs(301), far())
         .await
         .unwrap();
     let reads = store.reads();
     let handed = cache
-        .refresh_after_signature_failure(&stale, start + Duration::from_secs(302))
+        .refresh_after_signature_failure(&stale, start + Duration::from_secs(302), far())
         .await
         .unwrap()
         .unwrap();
@@ -222,37 +231,141 @@ async fn a_refresh_is_skipped_when_someone_else_already_replaced_the_versions() 
     assert_eq!(store.reads(), reads);
 }
 
+/// Far enough ahead that no read in these tests runs into it.
+fn far() -> Instant {
+    Instant::now() + Duration::from_secs(3600)
+}
+
 #[tokio::test]
-async fn an_unavailable_store_fails_each_read_and_is_tried_again_next_time() {
+async fn a_failed_read_is_remembered_for_the_backoff_then_tried_again() {
     let store = Arc::new(InMemorySecretStore::new().with_secret(SECRET_ID, document("one")));
     store.set_unavailable(true);
     let cache = cache_over(&store);
     let start = Instant::now();
     assert!(matches!(
-        cache.versions(start).await,
+        cache.versions(start, far()).await,
         Err(WebhookSecretError::Store(SecretStoreError::Unavailable(_)))
     ));
-    assert!(cache.versions(start).await.is_err());
-    assert_eq!(store.reads(), 2, "a failure is not cached");
+    let reads_for_one_attempt = store.reads();
+    assert_eq!(reads_for_one_attempt, 2, "AWSCURRENT and AWSPREVIOUS");
+    // Inside the backoff every request gets the same error without asking the store.
+    for second in 0..5 {
+        assert!(matches!(
+            cache
+                .versions(start + Duration::from_secs(second), far())
+                .await,
+            Err(WebhookSecretError::Store(SecretStoreError::Unavailable(_)))
+        ));
+    }
+    assert_eq!(
+        store.reads(),
+        reads_for_one_attempt,
+        "no read during the backoff"
+    );
 
     store.set_unavailable(false);
-    assert!(cache.versions(start).await.is_ok());
+    assert!(
+        cache
+            .versions(start + Duration::from_secs(5), far())
+            .await
+            .is_ok()
+    );
 
     // Expired versions are not served while the store is down.
     store.set_unavailable(true);
     assert!(
         cache
-            .versions(start + Duration::from_secs(300))
+            .versions(start + Duration::from_secs(305), far())
             .await
             .is_err()
     );
     store.set_unavailable(false);
     assert!(
         cache
-            .versions(start + Duration::from_secs(301))
+            .versions(start + Duration::from_secs(306), far())
+            .await
+            .is_err(),
+        "still inside the backoff of the failure at 305 s"
+    );
+    assert!(
+        cache
+            .versions(start + Duration::from_secs(310), far())
             .await
             .is_ok()
     );
+}
+
+#[tokio::test]
+async fn sixty_webhooks_in_an_outage_cost_one_read_per_backoff_interval() {
+    let store = Arc::new(InMemorySecretStore::new().with_secret(SECRET_ID, document("one")));
+    store.set_unavailable(true);
+    let cache = cache_over(&store);
+    let start = Instant::now();
+    // Sixty requests spread over 12 seconds: the backoff is 5 s, so reads happen at 0, 5 and 10 s.
+    for request in 0..60u64 {
+        let now = start + Duration::from_millis(request * 200);
+        assert!(cache.versions(now, far()).await.is_err());
+    }
+    assert_eq!(store.reads(), 3 * 2);
+}
+
+#[tokio::test]
+async fn a_failure_on_the_previous_version_alone_keeps_the_current_one_working() {
+    let store = Arc::new(InMemorySecretStore::new().with_secret(SECRET_ID, document("new")));
+    store.put_version(SECRET_ID, PREVIOUS, document("old"));
+    store.set_stage_unavailable(PREVIOUS, true);
+    let cache = cache_over(&store);
+    let start = Instant::now();
+    let versions = cache.versions(start, far()).await.unwrap();
+    assert_eq!(stages(&versions), [(CURRENT, "new".to_owned())]);
+
+    // Kept only for the backoff, then read again: once AWSPREVIOUS answers, both verify.
+    store.set_stage_unavailable(PREVIOUS, false);
+    let reads = store.reads();
+    let still = cache
+        .versions(start + Duration::from_secs(4), far())
+        .await
+        .unwrap();
+    assert!(Arc::ptr_eq(&still, &versions));
+    assert_eq!(store.reads(), reads);
+    let both = cache
+        .versions(start + Duration::from_secs(5), far())
+        .await
+        .unwrap();
+    assert_eq!(
+        stages(&both),
+        [(CURRENT, "new".to_owned()), (PREVIOUS, "old".to_owned())]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_slow_store_is_given_up_on_at_the_deadline_and_backed_off() {
+    let store = Arc::new(InMemorySecretStore::new().with_secret(SECRET_ID, document("one")));
+    store.set_delay(Duration::from_secs(5));
+    let cache = cache_over(&store);
+    let started = tokio::time::Instant::now();
+    let now = Instant::now();
+    let answer_by = now + Duration::from_millis(800);
+    assert!(matches!(
+        cache.versions(now, answer_by).await,
+        Err(WebhookSecretError::Timeout { .. })
+    ));
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(800) && waited < Duration::from_secs(1),
+        "gave up after {waited:?}"
+    );
+    // The timeout counts as a failure: the next request inside the backoff does not wait.
+    let reads = store.reads();
+    let started = tokio::time::Instant::now();
+    assert!(
+        cache
+            .versions(now + Duration::from_secs(1), now + Duration::from_secs(2))
+            .await
+            .is_err()
+    );
+    assert_eq!(started.elapsed(), Duration::ZERO);
+    assert_eq!(store.reads(), reads);
 }
 
 #[tokio::test]
@@ -260,16 +373,16 @@ async fn a_failed_forced_refresh_keeps_the_cached_versions() {
     let store = Arc::new(InMemorySecretStore::new().with_secret(SECRET_ID, document("one")));
     let cache = cache_over(&store);
     let start = Instant::now();
-    let cached = cache.versions(start).await.unwrap();
+    let cached = cache.versions(start, far()).await.unwrap();
     store.set_unavailable(true);
     assert!(
         cache
-            .refresh_after_signature_failure(&cached, start)
+            .refresh_after_signature_failure(&cached, start, far())
             .await
             .is_err()
     );
     let served = cache
-        .versions(start + Duration::from_secs(1))
+        .versions(start + Duration::from_secs(1), far())
         .await
         .unwrap();
     assert!(Arc::ptr_eq(&served, &cached));
@@ -279,7 +392,7 @@ async fn a_failed_forced_refresh_keeps_the_cached_versions() {
 async fn missing_and_malformed_secrets_are_errors_that_name_the_secret() {
     let empty = Arc::new(InMemorySecretStore::new());
     let error = cache_over(&empty)
-        .versions(Instant::now())
+        .versions(Instant::now(), far())
         .await
         .unwrap_err();
     assert!(matches!(
@@ -290,7 +403,7 @@ async fn missing_and_malformed_secrets_are_errors_that_name_the_secret() {
     let no_current = Arc::new(InMemorySecretStore::new());
     no_current.put_version(SECRET_ID, PREVIOUS, document("old"));
     let error = cache_over(&no_current)
-        .versions(Instant::now())
+        .versions(Instant::now(), far())
         .await
         .unwrap_err();
     assert!(matches!(error, WebhookSecretError::NoCurrentVersion { .. }));
@@ -300,7 +413,7 @@ async fn missing_and_malformed_secrets_are_errors_that_name_the_secret() {
         r#"{"signature_secret":"","api_key":"","application_id":""}"#,
     ));
     let error = cache_over(&placeholder)
-        .versions(Instant::now())
+        .versions(Instant::now(), far())
         .await
         .unwrap_err();
     assert!(

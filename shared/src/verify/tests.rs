@@ -112,7 +112,7 @@ fn a_genuine_vonage_token_is_accepted_with_its_claims() {
         verified.claims,
         VonageClaims {
             iat: NOW,
-            jti: Some("c5ba8f24-1a14-4c10-bfdf-3fbe8ce511b5".into()),
+            jti: "c5ba8f24-1a14-4c10-bfdf-3fbe8ce511b5".into(),
             iss: "Vonage".into(),
             api_key: Some("a1b2c3d".into()),
             application_id: Some("aaaaaaaa-bbbb-cccc-dddd-0123456789ab".into()),
@@ -641,6 +641,23 @@ fn another_account_or_application_is_refused_when_configured() {
             Err(Rejection::Account(field))
         );
     }
+}
+
+#[test]
+fn a_token_without_jti_is_refused() {
+    // Without a jti no duplicate check could be made, so the same request would pass twice.
+    assert_eq!(
+        check(&bearer(&without_claim("jti")), BODY),
+        Err(Rejection::MissingClaim("jti"))
+    );
+    assert_eq!(
+        check(&bearer(&with_claim("jti", json!(""))), BODY),
+        Err(Rejection::MissingClaim("jti"))
+    );
+    assert_eq!(
+        check(&bearer(&with_claim("jti", json!(null))), BODY),
+        Err(Rejection::ClaimType("jti"))
+    );
 }
 
 #[test]

@@ -9,6 +9,7 @@ use super::{
     AnswerConfig, Clock, IncomingWebhook, Outcome, SignedWebhookVerifier, VerificationFailure,
 };
 use crate::events::{NOTIFY_MARKER, VoiceEvent};
+use crate::logging::capped;
 use crate::ncco::Ncco;
 use crate::secrets::SecretStore;
 use crate::verify::Rejection;
@@ -64,15 +65,29 @@ impl AnswerHandler {
         incoming: &IncomingWebhook,
         request_event_url: Option<&str>,
     ) -> Outcome {
-        let call =
-            VoiceEvent::from_request(&incoming.method, incoming.query.as_deref(), &incoming.body)
-                .ok();
-        let call_uuid = call.as_ref().and_then(VoiceEvent::call_uuid);
-        let conversation_uuid = call.as_ref().and_then(VoiceEvent::conversation_uuid);
         let (event_url, event_url_source) = match (&self.configured_event_url, request_event_url) {
             (Some(configured), _) => (Some(configured.as_str()), "EVENT_URL"),
             (None, Some(derived)) => (Some(derived), "request"),
             (None, None) => (None, "none"),
+        };
+        // The call's identifiers, read only from a request that verified or that is answered
+        // unsigned, and capped for the log: an unsigned request's query is the caller's choice.
+        let call_ids = || {
+            let call = VoiceEvent::from_request(
+                &incoming.method,
+                incoming.query.as_deref(),
+                &incoming.body,
+            )
+            .ok();
+            let call_uuid = call
+                .as_ref()
+                .and_then(VoiceEvent::call_uuid)
+                .map(str::to_owned);
+            let conversation_uuid = call
+                .as_ref()
+                .and_then(VoiceEvent::conversation_uuid)
+                .map(capped);
+            (call_uuid, conversation_uuid)
         };
 
         if incoming.is_unsigned() {
@@ -82,67 +97,63 @@ impl AnswerHandler {
                     outcome = "rejected",
                     verified = false,
                     reason = Rejection::MissingToken.reason(),
-                    call_uuid,
-                    conversation_uuid,
                     "unsigned answer webhook refused: ANSWER_ALLOW_UNSIGNED is false"
                 );
                 return Outcome::Rejected(Rejection::MissingToken);
             }
+            let (call_uuid, conversation_uuid) = call_ids();
             tracing::info!(
                 webhook = "answer",
                 outcome = "answered",
                 verified = false,
-                call_uuid,
+                call_uuid = call_uuid.as_deref().map(capped),
                 conversation_uuid,
                 event_url_source,
                 "unsigned answer webhook answered"
             );
             return Outcome::Accepted {
-                ncco: Some(self.ncco(event_url, call_uuid)),
+                ncco: Some(self.ncco(event_url, call_uuid.as_deref())),
             };
         }
 
         match self.verifier.verify(incoming).await {
             Ok(verified) => {
+                let (call_uuid, conversation_uuid) = call_ids();
                 tracing::info!(
                     webhook = "answer",
                     outcome = "answered",
                     verified = true,
-                    call_uuid,
+                    call_uuid = call_uuid.as_deref().map(capped),
                     conversation_uuid,
-                    jti = verified.verified.claims.jti.as_deref(),
+                    jti = verified.verified.claims.jti.as_str(),
                     matched_secret = verified.verified.matched_secret.as_str(),
                     secret_refreshed = verified.secret_refreshed,
                     event_url_source,
                     "answer webhook answered"
                 );
                 Outcome::Accepted {
-                    ncco: Some(self.ncco(event_url, call_uuid)),
+                    ncco: Some(self.ncco(event_url, call_uuid.as_deref())),
                 }
             }
-            Err(VerificationFailure::Rejected(rejection)) => {
-                tracing::warn!(
-                    webhook = "answer",
-                    outcome = "rejected",
-                    verified = false,
-                    reason = rejection.reason(),
-                    call_uuid,
-                    conversation_uuid,
-                    "answer webhook refused"
-                );
-                Outcome::Rejected(rejection)
-            }
-            Err(VerificationFailure::SecretUnavailable(error)) => {
-                tracing::error!(
-                    webhook = "answer",
-                    outcome = "secret_unavailable",
-                    verified = false,
-                    call_uuid,
-                    conversation_uuid,
-                    error = %error,
-                    "answer webhook not verified: the webhook secret cannot be read"
-                );
-                Outcome::SecretUnavailable
+            Err(failure) => {
+                match &failure {
+                    VerificationFailure::SecretUnavailable(error) => tracing::error!(
+                        webhook = "answer",
+                        outcome = "secret_unavailable",
+                        verified = false,
+                        reason = failure.reason(),
+                        error = %error,
+                        "answer webhook not verified: the webhook secret cannot be read in time"
+                    ),
+                    _ => tracing::warn!(
+                        webhook = "answer",
+                        outcome = "rejected",
+                        verified = false,
+                        reason = failure.reason(),
+                        "answer webhook refused"
+                    ),
+                }
+                failure.outcome()
             }
         }
     }
@@ -157,7 +168,9 @@ impl AnswerHandler {
         if let Some(event_url) = event_url {
             let mut payload = serde_json::Map::new();
             payload.insert(NOTIFY_MARKER.into(), NOTIFY_STEP.into());
-            if let Some(uuid) = call_uuid {
+            // Echoed to Vonage only when it looks like a call id: an unsigned request's query is
+            // the caller's choice, and the NCCO is no place for 100 KB of it.
+            if let Some(uuid) = call_uuid.filter(|uuid| looks_like_call_id(uuid)) {
                 payload.insert("uuid".into(), uuid.into());
             }
             let notify = Notify {
@@ -172,4 +185,11 @@ impl AnswerHandler {
         }
         Value::Array(actions)
     }
+}
+
+fn looks_like_call_id(text: &str) -> bool {
+    (1..=64).contains(&text.len())
+        && text
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'-')
 }

@@ -8,6 +8,12 @@ pub trait Clock: Send + Sync {
     fn unix_seconds(&self) -> i64;
     /// A monotonic instant, for how long a cached secret has been held.
     fn instant(&self) -> Instant;
+    /// Unix milliseconds, the unit of Lambda's invocation deadline. A clock that reads only whole
+    /// seconds gives the end of the current second, the latest it could be: it may understate the
+    /// time left before a deadline, never overstate it.
+    fn unix_millis(&self) -> i64 {
+        self.unix_seconds().saturating_add(1).saturating_mul(1000)
+    }
 }
 
 /// The machine's clocks.
@@ -25,6 +31,14 @@ impl Clock for SystemClock {
 
     fn instant(&self) -> Instant {
         Instant::now()
+    }
+
+    fn unix_millis(&self) -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| {
+                i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+            })
     }
 }
 

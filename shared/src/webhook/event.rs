@@ -7,23 +7,26 @@ use super::{
     VerificationFailure, VerifiedWebhook,
 };
 use crate::events::VoiceEvent;
+use crate::logging::capped;
 use crate::secrets::SecretStore;
 use crate::verify::Rejection;
 
 /// One log line per event webhook, with the event's identifying fields and whatever the caller
-/// adds. Phone numbers (`from`/`to`) are left out on purpose.
+/// adds. Phone numbers (`from`/`to`) are left out on purpose. Every field taken from the body is
+/// capped: an unsigned event's fields are whatever the caller chose to send.
 macro_rules! event_line {
     ($level:ident, $event:expr, $($rest:tt)+) => {{
         let event: Option<&VoiceEvent> = $event;
+        let field = |read: fn(&VoiceEvent) -> Option<&str>| event.and_then(read).map(capped);
         tracing::$level!(
             webhook = "event",
-            call_uuid = event.and_then(VoiceEvent::call_uuid),
-            conversation_uuid = event.and_then(VoiceEvent::conversation_uuid),
-            status = event.map(VoiceEvent::kind),
-            direction = event.and_then(VoiceEvent::direction),
-            timestamp = event.and_then(VoiceEvent::timestamp),
-            start_time = event.and_then(VoiceEvent::start_time),
-            end_time = event.and_then(VoiceEvent::end_time),
+            call_uuid = field(VoiceEvent::call_uuid).as_deref(),
+            conversation_uuid = field(VoiceEvent::conversation_uuid).as_deref(),
+            status = event.map(|event| capped(event.kind())).as_deref(),
+            direction = field(VoiceEvent::direction).as_deref(),
+            timestamp = field(VoiceEvent::timestamp).as_deref(),
+            start_time = field(VoiceEvent::start_time).as_deref(),
+            end_time = field(VoiceEvent::end_time).as_deref(),
             $($rest)+
         )
     }};
@@ -53,18 +56,22 @@ impl EventHandler {
 
     /// Decides on one event webhook and logs it.
     ///
+    /// The body is parsed only once the token has verified (an unsigned request's body is parsed
+    /// to read its status for the allow-list; `crate::http` has already capped its size).
+    ///
     /// A replay (a verified token whose `jti` was already accepted here inside the freshness
     /// window) is [`Outcome::Replayed`] → 409 and not processed again. Vonage retries a webhook
     /// only after a timeout or a 429/503/504, so a 409 ends the matter whether the repeat came from
     /// an attacker or from a duplicate delivery of a request we already recorded, and the caller
     /// can see that it was refused.
     pub async fn handle(&self, incoming: &IncomingWebhook) -> Outcome {
-        let parsed =
-            VoiceEvent::from_request(&incoming.method, incoming.query.as_deref(), &incoming.body);
-        let event = parsed.as_ref().ok();
-
         if incoming.is_unsigned() {
-            return self.unsigned(event);
+            let parsed = VoiceEvent::from_request(
+                &incoming.method,
+                incoming.query.as_deref(),
+                &incoming.body,
+            );
+            return self.unsigned(parsed.as_ref().ok());
         }
 
         let VerifiedWebhook {
@@ -72,47 +79,48 @@ impl EventHandler {
             secret_refreshed,
         } = match self.verifier.verify(incoming).await {
             Ok(verified) => verified,
-            Err(VerificationFailure::Rejected(rejection)) => {
-                event_line!(
-                    warn,
-                    event,
-                    outcome = "rejected",
-                    verified = false,
-                    reason = rejection.reason(),
-                    "event webhook refused"
-                );
-                return Outcome::Rejected(rejection);
-            }
-            Err(VerificationFailure::SecretUnavailable(error)) => {
-                event_line!(
-                    error,
-                    event,
-                    outcome = "secret_unavailable",
-                    verified = false,
-                    error = %error,
-                    "event webhook not verified: the webhook secret cannot be read"
-                );
-                return Outcome::SecretUnavailable;
+            Err(failure) => {
+                match &failure {
+                    VerificationFailure::SecretUnavailable(error) => event_line!(
+                        error,
+                        None,
+                        outcome = "secret_unavailable",
+                        verified = false,
+                        reason = failure.reason(),
+                        error = %error,
+                        "event webhook not verified: the webhook secret cannot be read in time"
+                    ),
+                    _ => event_line!(
+                        warn,
+                        None,
+                        outcome = "rejected",
+                        verified = false,
+                        reason = failure.reason(),
+                        "event webhook refused"
+                    ),
+                }
+                return failure.outcome();
             }
         };
 
+        let parsed =
+            VoiceEvent::from_request(&incoming.method, incoming.query.as_deref(), &incoming.body);
+        let event = parsed.as_ref().ok();
         let claims = &verified.claims;
         let now = self.verifier.clock().unix_seconds();
-        if let Some(jti) = &claims.jti {
-            let forget_at = claims.iat.saturating_add(self.max_age_seconds);
-            if !self.replays.first_sighting(jti, forget_at, now) {
-                event_line!(
-                    warn,
-                    event,
-                    outcome = "replay",
-                    verified = true,
-                    replay = true,
-                    jti = jti.as_str(),
-                    matched_secret = verified.matched_secret.as_str(),
-                    "event webhook replayed: refused, not processed again"
-                );
-                return Outcome::Replayed;
-            }
+        let forget_at = claims.iat.saturating_add(self.max_age_seconds);
+        if !self.replays.first_sighting(&claims.jti, forget_at, now) {
+            event_line!(
+                warn,
+                event,
+                outcome = "replay",
+                verified = true,
+                replay = true,
+                jti = claims.jti.as_str(),
+                matched_secret = verified.matched_secret.as_str(),
+                "event webhook replayed: refused, not processed again"
+            );
+            return Outcome::Replayed;
         }
 
         event_line!(
@@ -121,7 +129,7 @@ impl EventHandler {
             outcome = "processed",
             verified = true,
             replay = false,
-            jti = claims.jti.as_deref(),
+            jti = claims.jti.as_str(),
             iat = claims.iat,
             matched_secret = verified.matched_secret.as_str(),
             secret_refreshed,

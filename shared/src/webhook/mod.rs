@@ -11,6 +11,7 @@ mod settings;
 
 use std::fmt;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 pub use answer::{AnswerHandler, NOTIFY_STEP};
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -18,6 +19,7 @@ pub use event::EventHandler;
 pub use replay::{DEFAULT_REPLAY_CAPACITY, ReplayCache};
 pub use settings::*;
 
+use crate::deadline::DEADLINE_MARGIN;
 use crate::secrets::{SecretStore, SecretVersions, WebhookSecretCache, WebhookSecretError};
 use crate::verify::{
     CandidateSecrets, Rejection, VerificationPolicy, Verified, WebhookRequest, verify,
@@ -33,6 +35,8 @@ pub struct IncomingWebhook {
     pub query: Option<String>,
     /// The body after API Gateway's base64 encoding has been undone.
     pub body: Vec<u8>,
+    /// When Lambda ends the invocation, if known. The handler answers before it.
+    pub lambda_deadline: Option<Instant>,
 }
 
 impl IncomingWebhook {
@@ -66,6 +70,7 @@ impl fmt::Debug for IncomingWebhook {
             .field("method", &self.method)
             .field("query_bytes", &self.query.as_ref().map(String::len))
             .field("body_bytes", &self.body.len())
+            .field("lambda_deadline", &self.lambda_deadline)
             .finish()
     }
 }
@@ -90,13 +95,46 @@ pub enum Outcome {
 pub enum VerificationFailure {
     Rejected(Rejection),
     SecretUnavailable(WebhookSecretError),
+    /// The signature matched no cached version and the early re-read is not due yet
+    /// (`SECRET_REFRESH_MIN_INTERVAL_SECONDS`). It may be a forgery, or a secret rotated in the
+    /// Dashboard before Secrets Manager: answered 503 so that Vonage retries rather than 401,
+    /// which Vonage does not retry and which would lose a genuine event.
+    RereadDeferred,
 }
+
+impl VerificationFailure {
+    /// The stable reason logged for a request that was not accepted.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            VerificationFailure::Rejected(rejection) => rejection.reason(),
+            VerificationFailure::SecretUnavailable(WebhookSecretError::Timeout { .. }) => {
+                "secret_timeout"
+            }
+            VerificationFailure::SecretUnavailable(_) => "secret_unavailable",
+            VerificationFailure::RereadDeferred => "signature_reread_deferred",
+        }
+    }
+
+    /// What the handler answers.
+    pub fn outcome(&self) -> Outcome {
+        match self {
+            VerificationFailure::Rejected(rejection) => Outcome::Rejected(rejection.clone()),
+            VerificationFailure::SecretUnavailable(_) | VerificationFailure::RereadDeferred => {
+                Outcome::SecretUnavailable
+            }
+        }
+    }
+}
+
+/// How long the cold-start read may take (Lambda allows 10 s of init).
+pub const WARM_UP_BUDGET: Duration = Duration::from_secs(5);
 
 /// Verifies signed webhooks against the cached webhook secret, every version a rotation left in
 /// place, re-reading the secret (rate-limited) when no version's signature matches.
 pub struct SignedWebhookVerifier {
     secrets: WebhookSecretCache,
     policy: VerificationPolicy,
+    response_budget: Duration,
     clock: Arc<dyn Clock>,
 }
 
@@ -112,7 +150,20 @@ impl SignedWebhookVerifier {
         Self {
             secrets: WebhookSecretCache::new(store, config.secret_id.clone(), config.secret_cache),
             policy: config.policy.clone(),
+            response_budget: config.response_budget,
             clock,
+        }
+    }
+
+    /// When a request received now must have its answer: inside the response budget and before
+    /// Lambda's deadline, whichever comes first.
+    pub fn answer_by(&self, incoming: &IncomingWebhook) -> Instant {
+        let by_budget = self.clock.instant() + self.response_budget;
+        match incoming.lambda_deadline {
+            Some(deadline) => {
+                by_budget.min(deadline.checked_sub(DEADLINE_MARGIN).unwrap_or(deadline))
+            }
+            None => by_budget,
         }
     }
 
@@ -123,7 +174,8 @@ impl SignedWebhookVerifier {
     /// Reads the secret now (at cold start) so the first webhook does not wait for it. A failure
     /// is logged and not fatal: requests answer 503 and the next one tries again.
     pub async fn warm_up(&self) -> Result<(), WebhookSecretError> {
-        match self.secrets.versions(self.clock.instant()).await {
+        let now = self.clock.instant();
+        match self.secrets.versions(now, now + WARM_UP_BUDGET).await {
             Ok(_) => Ok(()),
             Err(error) => {
                 tracing::error!(
@@ -141,9 +193,10 @@ impl SignedWebhookVerifier {
         incoming: &IncomingWebhook,
     ) -> Result<VerifiedWebhook, VerificationFailure> {
         let now = self.clock.unix_seconds();
+        let answer_by = self.answer_by(incoming);
         let versions = self
             .secrets
-            .versions(self.clock.instant())
+            .versions(self.clock.instant(), answer_by)
             .await
             .map_err(VerificationFailure::SecretUnavailable)?;
         match self.verify_against(&versions, incoming, now) {
@@ -160,11 +213,11 @@ impl SignedWebhookVerifier {
         // No version signed it: perhaps the secret was rotated since we read it.
         let fresh = self
             .secrets
-            .refresh_after_signature_failure(&versions, self.clock.instant())
+            .refresh_after_signature_failure(&versions, self.clock.instant(), answer_by)
             .await
             .map_err(VerificationFailure::SecretUnavailable)?;
         let Some(fresh) = fresh else {
-            return Err(VerificationFailure::Rejected(Rejection::Signature));
+            return Err(VerificationFailure::RereadDeferred);
         };
         self.verify_against(&fresh, incoming, now)
             .map(|verified| VerifiedWebhook {

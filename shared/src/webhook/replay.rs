@@ -3,12 +3,19 @@
 //!
 //! Per instance only: a replay that lands on another Lambda instance is not seen. Catching those
 //! would take a shared store (a DynamoDB conditional write), which this deployment does not have.
+//!
+//! When full, the entry nearest its expiry is dropped early. That is logged at most once per
+//! [`FULL_WARNING_INTERVAL_SECONDS`], with how many entries were dropped since the last line, so
+//! a flood costs one warning a minute rather than one per request.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 
 /// Enough for sustained traffic far above one Lambda instance's share of a 5-minute window.
 pub const DEFAULT_REPLAY_CAPACITY: usize = 10_000;
+
+/// Least time between two "replay cache full" warnings.
+pub const FULL_WARNING_INTERVAL_SECONDS: i64 = 60;
 
 pub struct ReplayCache {
     capacity: usize,
@@ -19,6 +26,9 @@ pub struct ReplayCache {
 struct Remembered {
     forget_at: HashMap<String, i64>,
     by_forget_at: BTreeSet<(i64, String)>,
+    /// When the last "full" warning was logged, and entries dropped early since then.
+    last_full_warning: Option<i64>,
+    dropped_since_warning: u64,
 }
 
 impl Remembered {
@@ -54,10 +64,19 @@ impl ReplayCache {
         }
         if state.forget_at.len() >= self.capacity {
             state.remove_first();
-            tracing::warn!(
-                capacity = self.capacity,
-                "replay cache full: forgot the oldest jti early"
-            );
+            state.dropped_since_warning += 1;
+            let due = state
+                .last_full_warning
+                .is_none_or(|last| now.saturating_sub(last) >= FULL_WARNING_INTERVAL_SECONDS);
+            if due {
+                tracing::warn!(
+                    capacity = self.capacity,
+                    forgotten_early = state.dropped_since_warning,
+                    "replay cache full: forgot the jti nearest expiry early"
+                );
+                state.last_full_warning = Some(now);
+                state.dropped_since_warning = 0;
+            }
         }
         state.forget_at.insert(jti.to_owned(), forget_at);
         state.by_forget_at.insert((forget_at, jti.to_owned()));

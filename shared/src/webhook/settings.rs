@@ -19,6 +19,15 @@ pub const ANSWER_ALLOW_UNSIGNED: &str = "ANSWER_ALLOW_UNSIGNED";
 pub const ANSWER_GREETING: &str = "ANSWER_GREETING";
 pub const ANSWER_LANGUAGE: &str = "ANSWER_LANGUAGE";
 pub const EVENT_URL: &str = "EVENT_URL";
+pub const WEBHOOK_MAX_BODY_BYTES: &str = "WEBHOOK_MAX_BODY_BYTES";
+pub const WEBHOOK_RESPONSE_BUDGET_MS: &str = "WEBHOOK_RESPONSE_BUDGET_MS";
+pub const SECRET_RETRY_BACKOFF_SECONDS: &str = "SECRET_RETRY_BACKOFF_SECONDS";
+
+/// Vonage's webhooks are a few KB; 64 KiB is ample and keeps a hostile body's parse cheap.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+/// Inside the answer function's 3 s timeout and Vonage's 5 s (answer) and 10 s (event) default
+/// socket timeouts; lower it when the application's socket timeout is lowered.
+pub const DEFAULT_RESPONSE_BUDGET: Duration = Duration::from_millis(2500);
 
 pub const DEFAULT_GREETING: &str =
     "Hello. This call is answered by a signed webhook on AWS Lambda. Goodbye.";
@@ -31,6 +40,12 @@ pub struct WebhookConfig {
     pub secret_id: String,
     pub secret_cache: SecretCacheSettings,
     pub policy: VerificationPolicy,
+    /// Bodies larger than this are refused (413) before anything parses them.
+    pub max_body_bytes: usize,
+    /// How long a webhook may take from receipt to answer: remote reads that do not finish
+    /// inside it give way to a 503, which Vonage retries, instead of a late answer it has
+    /// stopped waiting for.
+    pub response_budget: Duration,
 }
 
 impl WebhookConfig {
@@ -45,6 +60,19 @@ impl WebhookConfig {
                 problem: "must be at least 1 second".into(),
             });
         }
+        let max_body_bytes =
+            config::parsed_or(settings, WEBHOOK_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES)?;
+        let response_budget = config::millis_or(
+            settings,
+            WEBHOOK_RESPONSE_BUDGET_MS,
+            DEFAULT_RESPONSE_BUDGET,
+        )?;
+        if response_budget.is_zero() {
+            return Err(ConfigError::Invalid {
+                name: WEBHOOK_RESPONSE_BUDGET_MS,
+                problem: "must be at least 1 millisecond".into(),
+            });
+        }
         Ok(Self {
             secret_id: config::required(settings, WEBHOOK_SECRET_ID)?,
             secret_cache: SecretCacheSettings {
@@ -54,7 +82,14 @@ impl WebhookConfig {
                     SECRET_REFRESH_MIN_INTERVAL_SECONDS,
                     defaults.refresh_min_interval,
                 )?,
+                failure_backoff: config::seconds_or(
+                    settings,
+                    SECRET_RETRY_BACKOFF_SECONDS,
+                    defaults.failure_backoff,
+                )?,
             },
+            max_body_bytes,
+            response_budget,
             policy: VerificationPolicy {
                 max_age,
                 max_clock_ahead: config::seconds_or(
@@ -69,6 +104,13 @@ impl WebhookConfig {
                 body_hash: body_hash_mode(settings)?,
             },
         })
+    }
+
+    /// What `crate::http` checks on the raw event.
+    pub fn request_limits(&self) -> crate::http::RequestLimits {
+        crate::http::RequestLimits {
+            max_body_bytes: self.max_body_bytes,
+        }
     }
 
     /// How long after its `iat` a token stops passing the freshness check.
@@ -170,6 +212,8 @@ impl WebhookConfig {
             secret_id: secret_id.into(),
             secret_cache: SecretCacheSettings::default(),
             policy: VerificationPolicy::default(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            response_budget: DEFAULT_RESPONSE_BUDGET,
         }
     }
 
@@ -177,6 +221,7 @@ impl WebhookConfig {
         self.secret_cache = SecretCacheSettings {
             ttl,
             refresh_min_interval,
+            ..self.secret_cache
         };
         self
     }
@@ -201,6 +246,12 @@ mod tests {
         );
         assert_eq!(event.webhook.policy.body_hash, BodyHashMode::Exact);
         assert!(event.unsigned_statuses.is_empty());
+        assert_eq!(event.webhook.max_body_bytes, 65_536);
+        assert_eq!(event.webhook.response_budget, Duration::from_millis(2500));
+        assert_eq!(
+            event.webhook.secret_cache.failure_backoff,
+            Duration::from_secs(5)
+        );
 
         let answer = AnswerConfig::from_settings(&settings).unwrap();
         assert!(answer.allow_unsigned);
@@ -229,6 +280,9 @@ mod tests {
             (ANSWER_GREETING, "Bonjour"),
             (ANSWER_LANGUAGE, "fr-FR"),
             (EVENT_URL, "https://voice.example.com/event/"),
+            (WEBHOOK_MAX_BODY_BYTES, "1024"),
+            (WEBHOOK_RESPONSE_BUDGET_MS, "800"),
+            (SECRET_RETRY_BACKOFF_SECONDS, "7"),
         ];
         let event = EventConfig::from_settings(&settings).unwrap();
         assert_eq!(event.webhook.secret_cache.ttl, Duration::from_secs(60));
@@ -246,6 +300,12 @@ mod tests {
             BodyHashMode::ExactOrCompactJson
         );
         assert_eq!(event.unsigned_statuses, ["input", "transfer", "notify"]);
+        assert_eq!(event.webhook.max_body_bytes, 1024);
+        assert_eq!(event.webhook.response_budget, Duration::from_millis(800));
+        assert_eq!(
+            event.webhook.secret_cache.failure_backoff,
+            Duration::from_secs(7)
+        );
         let answer = AnswerConfig::from_settings(&settings).unwrap();
         assert!(!answer.allow_unsigned);
         assert_eq!(
@@ -274,6 +334,9 @@ mod tests {
             (WEBHOOK_MAX_AGE_SECONDS, "0"),
             (WEBHOOK_MAX_CLOCK_AHEAD_SECONDS, "-1"),
             (PAYLOAD_HASH_MODE, "lenient"),
+            (WEBHOOK_MAX_BODY_BYTES, "64k"),
+            (WEBHOOK_RESPONSE_BUDGET_MS, "0"),
+            (SECRET_RETRY_BACKOFF_SECONDS, "soon"),
         ] {
             assert_eq!(
                 name_of(EventConfig::from_settings(&with(name, value)).unwrap_err()),

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use lambda_http::Request;
 use serde_json::Value;
 use vonage_voice_lambda::config::Settings;
-use vonage_voice_lambda::http::request_from_event;
+use vonage_voice_lambda::http::{RequestLimits, request_from_event};
 use vonage_voice_lambda::secrets::{InMemorySecretStore, WebhookSecret};
 use vonage_voice_lambda::webhook::{
     AnswerConfig, AnswerHandler, EventConfig, EventHandler, ManualClock, WEBHOOK_SECRET_ID,
@@ -45,7 +45,8 @@ pub fn request(name: &str) -> Request {
 }
 
 pub fn request_from_value(event: Value) -> Request {
-    request_from_event(event).expect("the fixture is an API Gateway event lambda_http accepts")
+    request_from_event(event, RequestLimits::default())
+        .expect("the fixture is an API Gateway event lambda_http accepts")
 }
 
 /// The `Authorization` header's token in a fixture.

@@ -17,6 +17,7 @@ use integration_tests::spec_schema::{RequestBodySchema, read_vonage_spec};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
 use vonage_voice_lambda::alert::AlertConfig;
+use vonage_voice_lambda::deadline::Budget;
 use vonage_voice_lambda::secrets::InMemorySecretStore;
 use vonage_voice_lambda::voice::{ApplicationClaims, RetryPolicy};
 
@@ -120,6 +121,14 @@ pub fn alert_config(base_url: &str) -> AlertConfig {
         jitter: true,
     };
     config
+}
+
+/// An invocation's budget that no test here comes near, for the tests not about deadlines.
+pub fn ample_budget() -> Budget {
+    Budget::lasting(
+        Duration::from_secs(30),
+        std::sync::Arc::new(vonage_voice_lambda::webhook::SystemClock),
+    )
 }
 
 pub fn voice_spec() -> Value {

@@ -10,19 +10,16 @@
 //! all three alike; a first, untimed round reads each binary into the page cache.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::runtime_api::{Invocation, NextRequest, Posted, RuntimeApi};
-use crate::spawner::{Exit, Spawner, vm_hwm_kb};
+use integration_tests::runtime_api::{
+    DEFAULT_DEADLINE, FunctionProcess, Launch, NextRequest, Reply, WAIT_LIMIT,
+};
+use integration_tests::spawner::Spawner;
+
 use crate::stack::{Function, Stack};
 use crate::stats::{Summary, ms};
-
-/// Generous: a stall on a loaded machine shows in the max, it does not fail the run.
-const INIT_LIMIT: Duration = Duration::from_secs(20);
-const INVOCATION_LIMIT: Duration = Duration::from_secs(20);
-const POLL_EVERY: Duration = Duration::from_millis(250);
 
 #[derive(Debug, Serialize)]
 pub struct ColdStart {
@@ -65,157 +62,73 @@ pub fn wrapper() -> Option<std::path::PathBuf> {
         .map(std::path::PathBuf::from)
 }
 
-/// One function process under its own Runtime API.
-struct Instance {
+/// Starts `function`'s binary (through [`wrapper`] when set) under its own Runtime API.
+async fn start(
+    stack: &Stack,
+    spawner: &Spawner,
     function: Function,
-    api: RuntimeApi,
-    pid: i32,
-    forked_at_ns: u64,
-    log: std::path::PathBuf,
+) -> Result<FunctionProcess, String> {
+    let binary = function.release_binary();
+    if !binary.exists() {
+        return Err(format!(
+            "{} is missing: scripts/bench.sh builds it (cargo build --release -p {})",
+            binary.display(),
+            function.name()
+        ));
+    }
+    let (program, args) = match wrapper() {
+        Some(wrapper) => (wrapper, vec![binary.display().to_string()]),
+        None => (binary, Vec::new()),
+    };
+    FunctionProcess::start(
+        spawner,
+        Launch {
+            name: function.name().to_owned(),
+            program,
+            args,
+            env: stack.environment(function),
+            log: stack.log_file(function),
+        },
+    )
+    .await
 }
 
-impl Instance {
-    async fn start(
-        stack: &Stack,
-        spawner: &mut Spawner,
-        function: Function,
-    ) -> Result<Self, String> {
-        let binary = function.release_binary();
-        if !binary.exists() {
-            return Err(format!(
-                "{} is missing: scripts/bench.sh builds it (cargo build --release -p {})",
-                binary.display(),
-                function.name()
-            ));
-        }
-        let api = RuntimeApi::start(function.name()).await?;
-        let log = stack.log_file(function);
-        let env = stack.environment(function, &api.host_and_port());
-        let spawned = match wrapper() {
-            Some(wrapper) => {
-                let binary = binary.display().to_string();
-                spawner.spawn(&wrapper, vec![binary], env, &log).await?
-            }
-            None => spawner.spawn(&binary, Vec::new(), env, &log).await?,
-        };
-        Ok(Self {
-            function,
-            api,
-            pid: spawned.pid,
-            forked_at_ns: spawned.forked_at_ns,
-            log,
-        })
-    }
-
-    fn died(&self, exit: &Exit, waiting_for: &str) -> String {
-        format!(
-            "{} exited ({}) while the harness waited for {waiting_for}; see {}",
-            self.function.name(),
-            exit.how,
-            self.log.display()
-        )
-    }
-
-    /// The process's next `GET /next`, failing early if it exits instead.
-    async fn next_request(&mut self, spawner: &mut Spawner) -> Result<NextRequest, String> {
-        let deadline = Instant::now() + INIT_LIMIT;
-        loop {
-            if let Some(next) = self.api.next_request(POLL_EVERY).await {
-                return Ok(next);
-            }
-            if let Some(exit) = spawner.poll(self.pid).await? {
-                return Err(self.died(&exit, "GET /next"));
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "{} did not ask for an invocation within {INIT_LIMIT:?}; see {}",
-                    self.function.name(),
-                    self.log.display()
-                ));
-            }
-        }
-    }
-
-    /// Hands `payload` to the waiting process and returns (handed over, response arrived, body).
-    async fn invoke(
-        &mut self,
-        spawner: &mut Spawner,
-        next: NextRequest,
-        payload: Vec<u8>,
-    ) -> Result<(u64, u64, Vec<u8>), String> {
-        let request_id = uuid::Uuid::new_v4().to_string();
-        let served_ns = next.serve(Invocation {
-            request_id: request_id.clone(),
-            payload,
-        })?;
-        let deadline = Instant::now() + INVOCATION_LIMIT;
-        let name = self.function.name();
-        loop {
-            match self.api.posted(POLL_EVERY).await {
-                Some(Posted::Response {
-                    request_id: answered,
-                    arrived_ns,
-                    body,
-                }) if answered == request_id => return Ok((served_ns, arrived_ns, body.to_vec())),
-                Some(Posted::Response {
-                    request_id: other, ..
-                }) => {
-                    return Err(format!("{name} answered request {other}, not {request_id}"));
-                }
-                Some(Posted::InvocationError {
-                    request_id: failed,
-                    body,
-                }) => {
-                    return Err(format!(
-                        "{name} reported an error for request {failed}: {}",
-                        String::from_utf8_lossy(&body)
-                    ));
-                }
-                Some(Posted::InitError { body }) => {
-                    return Err(format!(
-                        "{name} reported an init error: {}",
-                        String::from_utf8_lossy(&body)
-                    ));
-                }
-                None => {}
-            }
-            if let Some(exit) = spawner.poll(self.pid).await? {
-                return Err(self.died(&exit, "its response"));
-            }
-            if Instant::now() > deadline {
-                return Err(format!(
-                    "{name} did not answer within {INVOCATION_LIMIT:?}; see {}",
-                    self.log.display()
-                ));
-            }
-        }
-    }
-
-    /// Waits until the process is idle at `GET /next` again, then kills and reaps it.
-    async fn finish(mut self, spawner: &mut Spawner) -> Result<(Exit, Option<u64>), String> {
-        let idle = self.next_request(spawner).await?;
-        let vm_hwm_kb = vm_hwm_kb(self.pid);
-        let exit = spawner.reap(self.pid).await?;
-        drop(idle);
-        if exit.how != "killed by the harness" {
-            return Err(self.died(&exit, "the harness to stop it"));
-        }
-        Ok((exit, vm_hwm_kb))
+/// Hands `payload` to the waiting process; returns (handed over, response arrived, body). An
+/// error report fails the run: the benchmark only times successes.
+async fn invoke(
+    instance: &mut FunctionProcess,
+    next: NextRequest,
+    payload: Vec<u8>,
+) -> Result<(u64, u64, Vec<u8>), String> {
+    match instance
+        .invoke(next, payload, DEFAULT_DEADLINE, WAIT_LIMIT)
+        .await?
+    {
+        Reply::Response {
+            served_ns,
+            arrived_ns,
+            body,
+        } => Ok((served_ns, arrived_ns, body)),
+        Reply::Error { body, .. } => Err(format!(
+            "{} reported an error: {}",
+            instance.name(),
+            String::from_utf8_lossy(&body)
+        )),
     }
 }
 
 async fn one_cold_start(
     stack: &Stack,
-    spawner: &mut Spawner,
+    spawner: &Spawner,
     function: Function,
 ) -> Result<ColdStart, String> {
     let payload = stack.invocation(function)?;
-    let mut instance = Instance::start(stack, spawner, function).await?;
-    let first = instance.next_request(spawner).await?;
-    let init_ns = first.arrived_ns.saturating_sub(instance.forked_at_ns);
-    let (served_ns, answered_ns, body) = instance.invoke(spawner, first, payload).await?;
+    let mut instance = start(stack, spawner, function).await?;
+    let first = instance.next_request(WAIT_LIMIT).await?;
+    let init_ns = first.arrived_ns.saturating_sub(instance.forked_at_ns());
+    let (served_ns, answered_ns, body) = invoke(&mut instance, first, payload).await?;
     stack.check_response(function, &body).await?;
-    let (exit, vm_hwm_kb) = instance.finish(spawner).await?;
+    let (exit, vm_hwm_kb) = instance.finish().await?;
     let first_invocation_ns = answered_ns.saturating_sub(served_ns);
     Ok(ColdStart {
         init_ms: ms(init_ns),
@@ -234,7 +147,7 @@ fn file_size(path: &Path) -> u64 {
 
 pub async fn measure_cold_starts(
     stack: &Stack,
-    spawner: &mut Spawner,
+    spawner: &Spawner,
     starts: usize,
 ) -> Result<Vec<FunctionColdStarts>, String> {
     for function in Function::ALL {
@@ -275,16 +188,16 @@ pub async fn measure_cold_starts(
 /// One event process: a cold invocation, then `count` warm ones, each a freshly signed event.
 pub async fn measure_warm_event(
     stack: &Stack,
-    spawner: &mut Spawner,
+    spawner: &Spawner,
     count: usize,
 ) -> Result<WarmInvocations, String> {
     let function = Function::Event;
-    let mut instance = Instance::start(stack, spawner, function).await?;
+    let mut instance = start(stack, spawner, function).await?;
     let mut timings = Vec::with_capacity(count);
     for index in 0..=count {
         let payload = stack.invocation(function)?;
-        let next = instance.next_request(spawner).await?;
-        let (served_ns, answered_ns, body) = instance.invoke(spawner, next, payload).await?;
+        let next = instance.next_request(WAIT_LIMIT).await?;
+        let (served_ns, answered_ns, body) = invoke(&mut instance, next, payload).await?;
         stack
             .check_response(function, &body)
             .await
@@ -293,7 +206,7 @@ pub async fn measure_warm_event(
             timings.push(answered_ns.saturating_sub(served_ns) as f64 / 1_000.0);
         }
     }
-    let (exit, _) = instance.finish(spawner).await?;
+    let (exit, _) = instance.finish().await?;
     Ok(WarmInvocations {
         function,
         invocation_us: Summary::of(&timings).ok_or("no warm invocations measured")?,

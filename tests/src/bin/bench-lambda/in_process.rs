@@ -87,7 +87,8 @@ async fn run(count: usize) -> Result<Vec<f64>, String> {
     for bytes in &events {
         let started = monotonic_ns();
         let event: Value = serde_json::from_slice(bytes).map_err(|error| error.to_string())?;
-        let request = http::request_from_event(event).map_err(|error| error.to_string())?;
+        let request = http::request_from_event(event, http::RequestLimits::default())
+            .map_err(|error| error.to_string())?;
         let response = http::serve_event(&handler, request).await;
         let elapsed = monotonic_ns() - started;
         if response.status() != 200 {

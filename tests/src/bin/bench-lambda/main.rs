@@ -18,9 +18,7 @@ mod in_process;
 mod machine;
 mod probes;
 mod report;
-mod runtime_api;
 mod sizes;
-mod spawner;
 mod stack;
 mod stats;
 mod verification;
@@ -29,6 +27,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use integration_tests::repo_root;
+use integration_tests::spawner;
 use serde::Serialize;
 
 /// How much of everything to measure.
@@ -210,19 +209,20 @@ fn run(options: &Options) -> Result<(), String> {
         step("local stack: moto with fresh secrets, the Vonage emulator, an event sink");
         let stack = stack::Stack::start(&options.out_dir).await?;
         let stand_ins = stack.stand_in_latency(plan.moto_round_trips).await?;
-        let mut spawner = spawner::Spawner::start().await?;
+        let helper = std::env::current_exe().map_err(|error| format!("no current exe: {error}"))?;
+        let spawner = spawner::Spawner::start(&helper).await?;
         step(&format!(
             "cold starts: {} per function, under a local Lambda Runtime API",
             plan.cold_starts
         ));
         let cold_starts =
-            cold_start::measure_cold_starts(&stack, &mut spawner, plan.cold_starts).await?;
+            cold_start::measure_cold_starts(&stack, &spawner, plan.cold_starts).await?;
         step(&format!(
             "warm event invocations: {}",
             plan.warm_invocations
         ));
         let warm_event =
-            cold_start::measure_warm_event(&stack, &mut spawner, plan.warm_invocations).await?;
+            cold_start::measure_warm_event(&stack, &spawner, plan.warm_invocations).await?;
         let measurement_floor = spawner.measurement_floor().await?;
         spawner.shutdown().await;
         drop(stack);

@@ -14,6 +14,7 @@ use axum::http::StatusCode;
 use integration_tests::flow::{
     API_KEY, APPLICATION_SECRET_ID, FROM_NUMBER, GeneratedCredentials, WEBHOOK_SECRET_ID,
 };
+use integration_tests::runtime_api::lambda_environment;
 use integration_tests::{ChildGuard, MotoServer, free_port, repo_root};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -207,45 +208,23 @@ impl Stack {
     }
 
     /// The environment Lambda would give the function, plus its settings, pointing at the
-    /// stand-ins. Nothing is inherited from the shell running the benchmark.
-    pub fn environment(&self, function: Function, runtime_api: &str) -> Vec<(String, String)> {
-        let name = function.name();
-        let task_root = build_dir().display().to_string();
-        let mut env: Vec<(&str, String)> = vec![
-            ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_owned()),
-            ("AWS_LAMBDA_FUNCTION_NAME", name.to_owned()),
-            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".into()),
-            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
-            ("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{name}")),
-            ("AWS_LAMBDA_LOG_STREAM_NAME", "bench".into()),
-            ("AWS_LAMBDA_LOG_FORMAT", "JSON".into()),
-            ("AWS_LAMBDA_LOG_LEVEL", "INFO".into()),
-            ("AWS_REGION", "us-east-1".into()),
-            ("AWS_DEFAULT_REGION", "us-east-1".into()),
-            ("AWS_ACCESS_KEY_ID", "testing".into()),
-            ("AWS_SECRET_ACCESS_KEY", "testing".into()),
-            ("AWS_SESSION_TOKEN", "testing".into()),
-            ("AWS_ENDPOINT_URL", self.moto.endpoint()),
-            ("LAMBDA_TASK_ROOT", task_root),
-            ("_HANDLER", "bootstrap".into()),
-            ("LANG", "en_US.UTF-8".into()),
-            ("TZ", ":UTC".into()),
-            ("PATH", "/usr/local/bin:/usr/bin:/bin".into()),
-            ("EVENT_URL", format!("{}/event", self.sink_url)),
-        ];
+    /// stand-ins. Nothing is inherited from the shell running the benchmark;
+    /// `AWS_LAMBDA_RUNTIME_API` is added by the harness that starts the process.
+    pub fn environment(&self, function: Function) -> Vec<(String, String)> {
+        let mut env = lambda_environment(function.name(), &build_dir(), &self.moto.endpoint());
+        let mut set = |name: &str, value: String| env.push((name.to_owned(), value));
+        set("EVENT_URL", format!("{}/event", self.sink_url));
         match function {
             Function::Answer | Function::Event => {
-                env.push(("VONAGE_WEBHOOK_SECRET_ID", WEBHOOK_SECRET_ID.into()));
+                set("VONAGE_WEBHOOK_SECRET_ID", WEBHOOK_SECRET_ID.into());
             }
             Function::SendAlert => {
-                env.push(("VONAGE_APPLICATION_SECRET_ID", APPLICATION_SECRET_ID.into()));
-                env.push(("VONAGE_API_BASE_URL", self.emulator_url.clone()));
-                env.push(("VONAGE_FROM_NUMBER", FROM_NUMBER.into()));
+                set("VONAGE_APPLICATION_SECRET_ID", APPLICATION_SECRET_ID.into());
+                set("VONAGE_API_BASE_URL", self.emulator_url.clone());
+                set("VONAGE_FROM_NUMBER", FROM_NUMBER.into());
             }
         }
-        env.into_iter()
-            .map(|(name, value)| (name.to_owned(), value))
-            .collect()
+        env
     }
 
     /// A fresh invocation payload: webhooks are signed now, each with its own `jti`.

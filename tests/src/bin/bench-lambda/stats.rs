@@ -47,17 +47,8 @@ impl Summary {
     }
 }
 
-/// `CLOCK_MONOTONIC` in nanoseconds. The harness and its process helper both read this clock, so
-/// a fork timestamp taken in the helper and a request timestamp taken here can be subtracted.
-pub fn monotonic_ns() -> u64 {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime writes into the timespec it is given.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
-    (now.tv_sec as u64) * 1_000_000_000 + now.tv_nsec as u64
-}
+/// The one clock every process in the run shares (the process helper time-stamps forks on it).
+pub use integration_tests::spawner::monotonic_ns;
 
 /// Nanoseconds to milliseconds.
 pub fn ms(nanoseconds: u64) -> f64 {

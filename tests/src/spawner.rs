@@ -1,15 +1,17 @@
-//! Starts the functions being measured from a small helper process, and reaps them with `wait4`.
+//! Starts function processes from a small helper process, and reaps them with `wait4`: used by
+//! the benchmark and by the suites that run the function binaries under
+//! [`crate::runtime_api`].
 //!
 //! Why a helper: Linux reports in `ru_maxrss` the larger of the process's own peak and the peak
 //! RSS of the address space it was forked from (exec records the old address space's high-water
-//! mark). A function spawned straight from this harness, which holds a tokio runtime, an AWS
-//! client and an HTTP server, would "peak" at the harness's size. The helper is this same binary
-//! in a tiny synchronous mode; children forked from it inherit only its few hundred kilobytes,
-//! reported as [`MeasurementFloor`].
+//! mark). A function spawned straight from the harness, which holds a tokio runtime, an AWS
+//! client and an HTTP server, would "peak" at the harness's size. The helper is a binary in a
+//! tiny synchronous mode ([`serve`], `bench-lambda spawner`); children forked from it inherit
+//! only its few hundred kilobytes, reported as [`MeasurementFloor`].
 //!
 //! The helper reads one JSON request per line on stdin and answers one JSON reply per line. It
 //! ignores SIGINT (Ctrl-C reaches the whole terminal group) and, when stdin closes, kills every
-//! child it started: nothing outlives the run, even if the harness dies.
+//! child it started: nothing outlives the run, even if the harness dies or a test panics.
 
 use std::collections::HashMap;
 use std::ffi::CString;
@@ -17,14 +19,27 @@ use std::io::{BufRead, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdin, ChildStdout};
 
-use crate::stats::monotonic_ns;
-
+/// The argument that puts a helper binary into [`serve`].
 pub const SUBCOMMAND: &str = "spawner";
+
+/// `CLOCK_MONOTONIC` in nanoseconds. The harness and its process helper both read this clock, so
+/// a fork timestamp taken in the helper and a request timestamp taken in the harness can be
+/// subtracted.
+pub fn monotonic_ns() -> u64 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    (now.tv_sec as u64) * 1_000_000_000 + now.tv_nsec as u64
+}
 
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
@@ -87,7 +102,8 @@ pub struct MeasurementFloor {
 // The helper process
 // ---------------------------------------------------------------------------------------------
 
-/// The helper's main loop (`bench-lambda spawner`).
+/// The helper's main loop: a binary calls this when its first argument is [`SUBCOMMAND`]
+/// (`bench-lambda spawner`).
 pub fn serve() -> ExitCode {
     // SAFETY: setting a signal disposition; children restore the default before exec.
     unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
@@ -267,6 +283,9 @@ fn wait(pid: i32, options: libc::c_int) -> Option<Exit> {
     })
 }
 
+/// [`Exit::how`] for a child the harness killed.
+pub const KILLED_BY_THE_HARNESS: &str = "killed by the harness";
+
 fn reap(pid: i32) -> Exit {
     // SAFETY: kill(2) on the child's process group (set at fork) and on the child itself.
     unsafe {
@@ -276,7 +295,7 @@ fn reap(pid: i32) -> Exit {
     match wait(pid, 0) {
         Some(mut exit) => {
             if exit.how == format!("signal {}", libc::SIGKILL) {
-                exit.how = "killed by the harness".to_owned();
+                exit.how = KILLED_BY_THE_HARNESS.to_owned();
             }
             exit
         }
@@ -301,8 +320,19 @@ pub fn vm_hwm_kb(pid: i32) -> Option<u64> {
 // The harness's side
 // ---------------------------------------------------------------------------------------------
 
+/// The harness's handle on one helper process. Clones share the helper (one request at a time);
+/// when the last clone is dropped the helper's stdin closes and it kills every child it started.
+#[derive(Clone)]
 pub struct Spawner {
-    helper: Child,
+    shared: Arc<SpawnerShared>,
+}
+
+struct SpawnerShared {
+    pipes: tokio::sync::Mutex<Option<Pipes>>,
+    helper: tokio::sync::Mutex<Child>,
+}
+
+struct Pipes {
     requests: ChildStdin,
     replies: Lines<BufReader<ChildStdout>>,
 }
@@ -314,34 +344,43 @@ pub struct Spawned {
 }
 
 impl Spawner {
-    pub async fn start() -> Result<Self, String> {
-        let program =
-            std::env::current_exe().map_err(|error| format!("no current exe: {error}"))?;
-        let mut helper = tokio::process::Command::new(program)
+    /// Starts `helper` with [`SUBCOMMAND`]: a binary whose `main` calls [`serve`] then (the
+    /// benchmark passes itself; the suites pass `env!("CARGO_BIN_EXE_bench-lambda")`).
+    pub async fn start(helper: &Path) -> Result<Self, String> {
+        let mut helper = tokio::process::Command::new(helper)
             .arg(SUBCOMMAND)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|error| format!("the process helper did not start: {error}"))?;
+            .map_err(|error| {
+                format!(
+                    "the process helper {} did not start: {error}",
+                    helper.display()
+                )
+            })?;
         let requests = helper.stdin.take().ok_or("the helper has no stdin")?;
         let replies =
             BufReader::new(helper.stdout.take().ok_or("the helper has no stdout")?).lines();
         Ok(Self {
-            helper,
-            requests,
-            replies,
+            shared: Arc::new(SpawnerShared {
+                pipes: tokio::sync::Mutex::new(Some(Pipes { requests, replies })),
+                helper: tokio::sync::Mutex::new(helper),
+            }),
         })
     }
 
-    async fn call(&mut self, request: &Request) -> Result<Reply, String> {
+    async fn call(&self, request: &Request) -> Result<Reply, String> {
         let mut line = serde_json::to_string(request).map_err(|error| error.to_string())?;
         line.push('\n');
-        self.requests
+        let mut pipes = self.shared.pipes.lock().await;
+        let pipes = pipes.as_mut().ok_or("the process helper was shut down")?;
+        pipes
+            .requests
             .write_all(line.as_bytes())
             .await
             .map_err(|error| format!("the process helper is gone: {error}"))?;
-        let reply = self
+        let reply = pipes
             .replies
             .next_line()
             .await
@@ -355,8 +394,10 @@ impl Spawner {
         }
     }
 
+    /// Forks and execs `program` with `args` and exactly `env` (nothing inherited), stdout and
+    /// stderr appended to `log`.
     pub async fn spawn(
-        &mut self,
+        &self,
         program: &Path,
         args: Vec<String>,
         env: Vec<(String, String)>,
@@ -375,7 +416,7 @@ impl Spawner {
     }
 
     /// `Some` once the child has exited by itself.
-    pub async fn poll(&mut self, pid: i32) -> Result<Option<Exit>, String> {
+    pub async fn poll(&self, pid: i32) -> Result<Option<Exit>, String> {
         match self.call(&Request::Poll { pid }).await? {
             Reply::Running => Ok(None),
             Reply::Exited(exit) => Ok(Some(exit)),
@@ -383,14 +424,15 @@ impl Spawner {
         }
     }
 
-    pub async fn reap(&mut self, pid: i32) -> Result<Exit, String> {
+    /// Kills the child's process group (unless it already exited) and collects its exit.
+    pub async fn reap(&self, pid: i32) -> Result<Exit, String> {
         match self.call(&Request::Reap { pid }).await? {
             Reply::Exited(exit) => Ok(exit),
             _ => Err("unexpected reply to reap".into()),
         }
     }
 
-    pub async fn measurement_floor(&mut self) -> Result<MeasurementFloor, String> {
+    pub async fn measurement_floor(&self) -> Result<MeasurementFloor, String> {
         let (helper_vm_hwm_kb, true_from_helper_max_rss_kb) =
             match self.call(&Request::Floor).await? {
                 Reply::Floor {
@@ -413,19 +455,11 @@ impl Spawner {
             true_from_harness_max_rss_kb,
         })
     }
-}
 
-impl Spawner {
     /// Closes the helper's stdin, which makes it kill any child still running, and waits for it.
-    pub async fn shutdown(self) {
-        let Self {
-            mut helper,
-            requests,
-            replies,
-        } = self;
-        drop(requests);
-        drop(replies);
-        let _ = helper.wait().await;
+    pub async fn shutdown(&self) {
+        drop(self.shared.pipes.lock().await.take());
+        let _ = self.shared.helper.lock().await.wait().await;
     }
 }
 
@@ -447,7 +481,7 @@ mod tests {
         assert!(forked_at_ns > 0);
         assert!(wait(pid, libc::WNOHANG).is_none(), "still running");
         let exit = reap(pid);
-        assert_eq!(exit.how, "killed by the harness");
+        assert_eq!(exit.how, super::KILLED_BY_THE_HARNESS);
         assert!(exit.max_rss_kb > 0);
     }
 
