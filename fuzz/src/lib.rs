@@ -4,7 +4,8 @@
 //! The oracle is the targets' definition of "genuinely signed": the token's MAC, computed here
 //! with RustCrypto's `hmac`/`sha2` (the verifier uses aws-lc), matches the secret the verifier
 //! says matched, and `payload_hash` is the SHA-256 of what the request carried, as the policy's
-//! body-hash mode allows. It also re-reads the claims the verifier's other checks rest on.
+//! body-hash mode allows. It also re-reads the claims the verifier's other checks rest on
+//! (issuer, account, times, a non-empty `jti`).
 
 use std::time::Duration;
 
@@ -68,6 +69,7 @@ fn segment_json(segment: &str) -> Result<serde_json::Map<String, Value>, String>
 #[derive(Deserialize)]
 struct OracleClaims {
     iat: Option<Value>,
+    jti: Option<Value>,
     exp: Option<Value>,
     nbf: Option<Value>,
     iss: Option<Value>,
@@ -157,6 +159,11 @@ pub fn check_accepted(
         .ok_or("accepted without a numeric iat")?;
     if iat != verified.claims.iat {
         return Err(format!("iat {iat} reported as {}", verified.claims.iat));
+    }
+    // Without a `jti` a replay could not be told from a new delivery.
+    match &claims.jti {
+        Some(Value::String(jti)) if !jti.is_empty() && *jti == verified.claims.jti => {}
+        other => return Err(format!("accepted jti {other:?}")),
     }
     let oldest = now.saturating_sub(whole_seconds(policy.max_age));
     let newest = now.saturating_add(whole_seconds(policy.max_clock_ahead));
