@@ -9,9 +9,9 @@
 # target/fuzz/corpus/<target>/ (never committed), crashes go to target/fuzz/artifacts/<target>/,
 # logs to target/fuzz/logs/. Replay a crash with the command the failure prints.
 #
-# No sanitizer (`-s none`): the targets' code is safe Rust, where AddressSanitizer finds nothing
-# that a panic does not, and aws-lc's C is built by `cc` without it anyway; ASan would roughly
-# double the build and slow every run. Debug assertions are on (`-a`), so overflow is a crash.
+# No sanitizer (`-s none`): the code under test is safe Rust, where AddressSanitizer finds nothing
+# a panic does not, and aws-lc's C is compiled by `cc` without it anyway, so ASan would only add
+# its build and per-run cost. Debug assertions are on (`-a`), so an overflow is a crash too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
