@@ -22,6 +22,19 @@ if ! rustup target list --installed | grep -qx aarch64-unknown-linux-gnu; then
   rustup target add aarch64-unknown-linux-gnu
 fi
 
+# The fuzz targets (scripts/fuzz.sh) build with nightly and cargo-fuzz.
+if ! rustup toolchain list | grep -q '^nightly'; then
+  say "installing the nightly toolchain for the fuzz targets"
+  rustup toolchain install nightly --profile minimal --component rustfmt
+fi
+cargo_fuzz_version=0.13.2
+if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $cargo_fuzz_version" ]; then
+  say "installing cargo-fuzz $cargo_fuzz_version"
+  cargo install cargo-fuzz --version "$cargo_fuzz_version" --locked
+fi
+# Its own workspace and Cargo.lock: fetched here so that the build needs no network.
+cargo fetch --manifest-path fuzz/Cargo.toml --quiet
+
 # Python's shims may live where a fresh shell has not looked yet.
 hash -r
 command -v pyenv >/dev/null && pyenv rehash || true
