@@ -14,7 +14,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -25,7 +25,7 @@ use serde_json::Value;
 
 use crate::deadline::Budget;
 use crate::verify::Rejection;
-use crate::webhook::{AnswerHandler, EventHandler, IncomingWebhook, Outcome, SystemClock};
+use crate::webhook::{AnswerHandler, Clock, EventHandler, IncomingWebhook, Outcome, SystemClock};
 
 /// The request and response types of [`run`]'s handlers, so callers need no `lambda_http` of
 /// their own.
@@ -177,7 +177,9 @@ fn deadline_instant(deadline_unix_ms: u64) -> Option<Instant> {
     if deadline_unix_ms == 0 {
         return None;
     }
-    Some(Budget::until(deadline_unix_ms, Duration::ZERO, Arc::new(SystemClock)).ends_at())
+    // One clock for every invocation, rather than an allocation per request.
+    static CLOCK: LazyLock<Arc<dyn Clock>> = LazyLock::new(|| Arc::new(SystemClock));
+    Some(Budget::until(deadline_unix_ms, Duration::ZERO, Arc::clone(&CLOCK)).ends_at())
 }
 
 /// An API Gateway event (payload 1.0 or 2.0) as the request handlers receive it under [`run`].

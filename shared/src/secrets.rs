@@ -557,20 +557,13 @@ impl SecretsManagerStore {
 
     /// The client from the standard AWS settings (region, credentials, `AWS_ENDPOINT_URL`).
     pub async fn from_environment() -> Self {
-        Self::from_loader(aws_config::defaults(aws_config::BehaviorVersion::latest())).await
+        Self::from_loader(crate::aws::environment_loader()).await
     }
 
-    /// The client from `loader` (tests set region, credentials and endpoint on it), with timeouts
-    /// short enough that an unreachable store is answered with a 503 well inside the webhook's
-    /// time budget (the functions run with 3 and 6 second timeouts) rather than a Lambda timeout.
+    /// The client from `loader` (tests set region, credentials and endpoint on it), with
+    /// [`crate::aws::secrets_manager_timeouts`].
     pub async fn from_loader(loader: aws_config::ConfigLoader) -> Self {
-        let timeouts = aws_config::timeout::TimeoutConfig::builder()
-            .connect_timeout(Duration::from_secs(1))
-            .operation_attempt_timeout(Duration::from_millis(1500))
-            .operation_timeout(Duration::from_millis(2500))
-            .build();
-        let config = loader.timeout_config(timeouts).load().await;
-        Self::new(aws_sdk_secretsmanager::Client::new(&config))
+        crate::aws::secrets_manager_store(&crate::aws::load(loader).await)
     }
 }
 

@@ -392,11 +392,8 @@ impl LocalStack {
         let build_folder = helper
             .parent()
             .ok_or_else(|| format!("{} has no folder", helper.display()))?;
-        let log_dir = repo_root().join("target/test-logs");
-        std::fs::create_dir_all(&log_dir)
-            .map_err(|error| format!("{}: {error}", log_dir.display()))?;
-        let log = log_dir.join(format!("event-second-process-{}.log", self.watch_port));
-        std::fs::write(&log, "").map_err(|error| format!("{}: {error}", log.display()))?;
+        let log =
+            crate::runtime_api::fresh_log(&format!("event-second-process-{}", self.watch_port))?;
         let mut env = lambda_environment("event", build_folder, &self.moto.endpoint());
         env.push((
             WEBHOOK_SECRET_SETTING.to_owned(),
@@ -471,14 +468,7 @@ impl SecondEventProcess {
 /// An HTTP API (payload 2.0) `POST /event` carrying `body` and `authorization`, as API Gateway
 /// hands it to the function: the shared fixture with the request swapped in.
 pub fn api_gateway_event(authorization: &str, body: &[u8]) -> Value {
-    let path = repo_root().join("shared/tests/fixtures/apigw/event_v2_post_json.json");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-    let mut event: Value = serde_json::from_str(&text).expect("the fixture is JSON");
-    event["headers"]["authorization"] = json!(authorization);
-    event["headers"]["content-length"] = json!(body.len().to_string());
-    event["body"] = json!(String::from_utf8_lossy(body));
-    event
+    crate::apigw::with_authorization(crate::apigw::event_v2(body), authorization)
 }
 
 /// How long the flow waits for an event function's log line about a request it already answered.

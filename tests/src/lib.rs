@@ -4,6 +4,7 @@
 //! process on a free loopback port, and a guard stops the whole process group when the suite ends,
 //! so nothing is left running even when a test fails. `make test` installs the tools first.
 
+pub mod apigw;
 pub mod applications_fake;
 
 pub mod fault_proxy;

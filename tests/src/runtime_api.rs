@@ -603,3 +603,12 @@ impl FunctionProcess {
         self.spawner.reap(self.pid).await
     }
 }
+
+/// `target/test-logs/<name>.log`, created empty: where a started function's output goes.
+pub fn fresh_log(name: &str) -> Result<std::path::PathBuf, String> {
+    let log_dir = crate::repo_root().join("target/test-logs");
+    std::fs::create_dir_all(&log_dir).map_err(|error| format!("{}: {error}", log_dir.display()))?;
+    let log = log_dir.join(format!("{name}.log"));
+    std::fs::write(&log, "").map_err(|error| format!("{}: {error}", log.display()))?;
+    Ok(log)
+}

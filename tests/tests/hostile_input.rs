@@ -14,10 +14,11 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::http::StatusCode;
+use integration_tests::apigw::{event_v2, fixture, with_token};
 use integration_tests::fault_proxy::{Behaviour, FaultProxy};
 use integration_tests::flow::{API_KEY, build_binaries, sample_event};
 use integration_tests::runtime_api::{
-    DEFAULT_DEADLINE, FunctionProcess, HttpReply, Launch, lambda_environment,
+    DEFAULT_DEADLINE, FunctionProcess, HttpReply, Launch, fresh_log, lambda_environment,
 };
 use integration_tests::spawner::Spawner;
 use integration_tests::{MotoServer, repo_root};
@@ -116,10 +117,7 @@ impl Stand {
         log_name: &str,
         settings: &[(&str, &str)],
     ) -> FunctionProcess {
-        let log_dir = repo_root().join("target/test-logs");
-        std::fs::create_dir_all(&log_dir).expect("target/test-logs can be created");
-        let log = log_dir.join(format!("hostile-{log_name}.log"));
-        std::fs::write(&log, "").expect("the log file can be emptied");
+        let log = fresh_log(&format!("hostile-{log_name}")).expect("the log file can be emptied");
         let mut env = lambda_environment(function, &build_folder(), &self.proxy.endpoint());
         env.push((WEBHOOK_SECRET_ID.to_owned(), SECRET_ID.to_owned()));
         env.push((STATE_TABLE_NAME.to_owned(), STATE_TABLE.to_owned()));
@@ -160,23 +158,6 @@ fn fresh_id() -> String {
 // Events, as API Gateway hands them to the function (the shared fixtures, changed)
 // ---------------------------------------------------------------------------------------------
 
-fn fixture(name: &str) -> Value {
-    let path = repo_root().join("shared/tests/fixtures/apigw").join(name);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|error| panic!("{}: {error}", path.display()));
-    serde_json::from_str(&text).expect("the fixture is JSON")
-}
-
-/// An unsigned payload-2.0 (HTTP API) POST to the event function carrying `body`.
-fn event_v2(body: &[u8]) -> Value {
-    let mut event = fixture("event_v2_post_json.json");
-    let headers = event["headers"].as_object_mut().expect("headers");
-    headers.remove("authorization");
-    headers.insert("content-length".into(), json!(body.len().to_string()));
-    event["body"] = json!(String::from_utf8_lossy(body));
-    event
-}
-
 /// An unsigned payload-1.0 (REST API) POST to the event function.
 fn event_v1() -> Value {
     let mut event = fixture("event_v1_post_json.json");
@@ -186,11 +167,6 @@ fn event_v1() -> Value {
             .expect("headers")
             .remove("Authorization");
     }
-    event
-}
-
-fn with_token(mut event: Value, token: &str) -> Value {
-    event["headers"]["authorization"] = json!(format!("Bearer {token}"));
     event
 }
 

@@ -811,3 +811,25 @@ async fn an_answer_seen_before_gets_the_same_ncco_from_any_instance() {
         }
     );
 }
+
+#[tokio::test]
+async fn unsigned_requests_are_not_recorded_as_deliveries() {
+    let fixture = Fixture::new();
+    let events = fixture.event_handler(&["input"]);
+    let input = br#"{"uuid":"call-8","status":"input","timestamp":"2027-01-15T08:00:05.000Z","dtmf":{"digits":"1","timed_out":false}}"#;
+    for _ in 0..2 {
+        assert!(matches!(
+            events.handle(&post(input, None)).await,
+            Outcome::Accepted { ncco: Some(_) }
+        ));
+    }
+    let answers = fixture.answer_handler(true, None);
+    for _ in 0..2 {
+        assert!(matches!(
+            answers.handle(&get("uuid=call-8", None), None).await,
+            Outcome::Accepted { ncco: Some(_) }
+        ));
+    }
+    assert_eq!(fixture.deliveries.calls(), 0);
+    assert!(fixture.deliveries.is_empty());
+}
