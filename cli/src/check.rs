@@ -160,7 +160,7 @@ async fn secrets_and_policy(
 
 fn report_verified(verified: &Verified, now: i64, out: &mut dyn Write) -> Result<(), CliError> {
     let claims = &verified.claims;
-    let or_none = |value: &Option<String>| value.clone().unwrap_or_else(|| "(none)".into());
+    let or_none = |value: Option<&str>| value.unwrap_or("(none)").to_owned();
     print(out, format_args!("VERIFIED"))?;
     print(
         out,
@@ -174,8 +174,8 @@ fn report_verified(verified: &Verified, now: i64, out: &mut dyn Write) -> Result
             claims.iat,
             now - claims.iat,
             claims.jti,
-            or_none(&claims.api_key),
-            or_none(&claims.application_id)
+            or_none(claims.api_key.as_deref()),
+            or_none(claims.application_id.as_deref())
         ),
     )?;
     print(

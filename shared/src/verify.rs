@@ -6,6 +6,7 @@
 //! Every failure has its own [`Rejection`] so it can be logged and counted; none of them is ever
 //! meant for an HTTP response body.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt;
 use std::time::Duration;
@@ -13,10 +14,15 @@ use std::time::Duration;
 use aws_lc_rs::{digest, hmac};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use compact_str::CompactString;
 use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
+
+mod claims;
+
+use claims::{ClaimValue, CompactJws, RawClaims};
 
 /// Tokens larger than this are refused before any decoding. Genuine Vonage tokens are about 400
 /// bytes; the cap keeps a hostile header from costing us base64 and JSON work.
@@ -29,18 +35,23 @@ pub const VONAGE_ISSUER: &str = "Vonage";
 ///
 /// The HMAC key is set up once here, not per request: `jsonwebtoken::decode` would rebuild it
 /// from the raw bytes on every call, which costs about as much as hashing a small body.
+///
+/// Labels are usually static (the staging labels), so reporting which secret matched copies
+/// nothing.
 #[derive(Clone)]
 pub struct SignatureSecret {
-    label: String,
+    label: Cow<'static, str>,
     key: hmac::Key,
 }
 
 impl SignatureSecret {
     /// Refuses an empty secret: an empty HMAC key would make every forged token trivially valid.
-    pub fn new(label: impl Into<String>, secret: &str) -> Result<Self, SecretError> {
+    pub fn new(label: impl Into<Cow<'static, str>>, secret: &str) -> Result<Self, SecretError> {
         let label = label.into();
         if secret.is_empty() {
-            return Err(SecretError::Empty { label });
+            return Err(SecretError::Empty {
+                label: label.into_owned(),
+            });
         }
         // Vonage uses the signature secret as raw UTF-8 bytes, not base64.
         let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
@@ -145,15 +156,16 @@ pub struct WebhookRequest<'a> {
     pub body: &'a [u8],
 }
 
-/// Claims of a verified token.
+/// Claims of a verified token. Strings of up to 24 bytes are held inline ([`CompactString`]), so
+/// only the UUID-length `jti` and `application_id` allocate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VonageClaims {
     pub iat: i64,
     /// Required: the duplicate check keys on it, so a token without one is refused.
-    pub jti: String,
-    pub iss: String,
-    pub api_key: Option<String>,
-    pub application_id: Option<String>,
+    pub jti: CompactString,
+    pub iss: CompactString,
+    pub api_key: Option<CompactString>,
+    pub application_id: Option<CompactString>,
     pub exp: Option<i64>,
     pub nbf: Option<i64>,
 }
@@ -163,7 +175,7 @@ pub struct VonageClaims {
 pub struct Verified {
     pub claims: VonageClaims,
     /// The label of the secret whose signature matched.
-    pub matched_secret: String,
+    pub matched_secret: Cow<'static, str>,
     /// Whether the body matched only in its compact-JSON form (see [`BodyHashMode`]).
     pub body_matched_compact_form: bool,
 }
@@ -240,28 +252,29 @@ impl Rejection {
 
 /// Verifies one webhook request against the candidate secrets at time `now` (Unix seconds).
 ///
-/// `jsonwebtoken` decodes the header and the claims; aws-lc checks the MAC, with the key each
-/// [`SignatureSecret`] prepared once, over the exact bytes `jsonwebtoken` then decodes. No claim
-/// is read before a signature matched.
+/// `jsonwebtoken` decodes the header; aws-lc checks the MAC, with the key each
+/// [`SignatureSecret`] prepared once, over the exact bytes whose claims are then decoded (by
+/// `base64` and `serde_json`, as `jsonwebtoken` decodes them, but onto the stack and borrowing
+/// the strings). No claim is read before a signature matched.
 pub fn verify(
     request: &WebhookRequest<'_>,
     secrets: &CandidateSecrets,
     now: i64,
     policy: &VerificationPolicy,
 ) -> Result<Verified, Rejection> {
-    let token = bearer_token(request.authorization)?;
-    check_header(token)?;
-    let matched_secret = check_signature(token, secrets)?;
-    let mut raw = read_claims(token)?;
-    let payload_hash = raw.payload_hash.take();
-    let claims = typed_claims(raw)?;
-    check_issuer_and_account(&claims, policy)?;
-    check_times(&claims, now, policy)?;
-    let body_matched_compact_form = check_payload_hash(payload_hash, request, policy)?;
-    Ok(Verified {
-        claims,
-        matched_secret: matched_secret.to_owned(),
-        body_matched_compact_form,
+    let token = CompactJws::split(bearer_token(request.authorization)?)?;
+    check_header(&token)?;
+    let matched_secret = check_signature(&token, secrets)?;
+    claims::with_decoded_claims(&token, |raw| {
+        let claims = typed_claims(&raw)?;
+        check_issuer_and_account(&claims, policy)?;
+        check_times(&claims, now, policy)?;
+        let body_matched_compact_form = check_payload_hash(raw.payload_hash, request, policy)?;
+        Ok(Verified {
+            claims,
+            matched_secret: matched_secret.clone(),
+            body_matched_compact_form,
+        })
     })
 }
 
@@ -291,21 +304,17 @@ pub fn bearer_token<'a>(values: &[&'a [u8]]) -> Result<&'a str, Rejection> {
 
 /// Vonage sends the same header on every webhook, so the last one found acceptable is kept per
 /// thread and a byte-identical header is not decoded again. Only an accepted header is kept.
-fn check_header(token: &str) -> Result<(), Rejection> {
+fn check_header(token: &CompactJws<'_>) -> Result<(), Rejection> {
     thread_local! {
         static LAST_ACCEPTED_HEADER: RefCell<String> = const { RefCell::new(String::new()) };
     }
-    // Compact JWS: exactly header.claims.signature.
-    if token.bytes().filter(|&byte| byte == b'.').count() != 2 {
-        return Err(Rejection::Malformed);
-    }
-    let segment = token.split_once('.').map_or(token, |(header, _)| header);
+    let segment = token.header;
     let seen =
         LAST_ACCEPTED_HEADER.with_borrow(|accepted| !segment.is_empty() && accepted == segment);
     if seen {
         return Ok(());
     }
-    decode_and_check_header(token)?;
+    decode_and_check_header(token.whole)?;
     LAST_ACCEPTED_HEADER.with_borrow_mut(|accepted| segment.clone_into(accepted));
     Ok(())
 }
@@ -349,83 +358,57 @@ fn classify_unreadable_header(token: &str) -> Rejection {
 /// Checks the HS256 MAC over `header.claims` (everything before the last dot, as JWS defines the
 /// signing input) against each candidate, and returns the label of the one that matched.
 /// `hmac::verify` compares in constant time.
-fn check_signature<'s>(token: &str, secrets: &'s CandidateSecrets) -> Result<&'s str, Rejection> {
-    let (signing_input, signature) = token.rsplit_once('.').ok_or(Rejection::Malformed)?;
-    let signature = URL_SAFE_NO_PAD
-        .decode(signature)
-        .map_err(|_| Rejection::Malformed)?;
-    secrets
-        .iter()
-        .find(|secret| hmac::verify(&secret.key, signing_input.as_bytes(), &signature).is_ok())
-        .map(|secret| secret.label.as_str())
-        .ok_or(Rejection::Signature)
+fn check_signature<'s>(
+    token: &CompactJws<'_>,
+    secrets: &'s CandidateSecrets,
+) -> Result<&'s Cow<'static, str>, Rejection> {
+    let signing_input = token.signing_input.as_bytes();
+    claims::with_base64_decoded::<SIGNATURE_ON_STACK, _>(token.signature, |signature| {
+        secrets
+            .iter()
+            .find(|secret| hmac::verify(&secret.key, signing_input, signature).is_ok())
+            .map(|secret| &secret.label)
+            .ok_or(Rejection::Signature)
+    })
 }
 
-/// The claims as sent, left untyped so that a wrong type (`"exp":"…"`, `"exp":null`) is seen and
-/// refused rather than skipped as absent.
-#[derive(Deserialize)]
-struct RawClaims {
-    #[serde(default, deserialize_with = "present")]
-    iat: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    exp: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    nbf: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    jti: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    iss: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    api_key: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    application_id: Option<Value>,
-    #[serde(default, deserialize_with = "present")]
-    payload_hash: Option<Value>,
-}
+/// An HS256 signature is 32 bytes; room for twice that keeps any well-formed one on the stack.
+const SIGNATURE_ON_STACK: usize = 64;
 
-/// Keeps an explicit `null` as `Some(Null)`; only a claim that is absent becomes `None`.
-fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Value>, D::Error> {
-    Value::deserialize(deserializer).map(Some)
-}
-
-/// Decodes the claims of a token whose signature has already matched.
-fn read_claims(token: &str) -> Result<RawClaims, Rejection> {
-    jsonwebtoken::dangerous::insecure_decode_claims::<RawClaims>(token)
-        .map_err(|_| Rejection::Malformed)
-}
-
-fn numeric_claim(value: Option<Value>, name: &'static str) -> Result<Option<i64>, Rejection> {
+fn numeric_claim(value: &Option<ClaimValue<'_>>, name: &'static str) -> Result<Option<i64>, Rejection> {
     match value {
         None => Ok(None),
-        Some(Value::Number(number)) => number
-            .as_i64()
-            // Fractional seconds are legal in a NumericDate; whole seconds are enough here.
-            .or_else(|| number.as_f64().map(|seconds| seconds.floor() as i64))
-            .map(Some)
-            .ok_or(Rejection::ClaimType(name)),
+        Some(ClaimValue::Seconds(seconds)) => Ok(Some(*seconds)),
         Some(_) => Err(Rejection::ClaimType(name)),
     }
 }
 
-fn string_claim(value: Option<Value>, name: &'static str) -> Result<Option<String>, Rejection> {
+fn string_claim<'a>(
+    value: &'a Option<ClaimValue<'_>>,
+    name: &'static str,
+) -> Result<Option<&'a str>, Rejection> {
     match value {
         None => Ok(None),
-        Some(Value::String(text)) => Ok(Some(text)),
+        Some(ClaimValue::Text(text)) => Ok(Some(text)),
         Some(_) => Err(Rejection::ClaimType(name)),
     }
 }
 
-fn typed_claims(raw: RawClaims) -> Result<VonageClaims, Rejection> {
+fn typed_claims(raw: &RawClaims<'_>) -> Result<VonageClaims, Rejection> {
     let claims = VonageClaims {
-        iat: numeric_claim(raw.iat, "iat")?.ok_or(Rejection::MissingClaim("iat"))?,
-        exp: numeric_claim(raw.exp, "exp")?,
-        nbf: numeric_claim(raw.nbf, "nbf")?,
-        jti: string_claim(raw.jti, "jti")?
+        iat: numeric_claim(&raw.iat, "iat")?.ok_or(Rejection::MissingClaim("iat"))?,
+        exp: numeric_claim(&raw.exp, "exp")?,
+        nbf: numeric_claim(&raw.nbf, "nbf")?,
+        jti: string_claim(&raw.jti, "jti")?
             .filter(|jti| !jti.is_empty())
-            .ok_or(Rejection::MissingClaim("jti"))?,
-        iss: string_claim(raw.iss, "iss")?.ok_or(Rejection::MissingClaim("iss"))?,
-        api_key: string_claim(raw.api_key, "api_key")?,
-        application_id: string_claim(raw.application_id, "application_id")?,
+            .ok_or(Rejection::MissingClaim("jti"))?
+            .into(),
+        iss: string_claim(&raw.iss, "iss")?
+            .ok_or(Rejection::MissingClaim("iss"))?
+            .into(),
+        api_key: string_claim(&raw.api_key, "api_key")?.map(CompactString::from),
+        application_id: string_claim(&raw.application_id, "application_id")?
+            .map(CompactString::from),
     };
     Ok(claims)
 }
@@ -437,7 +420,7 @@ fn check_issuer_and_account(
     if claims.iss != VONAGE_ISSUER {
         return Err(Rejection::Issuer);
     }
-    let matches = |expected: &Option<String>, actual: &Option<String>| match expected {
+    let matches = |expected: &Option<String>, actual: &Option<CompactString>| match expected {
         None => true,
         Some(expected) => actual.as_deref() == Some(expected.as_str()),
     };
@@ -476,13 +459,13 @@ fn check_times(
 }
 
 fn check_payload_hash(
-    claimed: Option<Value>,
+    claimed: Option<ClaimValue<'_>>,
     request: &WebhookRequest<'_>,
     policy: &VerificationPolicy,
 ) -> Result<bool, Rejection> {
-    let claimed = match claimed {
+    let claimed = match &claimed {
         None => return Err(Rejection::MissingClaim("payload_hash")),
-        Some(Value::String(hex_digest)) => hex_digest,
+        Some(ClaimValue::Text(hex_digest)) => hex_digest.as_bytes(),
         Some(_) => return Err(Rejection::ClaimType("payload_hash")),
     };
     let mut expected = [0u8; 32];

@@ -216,7 +216,7 @@ async fn a_rotated_secret_works_after_one_refetch_and_the_previous_one_keeps_wor
             verifier
                 .verify(&incoming, verifier.answer_by(&incoming))
                 .await
-                .map(|ok| (ok.verified.matched_secret, ok.secret_refreshed))
+                .map(|ok| (ok.verified.matched_secret.into_owned(), ok.secret_refreshed))
         }
     };
     let calls = relay.get_secret_value_calls();

@@ -47,7 +47,7 @@ fn token(claims: &Value) -> String {
     sign_raw(&hs256(), claims, SECRET)
 }
 
-fn secrets(list: &[(&str, &str)]) -> CandidateSecrets {
+fn secrets(list: &[(&'static str, &str)]) -> CandidateSecrets {
     CandidateSecrets::new(
         list.iter()
             .map(|(label, secret)| SignatureSecret::new(*label, secret).unwrap())

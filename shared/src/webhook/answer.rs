@@ -169,7 +169,7 @@ impl AnswerHandler {
                     call_uuid = call_uuid.as_deref().map(capped),
                     conversation_uuid,
                     jti = verified.verified.claims.jti.as_str(),
-                    matched_secret = verified.verified.matched_secret.as_str(),
+                    matched_secret = verified.verified.matched_secret.as_ref(),
                     secret_refreshed = verified.secret_refreshed,
                     event_url_source,
                     duplicate = false,

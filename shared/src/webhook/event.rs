@@ -137,7 +137,7 @@ impl EventHandler {
                 duplicate = true,
                 matched = matched.as_str(),
                 jti = claims.jti.as_str(),
-                matched_secret = verified.matched_secret.as_str(),
+                matched_secret = verified.matched_secret.as_ref(),
                 state_error,
                 "event webhook seen before: answered as the first time, not processed again"
             );
@@ -165,7 +165,7 @@ impl EventHandler {
             duplicate = false,
             jti = claims.jti.as_str(),
             iat = claims.iat,
-            matched_secret = verified.matched_secret.as_str(),
+            matched_secret = verified.matched_secret.as_ref(),
             secret_refreshed,
             body_matched_compact_form = verified.body_matched_compact_form,
             state_error,

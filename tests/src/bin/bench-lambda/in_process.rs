@@ -29,7 +29,32 @@ const API_KEY: &str = "a1b2c3d";
 pub struct InProcessResults {
     /// Microseconds per invocation: event bytes in, HTTP response out.
     pub handler_us: Summary,
+    /// The same invocations split into their steps (microseconds, median per step).
+    pub breakdown: Breakdown,
     pub log_lines: usize,
+}
+
+/// Where one warm invocation's in-process time goes, each step timed around its own call.
+#[derive(Debug, Serialize)]
+pub struct Breakdown {
+    /// `serde_json` reading the API Gateway event the Runtime API hands over.
+    pub event_json_us: Summary,
+    /// `http::request_from_event`: the raw-event checks and lambda_http's request.
+    pub request_building_us: Summary,
+    /// `http::serve_event`: verification, the duplicate check, the log line and the response.
+    pub serve_us: Summary,
+    /// `http::serve_event` again over fresh events with logging filtered off, so the difference
+    /// is what formatting and writing the JSON log line costs.
+    pub serve_without_logging_us: Summary,
+}
+
+/// Per-invocation step timings in microseconds.
+#[derive(Default)]
+struct StepTimings {
+    total: Vec<f64>,
+    event_json: Vec<f64>,
+    request_building: Vec<f64>,
+    serve: Vec<f64>,
 }
 
 /// Counts the lines written through it and drops the bytes.
@@ -65,7 +90,7 @@ fn signed_events(signer: &WebhookSigner, count: usize) -> Result<Vec<Vec<u8>>, S
         .collect()
 }
 
-async fn run(count: usize) -> Result<Vec<f64>, String> {
+async fn run(count: usize) -> Result<StepTimings, String> {
     let secret = format!(
         "{}{}",
         uuid::Uuid::new_v4().simple(),
@@ -89,31 +114,39 @@ async fn run(count: usize) -> Result<Vec<f64>, String> {
         .map_err(|error| error.to_string())?;
     let events = signed_events(&signer, count)?;
 
-    let mut timings = Vec::with_capacity(count);
+    let mut timings = StepTimings::default();
+    let micros = |from: u64, to: u64| (to - from) as f64 / 1_000.0;
     for bytes in &events {
         let started = monotonic_ns();
         let event: Value = serde_json::from_slice(bytes).map_err(|error| error.to_string())?;
+        let parsed = monotonic_ns();
         let request = http::request_from_event(event, http::RequestLimits::default())
             .map_err(|error| error.to_string())?;
+        let built = monotonic_ns();
         let response = http::serve_event(&handler, request).await;
-        let elapsed = monotonic_ns() - started;
+        let served = monotonic_ns();
         if response.status() != 200 {
             return Err(format!(
                 "the in-process event handler answered {}",
                 response.status()
             ));
         }
-        timings.push(elapsed as f64 / 1_000.0);
+        timings.total.push(micros(started, served));
+        timings.event_json.push(micros(started, parsed));
+        timings.request_building.push(micros(parsed, built));
+        timings.serve.push(micros(built, served));
     }
     Ok(timings)
 }
 
-pub fn measure(count: usize) -> Result<InProcessResults, String> {
+/// Runs `count` invocations on a thread whose log lines go through the functions' JSON
+/// subscriber, filtered by `filter`, into a sink counting them.
+fn run_logged(filter: &str, count: usize) -> Result<(StepTimings, usize), String> {
     let lines = CountingSink::default();
     let writer = lines.clone();
     // The functions' subscriber (vonage_voice_lambda::logging::init), writing to the sink.
     let subscriber =
-        vonage_voice_lambda::logging::json_subscriber(EnvFilter::new("info"), move || {
+        vonage_voice_lambda::logging::json_subscriber(EnvFilter::new(filter), move || {
             writer.clone()
         });
     let timings = std::thread::spawn(move || {
@@ -126,14 +159,31 @@ pub fn measure(count: usize) -> Result<InProcessResults, String> {
     })
     .join()
     .map_err(|_| "the in-process measurement panicked".to_owned())??;
-    let log_lines = lines.0.load(Ordering::Relaxed);
+    Ok((timings, lines.0.load(Ordering::Relaxed)))
+}
+
+pub fn measure(count: usize) -> Result<InProcessResults, String> {
+    let (timings, log_lines) = run_logged("info", count)?;
     if log_lines < count {
         return Err(format!(
             "{count} events were handled but only {log_lines} log lines written"
         ));
     }
+    let (unlogged, unlogged_lines) = run_logged("off", count)?;
+    if unlogged_lines != 0 {
+        return Err(format!(
+            "logging was filtered off but {unlogged_lines} lines were written"
+        ));
+    }
+    let summary = |values: &[f64]| Summary::of(values).ok_or("no in-process invocations");
     Ok(InProcessResults {
-        handler_us: Summary::of(&timings).ok_or("no in-process invocations")?,
+        handler_us: summary(&timings.total)?,
+        breakdown: Breakdown {
+            event_json_us: summary(&timings.event_json)?,
+            request_building_us: summary(&timings.request_building)?,
+            serve_us: summary(&timings.serve)?,
+            serve_without_logging_us: summary(&unlogged.serve)?,
+        },
         log_lines,
     })
 }
@@ -149,7 +199,10 @@ mod tests {
         let timings = runtime
             .block_on(super::run(3))
             .expect("three signed events answered 200");
-        assert_eq!(timings.len(), 3);
-        assert!(timings.iter().all(|micros| *micros > 0.0));
+        assert_eq!(timings.total.len(), 3);
+        assert!(timings.total.iter().all(|micros| *micros > 0.0));
+        for (step, total) in timings.serve.iter().zip(&timings.total) {
+            assert!(step <= total, "a step took longer than the invocation");
+        }
     }
 }

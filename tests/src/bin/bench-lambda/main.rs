@@ -13,9 +13,11 @@
 //!
 //! `bench-lambda [--mode full|short] [--out DIR] [--markdown FILE]`
 
+mod allocations;
 mod cold_start;
 mod in_process;
 mod machine;
+mod previous_verifier;
 mod probes;
 mod report;
 mod sizes;
@@ -29,6 +31,10 @@ use std::process::ExitCode;
 use integration_tests::repo_root;
 use integration_tests::spawner;
 use serde::Serialize;
+
+/// Counts allocations, so the report can say how many one verification makes.
+#[global_allocator]
+static ALLOCATOR: allocations::CountingAllocator = allocations::CountingAllocator;
 
 /// How much of everything to measure.
 #[derive(Clone, Copy, Debug, Serialize)]

@@ -10,6 +10,7 @@
 //!
 //! `bench-lambda probe <name>` runs one probe and prints its timings in nanoseconds.
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
 use serde::Serialize;
@@ -61,19 +62,36 @@ pub struct ProbeResults {
     pub first_random_ms: Summary,
     /// The draw right after it, microseconds.
     pub second_random_us: Summary,
-    /// `rustls_native_certs::load_native_certs()` in a fresh process, milliseconds.
+    /// `rustls_native_certs::load_native_certs()` in a fresh process with neither
+    /// `SSL_CERT_FILE` nor `SSL_CERT_DIR` set, so it reads the OS's bundle and its directory of
+    /// per-certificate files (Debian's layout), milliseconds.
     pub native_roots_ms: Summary,
+    /// The same with `SSL_CERT_FILE` naming the bundle alone, as the functions run here, which is
+    /// what Lambda's AL2023 image offers (one bundle, no per-certificate files), milliseconds.
+    pub bundle_roots_ms: Summary,
     /// How many root certificates that loaded.
     pub native_roots_count: u64,
 }
 
-/// Runs probe `name` in `processes` fresh processes; each prints two numbers.
-fn run_probe(name: &str, processes: usize) -> Result<Vec<(f64, f64)>, String> {
+/// Runs probe `name` in `processes` fresh processes; each prints two numbers. The trust-store
+/// settings are never inherited: `cert_file` becomes `SSL_CERT_FILE` when given.
+fn run_probe(
+    name: &str,
+    processes: usize,
+    cert_file: Option<&Path>,
+) -> Result<Vec<(f64, f64)>, String> {
     let program = std::env::current_exe().map_err(|error| format!("no current exe: {error}"))?;
     (0..processes.max(1))
         .map(|_| {
-            let output = Command::new(&program)
+            let mut command = Command::new(&program);
+            command
                 .args([SUBCOMMAND, name])
+                .env_remove("SSL_CERT_FILE")
+                .env_remove("SSL_CERT_DIR");
+            if let Some(file) = cert_file {
+                command.env("SSL_CERT_FILE", file);
+            }
+            let output = command
                 .output()
                 .map_err(|error| format!("the {name} probe did not run: {error}"))?;
             let text = String::from_utf8_lossy(&output.stdout);
@@ -93,16 +111,33 @@ fn run_probe(name: &str, processes: usize) -> Result<Vec<(f64, f64)>, String> {
 }
 
 pub fn measure(processes: usize) -> Result<ProbeResults, String> {
-    let random = run_probe(FIRST_RANDOM, processes)?;
-    let roots = run_probe(NATIVE_ROOTS, processes)?;
+    let random = run_probe(FIRST_RANDOM, processes, None)?;
+    let roots = run_probe(NATIVE_ROOTS, processes, None)?;
+    let bundle = trust_bundle().ok_or("no CA bundle found on this machine")?;
+    let bundle_roots = run_probe(NATIVE_ROOTS, processes, Some(&bundle))?;
     let summary = |values: Vec<f64>| Summary::of(&values).ok_or_else(|| "no probe ran".to_owned());
     Ok(ProbeResults {
         first_random_ms: summary(random.iter().map(|(first, _)| first / 1e6).collect())?,
         second_random_us: summary(random.iter().map(|(_, second)| second / 1e3).collect())?,
         native_roots_ms: summary(roots.iter().map(|(elapsed, _)| elapsed / 1e6).collect())?,
+        bundle_roots_ms: summary(
+            bundle_roots
+                .iter()
+                .map(|(elapsed, _)| elapsed / 1e6)
+                .collect(),
+        )?,
         native_roots_count: roots
             .first()
             .map(|(_, count)| *count as u64)
             .unwrap_or_default(),
     })
+}
+
+/// The OS's CA bundle: Debian's path, then the one Amazon Linux (and so Lambda's AL2023 image)
+/// uses.
+pub fn trust_bundle() -> Option<PathBuf> {
+    ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|path| path.is_file())
 }

@@ -65,6 +65,9 @@ pub fn build_dir() -> PathBuf {
 pub struct StandInLatency {
     /// GetSecretValue round trips, milliseconds.
     pub moto_get_secret_value_ms: Summary,
+    /// Conditional PutItem round trips (a new key each), milliseconds: the event function's
+    /// duplicate check costs one per webhook.
+    pub moto_put_item_ms: Summary,
 }
 
 pub struct Stack {
@@ -75,6 +78,7 @@ pub struct Stack {
     sink_url: String,
     _sink: tokio::task::JoinHandle<()>,
     secrets: aws_sdk_secretsmanager::Client,
+    state: aws_sdk_dynamodb::Client,
     http: reqwest::Client,
     log_dir: PathBuf,
 }
@@ -96,7 +100,8 @@ impl Stack {
             .load()
             .await;
         let secrets = aws_sdk_secretsmanager::Client::new(&aws);
-        create_state_table(&aws_sdk_dynamodb::Client::new(&aws), STATE_TABLE).await;
+        let state = aws_sdk_dynamodb::Client::new(&aws);
+        create_state_table(&state, STATE_TABLE).await;
         let documents = [
             (
                 WEBHOOK_SECRET_ID,
@@ -174,6 +179,7 @@ impl Stack {
             sink_url,
             _sink: sink,
             secrets,
+            state,
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(30))
                 .build()
@@ -204,8 +210,34 @@ impl Stack {
             read().await?;
             timings.push(ms(monotonic_ns() - started));
         }
+        // A conditional write of a new item, shaped like the duplicate check's.
+        let put = || async {
+            use aws_sdk_dynamodb::types::AttributeValue;
+            use vonage_voice_lambda::state::dynamodb::{EXPIRES_AT_ATTRIBUTE, KEY_ATTRIBUTE};
+            self.state
+                .put_item()
+                .table_name(STATE_TABLE)
+                .item(
+                    KEY_ATTRIBUTE,
+                    AttributeValue::S(format!("bench#{}", uuid::Uuid::new_v4())),
+                )
+                .item(EXPIRES_AT_ATTRIBUTE, AttributeValue::N("4102444800".into()))
+                .condition_expression("attribute_not_exists(#key)")
+                .expression_attribute_names("#key", KEY_ATTRIBUTE)
+                .send()
+                .await
+                .map_err(|error| format!("moto PutItem: {error:?}"))
+        };
+        put().await?;
+        let mut writes = Vec::with_capacity(round_trips);
+        for _ in 0..round_trips.max(1) {
+            let started = monotonic_ns();
+            put().await?;
+            writes.push(ms(monotonic_ns() - started));
+        }
         Ok(StandInLatency {
             moto_get_secret_value_ms: Summary::of(&timings).ok_or("no moto timings")?,
+            moto_put_item_ms: Summary::of(&writes).ok_or("no moto timings")?,
         })
     }
 
@@ -217,6 +249,12 @@ impl Stack {
         let mut set = |name: &str, value: String| env.push((name.to_owned(), value));
         set("EVENT_URL", format!("{}/event", self.sink_url));
         set("STATE_TABLE_NAME", STATE_TABLE.into());
+        // Lambda's AL2023 image holds one CA bundle and no directory of per-certificate files;
+        // naming the bundle here keeps the AWS SDK from also reading Debian's directory of 145
+        // files at every cold start, which Lambda never pays (see the trust-store probes).
+        if let Some(bundle) = crate::probes::trust_bundle() {
+            set("SSL_CERT_FILE", bundle.display().to_string());
+        }
         match function {
             Function::Answer | Function::Event => {
                 set("VONAGE_WEBHOOK_SECRET_ID", WEBHOOK_SECRET_ID.into());

@@ -19,12 +19,12 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use vonage_voice_lambda::sign::WebhookSigner;
 use vonage_voice_lambda::verify::{
-    CandidateSecrets, SignatureSecret, VerificationPolicy, WebhookRequest, verify,
+    CandidateSecrets, SignatureSecret, VerificationPolicy, WebhookRequest, bearer_token, verify,
 };
 use vonage_voice_lambda::webhook::{Clock as _, SystemClock};
 
-use crate::Plan;
 use crate::stats::{Summary, monotonic_ns};
+use crate::{Plan, allocations, previous_verifier};
 
 /// The event body of shared/benches/verify.rs (an `answered` event with its pricing fields, about
 /// 300 bytes), so criterion's figures are for the same hashing work.
@@ -61,10 +61,16 @@ pub struct VerificationResults {
     pub token_bytes: usize,
     pub body_bytes: usize,
     pub ours: Timing,
+    /// This crate's verifier as it was before the allocation and parsing work (commit e55dd26).
+    pub previous: Timing,
     pub jsonwebtoken_baseline: Timing,
     pub crypto_floor: Timing,
     pub python_sdk: Timing,
     pub node_sdk: Timing,
+    /// Heap allocations per accepted verification, counted on the measuring thread.
+    pub allocations: Allocations,
+    /// The non-cryptographic steps of an accepted verification, each timed alone.
+    pub stages: Vec<Stage>,
     pub criterion_full_verification: CriterionFigure,
     pub criterion_crypto_floor: CriterionFigure,
     pub criterion_dir: PathBuf,
@@ -261,6 +267,88 @@ fn criterion_figure(dir: &Path, name: &str) -> Option<CriterionFigure> {
 
 /// Times the five rows in rounds: in each round every one of them runs one batch, so
 /// all five are sampled across the same stretch of time on a machine whose speed comes and goes.
+/// One step of a verification, timed alone in batches like the rows above: median ns per call.
+#[derive(Debug, Serialize)]
+pub struct Stage {
+    pub what: &'static str,
+    pub median_ns: f64,
+}
+
+/// Times the steps a verification takes besides the cryptography, on the fixture's token, each
+/// with the crates the verifier uses, so the report can say where the time beyond the floor goes.
+fn stages(plan: &Plan, authorization: &str) -> Result<Vec<Stage>, String> {
+    let values = [authorization.as_bytes()];
+    let token = bearer_token(&values).map_err(|rejection| rejection.reason().to_owned())?;
+    let (signing_input, signature) = token.rsplit_once('.').ok_or("no signature segment")?;
+    let (_, claims) = signing_input.split_once('.').ok_or("no claims segment")?;
+    let claims_json = URL_SAFE_NO_PAD
+        .decode(claims)
+        .map_err(|error| error.to_string())?;
+    let payload_hash = serde_json::from_slice::<serde_json::Value>(&claims_json)
+        .map_err(|error| error.to_string())?["payload_hash"]
+        .as_str()
+        .ok_or("no payload_hash")?
+        .to_owned();
+    let mut stack = [0u8; 1024];
+    if URL_SAFE_NO_PAD.decode_slice(signature, &mut stack).is_err()
+        || serde_json::from_slice::<serde::de::IgnoredAny>(&claims_json).is_err()
+        || hex::decode_to_slice(&payload_hash, &mut [0u8; 32]).is_err()
+    {
+        return Err("a verification step refused the fixture's token".into());
+    }
+    let mut split = || {
+        let token = bearer_token(black_box(&values)).unwrap_or_default();
+        let parts = token
+            .rsplit_once('.')
+            .and_then(|(input, signature)| Some((input.split_once('.')?, signature)));
+        black_box(parts);
+    };
+    let mut decode = || {
+        let mut buffer = [0u8; 1024];
+        let signature = URL_SAFE_NO_PAD.decode_slice(black_box(signature), &mut buffer);
+        let claims = URL_SAFE_NO_PAD.decode_slice(black_box(claims), &mut buffer);
+        let _ = black_box((signature, claims, buffer));
+    };
+    let mut parse = || {
+        black_box(serde_json::from_slice::<serde::de::IgnoredAny>(black_box(
+            &claims_json,
+        )))
+        .ok();
+    };
+    let mut hex_decode = || {
+        let mut digest = [0u8; 32];
+        black_box(hex::decode_to_slice(black_box(&payload_hash), &mut digest)).ok();
+    };
+    let mut steps: [(&'static str, &mut dyn FnMut()); 4] = [
+        ("take the bearer token from the header and split it (UTF-8 check, trim, two dots)", &mut split),
+        ("base64-decode the signature and the claims onto the stack (`base64`)", &mut decode),
+        ("parse the claims' JSON (`serde_json`, keeping nothing)", &mut parse),
+        ("hex-decode `payload_hash` (`hex`)", &mut hex_decode),
+    ];
+    let batch_ns = plan.verify_batch_ms * 1_000_000.0;
+    let mut result = Vec::with_capacity(steps.len());
+    for (what, operation) in &mut steps {
+        let count = calibrate(batch_ns, *operation);
+        let per_batch: Vec<f64> = (0..plan.verify_batches)
+            .map(|_| batch(count, *operation))
+            .collect();
+        result.push(Stage {
+            what,
+            median_ns: Summary::of(&per_batch).ok_or("no stage timings")?.median,
+        });
+    }
+    Ok(result)
+}
+
+/// Heap allocations per call of each in-process verifier.
+#[derive(Debug, Serialize)]
+pub struct Allocations {
+    pub ours: f64,
+    pub previous: f64,
+    pub jsonwebtoken_baseline: f64,
+    pub crypto_floor: f64,
+}
+
 pub fn measure(plan: &Plan, out_dir: &Path) -> Result<VerificationResults, String> {
     let fixture = Fixture::generate()?;
     let fixture_path = out_dir.join("verify-fixture.json");
@@ -289,6 +377,22 @@ pub fn measure(plan: &Plan, out_dir: &Path) -> Result<VerificationResults, Strin
             &secrets,
             fixture.issued_at,
             &policy,
+        ));
+    };
+
+    let previous_key = hmac::Key::new(hmac::HMAC_SHA256, fixture.secret.as_bytes());
+    if !previous_verifier::header_is_hs256(&fixture.token)
+        || previous_verifier::verify(&request, &previous_key, "AWSCURRENT", fixture.issued_at)
+            .is_none()
+    {
+        return Err("the previous verifier does not verify the fixture".into());
+    }
+    let mut previous_operation = || {
+        let _ = black_box(previous_verifier::verify(
+            black_box(&request),
+            &previous_key,
+            "AWSCURRENT",
+            fixture.issued_at,
         ));
     };
 
@@ -350,12 +454,24 @@ pub fn measure(plan: &Plan, out_dir: &Path) -> Result<VerificationResults, Strin
     };
 
     let batch_ns = plan.verify_batch_ms * 1_000_000.0;
+    const ALLOCATION_CALLS: u32 = 1_000;
+    let allocations = Allocations {
+        ours: allocations::per_call(ALLOCATION_CALLS, &mut ours_operation),
+        previous: allocations::per_call(ALLOCATION_CALLS, &mut previous_operation),
+        jsonwebtoken_baseline: allocations::per_call(ALLOCATION_CALLS, &mut baseline_operation),
+        crypto_floor: allocations::per_call(ALLOCATION_CALLS, &mut floor_operation),
+    };
     let ours_count = calibrate(batch_ns, &mut ours_operation);
+    let previous_count = calibrate(batch_ns, &mut previous_operation);
     let baseline_count = calibrate(batch_ns, &mut baseline_operation);
     let floor_count = calibrate(batch_ns, &mut floor_operation);
     let mut ours = Samples::in_process("ours (vonage_voice_lambda::verify::verify)", ours_count);
+    let mut previous = Samples::in_process(
+        "previous: ours at e55dd26 (claims via jsonwebtoken into serde_json::Value)",
+        previous_count,
+    );
     let mut jsonwebtoken_baseline = Samples::in_process(
-        "before: jsonwebtoken::decode (key built per call) + sha2",
+        "first: jsonwebtoken::decode (key built per call) + sha2",
         baseline_count,
     );
     let mut crypto_floor = Samples::in_process(
@@ -370,6 +486,9 @@ pub fn measure(plan: &Plan, out_dir: &Path) -> Result<VerificationResults, Strin
     for _ in 0..plan.verify_batches {
         ours.per_batch_ns
             .push(batch(ours_count, &mut ours_operation));
+        previous
+            .per_batch_ns
+            .push(batch(previous_count, &mut previous_operation));
         jsonwebtoken_baseline
             .per_batch_ns
             .push(batch(baseline_count, &mut baseline_operation));
@@ -384,7 +503,9 @@ pub fn measure(plan: &Plan, out_dir: &Path) -> Result<VerificationResults, Strin
         )?);
         node_sdk.record(run_sdk_batch(plan, "node", &node_script, &fixture_path)?);
     }
+    let stages = stages(plan, &authorization)?;
     let (ours, crypto_floor) = (ours.timing()?, crypto_floor.timing()?);
+    let previous = previous.timing()?;
     let jsonwebtoken_baseline = jsonwebtoken_baseline.timing()?;
     let (python_sdk, node_sdk) = (python_sdk.timing()?, node_sdk.timing()?);
 
@@ -404,10 +525,13 @@ pub fn measure(plan: &Plan, out_dir: &Path) -> Result<VerificationResults, Strin
         token_bytes: fixture.token.len(),
         body_bytes: BODY.len(),
         ours,
+        previous,
         jsonwebtoken_baseline,
         crypto_floor,
         python_sdk,
         node_sdk,
+        allocations,
+        stages,
         criterion_full_verification: criterion("full_verification")?,
         criterion_crypto_floor: criterion("crypto_floor")?,
         criterion_dir,
