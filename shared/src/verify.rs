@@ -375,7 +375,10 @@ fn check_signature<'s>(
 /// An HS256 signature is 32 bytes; room for twice that keeps any well-formed one on the stack.
 const SIGNATURE_ON_STACK: usize = 64;
 
-fn numeric_claim(value: &Option<ClaimValue<'_>>, name: &'static str) -> Result<Option<i64>, Rejection> {
+fn numeric_claim(
+    value: &Option<ClaimValue<'_>>,
+    name: &'static str,
+) -> Result<Option<i64>, Rejection> {
     match value {
         None => Ok(None),
         Some(ClaimValue::Seconds(seconds)) => Ok(Some(*seconds)),

@@ -11,8 +11,8 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::Rejection;
 
@@ -54,9 +54,7 @@ impl<'t> CompactJws<'t> {
     /// Anything but exactly two dots is [`Rejection::Malformed`].
     pub fn split(whole: &'t str) -> Result<Self, Rejection> {
         let (signing_input, signature) = whole.rsplit_once('.').ok_or(Rejection::Malformed)?;
-        let (header, claims) = signing_input
-            .split_once('.')
-            .ok_or(Rejection::Malformed)?;
+        let (header, claims) = signing_input.split_once('.').ok_or(Rejection::Malformed)?;
         if claims.contains('.') {
             return Err(Rejection::Malformed);
         }
@@ -77,7 +75,8 @@ pub(super) fn with_decoded_claims<T>(
     read: impl for<'a> FnOnce(RawClaims<'a>) -> Result<T, Rejection>,
 ) -> Result<T, Rejection> {
     with_base64_decoded::<CLAIMS_ON_STACK, _>(token.claims, |json| {
-        let raw = serde_json::from_slice::<RawClaims<'_>>(json).map_err(|_| Rejection::Malformed)?;
+        let raw =
+            serde_json::from_slice::<RawClaims<'_>>(json).map_err(|_| Rejection::Malformed)?;
         read(raw)
     })
 }
@@ -105,7 +104,9 @@ pub(super) struct RawClaims<'a> {
 }
 
 /// Keeps an explicit `null` as `Some(Other)`; only a claim that is absent becomes `None`.
-fn present<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<ClaimValue<'de>>, D::Error> {
+fn present<'de, D: Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<ClaimValue<'de>>, D::Error> {
     ClaimValue::deserialize(deserializer).map(Some)
 }
 
@@ -142,7 +143,9 @@ impl<'de> Visitor<'de> for ClaimVisitor {
     }
 
     fn visit_u64<E: de::Error>(self, value: u64) -> Result<Self::Value, E> {
-        Ok(ClaimValue::Seconds(i64::try_from(value).unwrap_or(i64::MAX)))
+        Ok(ClaimValue::Seconds(
+            i64::try_from(value).unwrap_or(i64::MAX),
+        ))
     }
 
     fn visit_f64<E: de::Error>(self, value: f64) -> Result<Self::Value, E> {
@@ -206,7 +209,10 @@ mod tests {
 
     #[test]
     fn strings_are_borrowed_unless_they_hold_escapes() {
-        assert!(matches!(claim(r#""Vonage""#), ClaimValue::Text(Cow::Borrowed("Vonage"))));
+        assert!(matches!(
+            claim(r#""Vonage""#),
+            ClaimValue::Text(Cow::Borrowed("Vonage"))
+        ));
         match claim(r#""Von\u0061ge""#) {
             ClaimValue::Text(Cow::Owned(text)) => assert_eq!(text, "Vonage"),
             other => panic!("expected an owned string, got {other:?}"),
@@ -224,12 +230,21 @@ mod tests {
     fn a_token_splits_into_three_segments_or_is_malformed() {
         let token = CompactJws::split("aaa.bbbb.cc").expect("three segments");
         assert_eq!(
-            (token.header, token.claims, token.signature, token.signing_input),
+            (
+                token.header,
+                token.claims,
+                token.signature,
+                token.signing_input
+            ),
             ("aaa", "bbbb", "cc", "aaa.bbbb")
         );
         assert_eq!(CompactJws::split("..").map(|t| t.claims), Ok(""));
         for malformed in ["", "a", "a.b", "a.b.c.d", "...", "a..b.c"] {
-            assert_eq!(CompactJws::split(malformed), Err(Rejection::Malformed), "{malformed}");
+            assert_eq!(
+                CompactJws::split(malformed),
+                Err(Rejection::Malformed),
+                "{malformed}"
+            );
         }
     }
 

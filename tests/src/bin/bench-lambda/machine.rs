@@ -110,9 +110,13 @@ mod tests {
     #[test]
     fn sha_instructions_are_read_from_x86_flags_and_arm64_features() {
         assert!(sha256_in_hardware("flags\t\t: fpu sse2 sha_ni avx2\n"));
-        assert!(sha256_in_hardware("Features\t: fp asimd aes pmull sha1 sha2 crc32\n"));
+        assert!(sha256_in_hardware(
+            "Features\t: fp asimd aes pmull sha1 sha2 crc32\n"
+        ));
         assert!(!sha256_in_hardware("flags\t\t: fpu sse2 avx2\n"));
-        assert!(!sha256_in_hardware("Features\t: fp asimd sha1\nmodel name\t: sha2 lookalike\n"));
+        assert!(!sha256_in_hardware(
+            "Features\t: fp asimd sha1\nmodel name\t: sha2 lookalike\n"
+        ));
         assert!(!sha256_in_hardware(""));
     }
 }

@@ -136,8 +136,11 @@ pub fn measure(processes: usize) -> Result<ProbeResults, String> {
 /// The OS's CA bundle: Debian's path, then the one Amazon Linux (and so Lambda's AL2023 image)
 /// uses.
 pub fn trust_bundle() -> Option<PathBuf> {
-    ["/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|path| path.is_file())
+    [
+        "/etc/ssl/certs/ca-certificates.crt",
+        "/etc/pki/tls/certs/ca-bundle.crt",
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|path| path.is_file())
 }

@@ -81,7 +81,11 @@ fn targets(results: &Results) -> Vec<Target> {
         Target {
             what: format!(
                 "verification ≤ {floor_target}× the crypto floor (SHA-256 in {})",
-                if results.machine.sha256_in_hardware { "hardware" } else { "software" }
+                if results.machine.sha256_in_hardware {
+                    "hardware"
+                } else {
+                    "software"
+                }
             ),
             measured: format!("{floor_ratio:.2}×"),
             met: floor_ratio <= floor_target,
@@ -187,7 +191,11 @@ pub fn markdown(results: &Results) -> String {
     let _ = writeln!(
         out,
         "| SHA-256 in hardware (x86 `sha_ni` / arm64 `sha2`) | {} |",
-        if machine.sha256_in_hardware { "yes" } else { "no" }
+        if machine.sha256_in_hardware {
+            "yes"
+        } else {
+            "no"
+        }
     );
     let _ = writeln!(
         out,
@@ -274,7 +282,11 @@ pub fn markdown(results: &Results) -> String {
         verification.python_ratio(),
         verification.node_ratio(),
         verification.ours.median_ns / verification.crypto_floor.median_ns,
-        if machine.sha256_in_hardware { "hardware" } else { "software" },
+        if machine.sha256_in_hardware {
+            "hardware"
+        } else {
+            "software"
+        },
         floor_ratio_target(results)
     );
     let beyond_floor = verification.ours.median_ns - verification.crypto_floor.median_ns;
@@ -472,9 +484,7 @@ pub fn markdown(results: &Results) -> String {
     let _ = writeln!(
         out,
         "| the same with no `SSL_CERT_*` setting, reading Debian's bundle and its directory of per-certificate files, for comparison | {:.2} ms | {:.2}–{:.2} ms |",
-        probes.native_roots_ms.median,
-        probes.native_roots_ms.min,
-        probes.native_roots_ms.max
+        probes.native_roots_ms.median, probes.native_roots_ms.min, probes.native_roots_ms.max
     );
     let _ = writeln!(
         out,
@@ -595,7 +605,10 @@ pub fn markdown(results: &Results) -> String {
             "build the request (`http::request_from_event`: raw-event checks, lambda_http)",
             steps.request_building_us.median,
         ),
-        ("serve it (`http::serve_event`), of which:", steps.serve_us.median),
+        (
+            "serve it (`http::serve_event`), of which:",
+            steps.serve_us.median,
+        ),
         ("· verification", verification_us),
         ("· formatting and writing the JSON log line", logging),
         (

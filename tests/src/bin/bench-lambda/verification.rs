@@ -320,9 +320,18 @@ fn stages(plan: &Plan, authorization: &str) -> Result<Vec<Stage>, String> {
         black_box(hex::decode_to_slice(black_box(&payload_hash), &mut digest)).ok();
     };
     let mut steps: [(&'static str, &mut dyn FnMut()); 4] = [
-        ("take the bearer token from the header and split it (UTF-8 check, trim, two dots)", &mut split),
-        ("base64-decode the signature and the claims onto the stack (`base64`)", &mut decode),
-        ("parse the claims' JSON (`serde_json`, keeping nothing)", &mut parse),
+        (
+            "take the bearer token from the header and split it (UTF-8 check, trim, two dots)",
+            &mut split,
+        ),
+        (
+            "base64-decode the signature and the claims onto the stack (`base64`)",
+            &mut decode,
+        ),
+        (
+            "parse the claims' JSON (`serde_json`, keeping nothing)",
+            &mut parse,
+        ),
         ("hex-decode `payload_hash` (`hex`)", &mut hex_decode),
     ];
     let batch_ns = plan.verify_batch_ms * 1_000_000.0;
