@@ -389,23 +389,70 @@ impl LocalStack {
         &self,
         helper: &Path,
     ) -> Result<SecondEventProcess, String> {
+        let settings = [
+            (WEBHOOK_SECRET_SETTING, WEBHOOK_SECRET_ID.to_owned()),
+            (STATE_TABLE_NAME, STATE_TABLE.to_owned()),
+        ];
+        let (process, spawner) = self
+            .start_instance(helper, "event", "event-second-process", &settings)
+            .await?;
+        Ok(SecondEventProcess { process, spawner })
+    }
+
+    /// Starts a send-alert instance of its own beside the stack, as
+    /// [`LocalStack::start_second_event_process`] does for event: same application secret, same
+    /// state table, same Vonage emulator; `label` names its log.
+    pub async fn start_send_alert_instance(
+        &self,
+        helper: &Path,
+        label: &str,
+    ) -> Result<SendAlertInstance, String> {
+        let settings = [
+            (
+                "VONAGE_APPLICATION_SECRET_ID",
+                APPLICATION_SECRET_ID.to_owned(),
+            ),
+            (STATE_TABLE_NAME, STATE_TABLE.to_owned()),
+            ("VONAGE_API_BASE_URL", self.emulator_url()),
+            ("VONAGE_FROM_NUMBER", FROM_NUMBER.to_owned()),
+            ("EVENT_URL", self.event_url()),
+        ];
+        let (process, spawner) = self
+            .start_instance(
+                helper,
+                "send-alert",
+                &format!("send-alert-{label}"),
+                &settings,
+            )
+            .await?;
+        Ok(SendAlertInstance { process, spawner })
+    }
+
+    /// `function`'s binary under the Runtime API harness with a process helper of its own,
+    /// pointed at this stack's moto and given `settings`.
+    async fn start_instance(
+        &self,
+        helper: &Path,
+        function: &str,
+        log_name: &str,
+        settings: &[(&str, String)],
+    ) -> Result<(FunctionProcess, Spawner), String> {
         let build_folder = helper
             .parent()
             .ok_or_else(|| format!("{} has no folder", helper.display()))?;
-        let log =
-            crate::runtime_api::fresh_log(&format!("event-second-process-{}", self.watch_port))?;
-        let mut env = lambda_environment("event", build_folder, &self.moto.endpoint());
-        env.push((
-            WEBHOOK_SECRET_SETTING.to_owned(),
-            WEBHOOK_SECRET_ID.to_owned(),
-        ));
-        env.push((STATE_TABLE_NAME.to_owned(), STATE_TABLE.to_owned()));
+        let log = crate::runtime_api::fresh_log(&format!("{log_name}-{}", self.watch_port))?;
+        let mut env = lambda_environment(function, build_folder, &self.moto.endpoint());
+        env.extend(
+            settings
+                .iter()
+                .map(|(name, value)| ((*name).to_owned(), value.clone())),
+        );
         let spawner = Spawner::start(helper).await?;
         let process = FunctionProcess::start(
             &spawner,
             Launch {
-                name: "event".to_owned(),
-                program: build_folder.join("event"),
+                name: function.to_owned(),
+                program: build_folder.join(function),
                 args: Vec::new(),
                 env,
                 log,
@@ -413,7 +460,7 @@ impl LocalStack {
         )
         .await;
         match process {
-            Ok(process) => Ok(SecondEventProcess { process, spawner }),
+            Ok(process) => Ok((process, spawner)),
             Err(problem) => {
                 spawner.shutdown().await;
                 Err(problem)
@@ -456,6 +503,37 @@ impl SecondEventProcess {
 
     pub fn log_path(&self) -> &Path {
         self.process.log_path()
+    }
+
+    /// Kills it and its process helper, and waits for both.
+    pub async fn stop(self) {
+        let _ = self.process.stop().await;
+        self.spawner.shutdown().await;
+    }
+}
+
+/// A send-alert instance of its own: see [`LocalStack::start_send_alert_instance`].
+pub struct SendAlertInstance {
+    process: FunctionProcess,
+    spawner: Spawner,
+}
+
+impl SendAlertInstance {
+    /// Invokes it with `payload`, as `sam remote invoke` would, and returns what it answered.
+    pub async fn invoke(&mut self, payload: &Value) -> Result<Value, String> {
+        let invocation = serde_json::to_vec(payload).map_err(|error| error.to_string())?;
+        match self
+            .process
+            .invoke_next(invocation, DEFAULT_DEADLINE)
+            .await?
+        {
+            crate::runtime_api::Reply::Response { body, .. } => serde_json::from_slice(&body)
+                .map_err(|error| format!("send-alert answered something not JSON: {error}")),
+            crate::runtime_api::Reply::Error { body, .. } => Err(format!(
+                "send-alert reported an invocation error: {}",
+                String::from_utf8_lossy(&body)
+            )),
+        }
     }
 
     /// Kills it and its process helper, and waits for both.

@@ -1,7 +1,9 @@
 //! send-alert once per alert, through real processes: send-alert under `cargo lambda watch` with
 //! its idempotency records in moto's DynamoDB, placing calls at the Vonage emulator, whose call
-//! list shows how many calls really reached the Voice API.
+//! list shows how many calls really reached the Voice API; then two more send-alert processes of
+//! their own (two Lambda instances, each with its own memory) on the same table.
 
+use std::path::Path;
 use std::time::Duration;
 
 use integration_tests::flow::{LocalStack, StackOptions};
@@ -68,7 +70,48 @@ async fn the_same_alert_reaches_the_voice_api_once_and_returns_the_same_call() {
         stack.invoke_send_alert(&concurrent)
     );
     assert_eq!(calls_speaking(&stack, "CPU high on web-3").await, 1);
-    let placed: Vec<&Value> = [&a, &b]
+    the_one_call(&a, &b);
+
+    // From two processes at once: whichever instance wins, one call reaches the Voice API, and a
+    // later invocation at either instance returns that call.
+    let helper = Path::new(env!("CARGO_BIN_EXE_bench-lambda"));
+    let mut first_instance = stack
+        .start_send_alert_instance(helper, "first")
+        .await
+        .expect("a first send-alert instance starts");
+    let mut second_instance = stack
+        .start_send_alert_instance(helper, "second")
+        .await
+        .expect("a second send-alert instance starts");
+    let across = alert("memory-high:db-7", "Memory high on db-7");
+    let (a, b) = tokio::join!(
+        first_instance.invoke(&across),
+        second_instance.invoke(&across)
+    );
+    let (a, b) = (
+        a.expect("the first instance answers"),
+        b.expect("the second instance answers"),
+    );
+    assert_eq!(calls_speaking(&stack, "Memory high on db-7").await, 1);
+    let call_uuid = the_one_call(&a, &b);
+    for instance in [&mut first_instance, &mut second_instance] {
+        let later = instance
+            .invoke(&across)
+            .await
+            .expect("the instance answers");
+        assert_eq!(later["call_uuid"], call_uuid, "{later}");
+        assert_eq!(later["duplicate"], true, "{later}");
+    }
+    assert_eq!(calls_speaking(&stack, "Memory high on db-7").await, 1);
+    first_instance.stop().await;
+    second_instance.stop().await;
+}
+
+/// Two answers to the same alert invoked at the same time: at least one is the call placed,
+/// both that placed it name the same call, and any other is the retryable `in_progress` error.
+/// Returns the call's uuid.
+fn the_one_call(a: &Value, b: &Value) -> Value {
+    let placed: Vec<&Value> = [a, b]
         .into_iter()
         .filter(|answer| answer["call_uuid"].is_string())
         .collect();
@@ -79,10 +122,11 @@ async fn the_same_alert_reaches_the_voice_api_once_and_returns_the_same_call() {
             .all(|answer| answer["call_uuid"] == placed[0]["call_uuid"]),
         "{a} {b}"
     );
-    for answer in [&a, &b] {
+    for answer in [a, b] {
         assert!(
             answer["call_uuid"].is_string() || answer["error"] == "in_progress",
             "{answer}"
         );
     }
+    placed[0]["call_uuid"].clone()
 }
