@@ -1,6 +1,6 @@
 //! Alert outcomes: what became of each call send-alert placed, from the call's signed events.
 //!
-//! - [`record`]: the alert record send-alert writes when it places a call;
+//! - [`record`]: the alert record send-alert writes when it places a call ([`placed`]);
 //! - [`machine`]: the pure state machine that applies one event to a record;
 //! - [`store`]: the [`AlertStore`] port, its in-memory implementation, and [`record_event`],
 //!   the conditional read-apply-write every instance runs; [`dynamodb`]: the store on the state
@@ -12,6 +12,7 @@
 pub mod dynamodb;
 pub mod eventbridge;
 pub mod machine;
+pub mod placed;
 pub mod publish;
 pub mod record;
 pub mod status;
@@ -23,6 +24,7 @@ use crate::config::{self, ConfigError, Settings};
 
 pub use eventbridge::EventBridgePublisher;
 pub use machine::{Applied, CallEvent, StateChange, apply};
+pub use placed::AlertRecording;
 pub use publish::{
     AlertChanged, DETAIL_TYPE, EVENT_SOURCE, EventPublisher, MemoryPublisher, Published, Publisher,
 };

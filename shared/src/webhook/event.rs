@@ -1,13 +1,19 @@
-//! The event webhook: verify, answer a duplicate as the first time, record the event as one log line.
+//! The event webhook: verify, answer a duplicate as the first time, record the event as one log
+//! line, and, for a call one of our alerts placed, move the alert's outcome and publish the change.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::{
     Clock, Deliveries, EventConfig, IncomingWebhook, Outcome, SignedWebhookVerifier,
     VerificationFailure, VerifiedWebhook,
 };
+use crate::deadline::Budget;
 use crate::events::VoiceEvent;
 use crate::logging::capped;
+use crate::outcome::{
+    AlertChanged, AlertStore, CallEvent, OutcomeConfig, Publisher, Recorded, record_event,
+};
 use crate::secrets::SecretStore;
 use crate::state::{Delivery, DeliveryId, ReplayStore, SharedCheck, StoredAnswer};
 use crate::verify::Rejection;
@@ -37,6 +43,15 @@ pub struct EventHandler {
     verifier: SignedWebhookVerifier,
     unsigned_statuses: Vec<String>,
     deliveries: Deliveries,
+    clock: Arc<dyn Clock>,
+    outcomes: Option<Outcomes>,
+}
+
+/// Where alert outcomes are recorded and published.
+pub struct Outcomes {
+    pub alerts: Arc<dyn AlertStore>,
+    pub publisher: Arc<Publisher>,
+    pub config: OutcomeConfig,
 }
 
 impl EventHandler {
@@ -48,10 +63,18 @@ impl EventHandler {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
-            verifier: SignedWebhookVerifier::new(&config.webhook, secrets, clock),
+            verifier: SignedWebhookVerifier::new(&config.webhook, secrets, Arc::clone(&clock)),
             unsigned_statuses: config.unsigned_statuses.clone(),
             deliveries: Deliveries::new(deliveries, config.webhook.max_age_seconds()),
+            clock,
+            outcomes: None,
         }
+    }
+
+    /// Records verified events of our alerts' calls in `outcomes` and publishes each change.
+    pub fn with_outcomes(mut self, outcomes: Outcomes) -> Self {
+        self.outcomes = Some(outcomes);
+        self
     }
 
     /// Reads the secret at cold start; see [`SignedWebhookVerifier::warm_up`].
@@ -114,8 +137,10 @@ impl EventHandler {
         let event = parsed.as_ref().ok();
         let reply = event.and_then(VoiceEvent::reply_ncco);
         let answer = reply
-            .clone()
-            .map_or_else(StoredAnswer::acknowledged, StoredAnswer::ncco);
+            .as_ref()
+            .map_or_else(StoredAnswer::acknowledged, |ncco| {
+                StoredAnswer::ncco(ncco.to_json())
+            });
         let claims = &verified.claims;
         let now = self.verifier.clock().unix_seconds();
         let delivery = event.and_then(DeliveryId::of_event);
@@ -141,9 +166,14 @@ impl EventHandler {
                 state_error,
                 "event webhook seen before: answered as the first time, not processed again"
             );
+            // The first answer as stored; one that no longer reads as a valid NCCO is replaced by
+            // this delivery's, which is what the first would have been.
+            let first = first_answer
+                .ncco
+                .map(|json| serde_json::from_value(json).ok().or(reply));
             return Outcome::Duplicate {
                 matched,
-                ncco: first_answer.ncco,
+                ncco: first.flatten(),
             };
         }
         if let SharedCheck::Failed(error) = &check.shared {
@@ -172,7 +202,70 @@ impl EventHandler {
             parse_error = parsed.as_ref().err().map(tracing::field::display),
             "event webhook"
         );
+        if let Some(event) = event {
+            self.record_outcome(event, now, answer_by).await;
+        }
         Outcome::Accepted { ncco: reply }
+    }
+
+    /// Applies a verified, first-seen event to its alert, if one of ours placed the call, and
+    /// publishes the change it made, all before `answer_by`. Nothing here changes the answer: a
+    /// failure is logged (and a failed publish counted) and the webhook is answered as usual.
+    async fn record_outcome(&self, event: &VoiceEvent, now: i64, answer_by: Instant) {
+        let (Some(outcomes), Some(call_uuid)) = (&self.outcomes, event.call_uuid()) else {
+            return;
+        };
+        let left = answer_by.saturating_duration_since(self.clock.instant());
+        let budget = Budget::lasting(left, Arc::clone(&self.clock));
+        let call_event = CallEvent::from_voice_event(event);
+        let recorded = budget
+            .run(
+                "recording the alert outcome",
+                record_event(
+                    outcomes.alerts.as_ref(),
+                    call_uuid,
+                    &call_event,
+                    now,
+                    |record| outcomes.config.expires_at(record.updated_at),
+                ),
+            )
+            .await;
+        let (record, version, change) = match recorded {
+            Ok(Ok(Recorded::Updated {
+                record,
+                version,
+                change,
+            })) => (record, version, change),
+            Ok(Ok(Recorded::NotOurs | Recorded::Unchanged)) => return,
+            Ok(Err(error)) => {
+                event_line!(
+                    warn,
+                    Some(event),
+                    state_error = error.kind(),
+                    error = %error,
+                    "the alert outcome was not recorded"
+                );
+                return;
+            }
+            Err(cut) => {
+                event_line!(warn, Some(event), error = %cut, "the alert outcome was not recorded");
+                return;
+            }
+        };
+        tracing::info!(
+            webhook = "event",
+            alert_id = %capped(&record.alert_id),
+            call_uuid = %capped(call_uuid),
+            state = record.state.as_str(),
+            confirmation = record.confirmation.as_str(),
+            version,
+            changed = change.is_some(),
+            "alert outcome recorded"
+        );
+        if let Some(change) = change {
+            let changed = AlertChanged::new(&record, &change, version);
+            outcomes.publisher.publish(&changed, &budget).await;
+        }
     }
 
     /// An event without an Authorization header. Vonage says this can happen after an internal
