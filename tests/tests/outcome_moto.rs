@@ -1,0 +1,307 @@
+//! Alert outcomes through the real DynamoDB and EventBridge clients against moto's server over
+//! HTTP: two instances writing one alert at once end in the right state, each change is published
+//! once (read back through a rule to an SQS queue), and an unreachable or silent EventBridge
+//! still leaves the webhook answered 200 within its budget.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use integration_tests::event_tap::EventTap;
+use integration_tests::{MotoServer, create_state_table, free_port, moto_loader};
+use serde_json::Value;
+use vonage_voice_lambda::aws;
+use vonage_voice_lambda::http::status_for;
+use vonage_voice_lambda::outcome::{
+    AlertRecord, AlertStore, AskedMessage, CallEvent, CallState, Confirmation,
+    EventBridgePublisher, NewAlert, OutcomeConfig, Publisher, Recorded, record_event,
+};
+use vonage_voice_lambda::secrets::{InMemorySecretStore, WebhookSecret};
+use vonage_voice_lambda::sign::WebhookSigner;
+use vonage_voice_lambda::state::{DynamoDbStore, StateConfig};
+use vonage_voice_lambda::webhook::{
+    Clock, EventConfig, EventHandler, IncomingWebhook, Outcome, Outcomes, SystemClock,
+    WebhookConfig,
+};
+
+const TABLE: &str = "vonage-state";
+const SECRET_ID: &str = "vonage/webhook";
+const SECRET: &str = "outcome-signature-secret-0123456789";
+const API_KEY: &str = "a1b2c3d";
+const APPLICATION_ID: &str = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab";
+const CALL: &str = "call-outcome-1";
+
+fn state_config() -> StateConfig {
+    StateConfig {
+        table_name: TABLE.into(),
+        timeout: Duration::from_millis(1000),
+    }
+}
+
+/// A store as a function builds it: its own configuration load, its own client.
+async fn store(endpoint: &str) -> Arc<DynamoDbStore> {
+    let sdk = aws::load(moto_loader(endpoint)).await;
+    Arc::new(aws::webhook_state_store(&sdk, &state_config()))
+}
+
+async fn moto_with_table_and_tap() -> (MotoServer, EventTap) {
+    let moto = MotoServer::start();
+    let sdk = moto_loader(&moto.endpoint()).load().await;
+    create_state_table(&aws_sdk_dynamodb::Client::new(&sdk), TABLE).await;
+    let tap = EventTap::create(&sdk, "alert-changes")
+        .await
+        .expect("moto creates the queue and the rule");
+    (moto, tap)
+}
+
+fn new_alert(confirm: bool) -> AlertRecord {
+    AlertRecord::placed(&NewAlert {
+        alert_id: "alert-outcome-1",
+        call_uuid: CALL,
+        to: "447700900123",
+        message: AskedMessage::Code,
+        confirm_requested: confirm,
+        requested_at: SystemClock.unix_seconds(),
+    })
+}
+
+fn at(second: u32) -> String {
+    format!("2027-01-15T08:00:{second:02}.000Z")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_instances_writing_one_alert_at_once_lose_nothing() {
+    let (moto, _tap) = moto_with_table_and_tap().await;
+    let (one, two) = (store(&moto.endpoint()).await, store(&moto.endpoint()).await);
+    one.create(&new_alert(true), 2_000_000_000).await.unwrap();
+
+    // Each instance gets half of the call's events, out of order, and writes them at once.
+    let first_half = vec![
+        CallEvent::status("completed", &at(12)),
+        CallEvent::status("ringing", &at(1)),
+        CallEvent::status("human", &at(5)),
+    ];
+    let second_half = vec![
+        CallEvent::input(Some("1"), &at(9)),
+        CallEvent::status("answered", &at(4)),
+        CallEvent::status("started", &at(0)),
+    ];
+    let apply_all = |store: Arc<DynamoDbStore>, events: Vec<CallEvent>| async move {
+        let mut changes = Vec::new();
+        for event in events {
+            let recorded = record_event(store.as_ref(), CALL, &event, 1, |_| 2_000_000_000)
+                .await
+                .expect("moto answers");
+            let Recorded::Updated { change, .. } = recorded else {
+                panic!("{event:?} was not written: {recorded:?}");
+            };
+            changes.extend(change);
+        }
+        changes
+    };
+    let (a, b) = tokio::join!(
+        tokio::spawn(apply_all(one.clone(), first_half)),
+        tokio::spawn(apply_all(two.clone(), second_half)),
+    );
+    let changes = [a.unwrap(), b.unwrap()].concat();
+
+    let stored = two.by_alert("alert-outcome-1").await.unwrap().unwrap();
+    assert_eq!(stored.record.state, CallState::Completed);
+    assert_eq!(stored.record.confirmation, Confirmation::Confirmed);
+    assert_eq!(
+        stored.record.timeline.len(),
+        6,
+        "every event kept: {stored:?}"
+    );
+    assert_eq!(stored.version, 7, "one write per event, none lost");
+    assert!(
+        changes
+            .iter()
+            .any(|change| change.state == CallState::Completed),
+        "{changes:?}"
+    );
+}
+
+fn handler(
+    secrets: Arc<InMemorySecretStore>,
+    store: Arc<DynamoDbStore>,
+    publisher: Arc<Publisher>,
+) -> EventHandler {
+    let config = EventConfig {
+        webhook: WebhookConfig::for_secret(SECRET_ID),
+        unsigned_statuses: Vec::new(),
+    };
+    EventHandler::new(&config, secrets, store.clone(), Arc::new(SystemClock)).with_outcomes(
+        Outcomes {
+            alerts: store,
+            publisher,
+            config: OutcomeConfig::default(),
+        },
+    )
+}
+
+fn secrets() -> Arc<InMemorySecretStore> {
+    let document = WebhookSecret::new(SECRET, API_KEY, Some(APPLICATION_ID.into())).to_json();
+    Arc::new(InMemorySecretStore::new().with_secret(SECRET_ID, document))
+}
+
+fn signed(body: &str, jti: &str) -> IncomingWebhook {
+    let token = WebhookSigner::new(SECRET, API_KEY, Some(APPLICATION_ID.into()))
+        .expect("a signer")
+        .sign_body(body.as_bytes(), SystemClock.unix_seconds(), jti)
+        .expect("a token");
+    IncomingWebhook {
+        authorization: vec![format!("Bearer {token}").into_bytes()],
+        method: "POST".into(),
+        query: None,
+        body: body.as_bytes().to_vec(),
+        lambda_deadline: None,
+    }
+}
+
+fn status_body(status: &str, timestamp: &str) -> String {
+    format!(
+        r#"{{"uuid":"{CALL}","conversation_uuid":"CON-1","status":"{status}","direction":"outbound","timestamp":"{timestamp}"}}"#
+    )
+}
+
+fn input_body(digits: &str, timestamp: &str) -> String {
+    format!(
+        r#"{{"uuid":"{CALL}","conversation_uuid":"CON-1","dtmf":{{"digits":"{digits}","timed_out":false}},"timestamp":"{timestamp}"}}"#
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn each_change_is_published_once_whichever_instance_made_it() {
+    let (moto, tap) = moto_with_table_and_tap().await;
+    let sdk = aws::load(moto_loader(&moto.endpoint())).await;
+    let publisher = || Arc::new(Publisher::new(aws::event_publisher(&sdk)));
+    let (store_one, store_two) = (store(&moto.endpoint()).await, store(&moto.endpoint()).await);
+    store_one
+        .create(&new_alert(true), 2_000_000_000)
+        .await
+        .unwrap();
+    let (publisher_one, publisher_two) = (publisher(), publisher());
+    let one = handler(secrets(), store_one, publisher_one.clone());
+    let two = handler(secrets(), store_two, publisher_two.clone());
+
+    // Vonage's deliveries, a late ringing and two re-signed retries among them, shared out
+    // between the instances.
+    let deliveries = [
+        (&one, status_body("started", &at(0)), "d-1"),
+        (&two, status_body("answered", &at(4)), "d-2"),
+        (&one, status_body("answered", &at(4)), "d-2-retry"),
+        (&one, status_body("ringing", &at(1)), "d-3"),
+        (&two, input_body("1", &at(9)), "d-4"),
+        (&one, input_body("1", &at(9)), "d-4-retry"),
+        (&two, status_body("completed", &at(12)), "d-5"),
+    ];
+    for (instance, body, jti) in &deliveries {
+        let outcome = instance.handle(&signed(body, jti)).await;
+        assert_eq!(status_for(&outcome), 200, "{jti}: {outcome:?}");
+    }
+
+    let events = tap.drain(3, Duration::from_secs(15)).await.unwrap();
+    let late = tap.drain(1, Duration::from_secs(2)).await.unwrap();
+    assert!(late.is_empty(), "published more than once: {late:?}");
+    let seen: Vec<(String, String, u64)> = events
+        .iter()
+        .map(|event| {
+            assert_eq!(event["source"], "vonage-voice-lambda.alerts", "{event}");
+            assert_eq!(event["detail-type"], "Alert state changed", "{event}");
+            let detail = &event["detail"];
+            (
+                detail["state"].as_str().unwrap_or_default().to_owned(),
+                detail["confirmation"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                detail["version"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    let mut sorted = seen.clone();
+    sorted.sort_by_key(|(_, _, version)| *version);
+    let pairs: Vec<(&str, &str)> = sorted
+        .iter()
+        .map(|(state, confirmation, _)| (state.as_str(), confirmation.as_str()))
+        .collect();
+    assert_eq!(
+        pairs,
+        [
+            ("answered", "none"),
+            ("answered", "confirmed"),
+            ("completed", "confirmed"),
+        ],
+        "{events:#?}"
+    );
+    let completed = sorted.last().map(|_| &events).and_then(|events| {
+        events
+            .iter()
+            .find(|event| event["detail"]["state"] == "completed")
+    });
+    let detail: &Value = &completed.expect("the completed event")["detail"];
+    assert_eq!(detail["alert_id"], "alert-outcome-1");
+    assert_eq!(detail["confirmed"], true);
+    assert_eq!(detail["ended"], true);
+    assert_eq!(detail["to_masked"], "********0123");
+    assert_eq!(publisher_one.failures() + publisher_two.failures(), 0);
+    assert_eq!(publisher_one.sent() + publisher_two.sent(), 3);
+}
+
+/// The webhook's answer, its time, and the publisher that failed, for a bus at `endpoint`.
+async fn with_bus_at(bus_endpoint: &str) -> (Outcome, Duration, Arc<Publisher>, AlertRecord) {
+    let moto = MotoServer::start();
+    let sdk = moto_loader(&moto.endpoint()).load().await;
+    create_state_table(&aws_sdk_dynamodb::Client::new(&sdk), TABLE).await;
+    let store = store(&moto.endpoint()).await;
+    store
+        .create(&new_alert(false), 2_000_000_000)
+        .await
+        .unwrap();
+    let bus_sdk = aws::load(moto_loader(bus_endpoint)).await;
+    let publisher = Arc::new(Publisher::new(EventBridgePublisher::from_sdk_config(
+        &bus_sdk,
+        vonage_voice_lambda::outcome::publish::PUBLISH_ATTEMPT_TIMEOUT,
+    )));
+    let handler = handler(secrets(), store.clone(), publisher.clone());
+    let started = Instant::now();
+    let outcome = handler
+        .handle(&signed(&status_body("busy", &at(3)), "busy-1"))
+        .await;
+    let elapsed = started.elapsed();
+    eprintln!("event bus at {bus_endpoint}: the webhook answered in {elapsed:?}");
+    let record = store.by_call(CALL).await.unwrap().unwrap().record;
+    (outcome, elapsed, publisher, record)
+}
+
+#[tokio::test]
+async fn an_unreachable_event_bus_never_fails_the_webhook() {
+    // Nothing listens on this port: every attempt is refused at once.
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let (outcome, elapsed, publisher, record) = with_bus_at(&closed).await;
+    assert_eq!(status_for(&outcome), 200, "{outcome:?}");
+    assert!(matches!(outcome, Outcome::Accepted { ncco: None }));
+    assert_eq!(record.state, CallState::Busy, "recorded all the same");
+    assert_eq!(publisher.failures(), 1, "given up once, and counted");
+    assert!(elapsed < Duration::from_millis(2500), "{elapsed:?}");
+}
+
+#[tokio::test]
+async fn a_silent_event_bus_costs_no_more_than_the_webhooks_budget() {
+    // Accepts connections (the kernel's backlog) and never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", silent.local_addr().unwrap());
+    let (outcome, elapsed, publisher, record) = with_bus_at(&endpoint).await;
+    assert_eq!(status_for(&outcome), 200, "{outcome:?}");
+    assert_eq!(record.state, CallState::Busy);
+    assert_eq!(publisher.failures(), 1);
+    // The response budget (2.5 s by default) bounds the whole webhook, publishing included;
+    // room is left for the secret, the duplicate check and the record on a loaded machine.
+    assert!(elapsed < Duration::from_millis(2500 + 500), "{elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(1000),
+        "it waited for the bus: {elapsed:?}"
+    );
+    drop(silent);
+}
