@@ -39,12 +39,19 @@ pub const DEFAULT_ALERT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutcomeConfig {
     pub retention: Duration,
+    /// What must be left of a webhook's budget, after a wait, to look again for a record not
+    /// found: room for the read, the write and the publish.
+    pub retry_room: Duration,
 }
+
+/// See [`OutcomeConfig::retry_room`].
+pub const DEFAULT_RETRY_ROOM: Duration = Duration::from_millis(1000);
 
 impl Default for OutcomeConfig {
     fn default() -> Self {
         Self {
             retention: DEFAULT_ALERT_RETENTION,
+            retry_room: DEFAULT_RETRY_ROOM,
         }
     }
 }
@@ -60,6 +67,7 @@ impl OutcomeConfig {
         }
         Ok(Self {
             retention: Duration::from_secs(days * 24 * 3600),
+            retry_room: DEFAULT_RETRY_ROOM,
         })
     }
 

@@ -39,6 +39,13 @@ macro_rules! event_line {
     }};
 }
 
+/// The waits before looking again for the record of an outbound call not found (see
+/// [`EventHandler::record_outcome`]).
+pub const NOT_FOUND_RETRIES: [std::time::Duration; 2] = [
+    std::time::Duration::from_millis(200),
+    std::time::Duration::from_millis(400),
+];
+
 pub struct EventHandler {
     verifier: SignedWebhookVerifier,
     unsigned_statuses: Vec<String>,
@@ -218,18 +225,28 @@ impl EventHandler {
         let left = answer_by.saturating_duration_since(self.clock.instant());
         let budget = Budget::lasting(left, Arc::clone(&self.clock));
         let call_event = CallEvent::from_voice_event(event);
-        let recorded = budget
-            .run(
-                "recording the alert outcome",
-                record_event(
-                    outcomes.alerts.as_ref(),
-                    call_uuid,
-                    &call_event,
-                    now,
-                    |record| outcomes.config.expires_at(record.updated_at),
-                ),
+        let record = || {
+            record_event(
+                outcomes.alerts.as_ref(),
+                call_uuid,
+                &call_event,
+                now,
+                |record| outcomes.config.expires_at(record.updated_at),
             )
-            .await;
+        };
+        let mut recorded = budget.run("recording the alert outcome", record()).await;
+        // An outbound call's first events can come before send-alert, which learns the call's
+        // uuid from Vonage's answer, has written its record: look again, within the budget.
+        let outbound = event.direction() == Some("outbound");
+        for wait in NOT_FOUND_RETRIES.iter().filter(|_| outbound) {
+            if !matches!(recorded, Ok(Ok(Recorded::NotOurs)))
+                || !budget.fits(*wait, outcomes.config.retry_room)
+            {
+                break;
+            }
+            tokio::time::sleep(*wait).await;
+            recorded = budget.run("recording the alert outcome", record()).await;
+        }
         let (record, version, change) = match recorded {
             Ok(Ok(Recorded::Updated {
                 record,

@@ -119,7 +119,7 @@ async fn verified_events_of_our_call_move_its_alert_and_each_change_is_published
     );
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn events_of_other_calls_and_unsigned_ones_touch_nothing() {
     let fixture = Fixture::new();
     let alerts = Alerts::with_alert(MemoryPublisher::default()).await;
@@ -160,4 +160,40 @@ async fn a_refusing_bus_is_counted_and_the_webhook_still_accepted() {
         "recorded all the same"
     );
     assert_eq!(alerts.publisher.failures(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_outbound_event_that_comes_before_send_alert_wrote_the_record_is_applied() {
+    let fixture = Fixture::new();
+    let alerts = Alerts::with_alert(MemoryPublisher::default()).await;
+    let handler = alerts.handler(&fixture);
+    let late = AlertRecord::placed(&NewAlert {
+        alert_id: "alert-2",
+        call_uuid: "call-late",
+        to: "447700900999",
+        message: AskedMessage::Text,
+        confirm_requested: false,
+        requested_at: 1_800_000_000,
+    });
+    let store = alerts.store.clone();
+    // send-alert writes the record while the event function is already looking for it.
+    let writer = tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        store.create(&late, 1_900_000_000).await.unwrap();
+    });
+    let ringing = event_body("call-late", "ringing", "2027-01-15T08:00:01.000Z");
+    assert_eq!(
+        handler.handle(&signed_body(&ringing, "l-1")).await,
+        accepted_event()
+    );
+    writer.await.unwrap();
+    let record = alerts
+        .store
+        .by_call("call-late")
+        .await
+        .unwrap()
+        .unwrap()
+        .record;
+    assert_eq!(record.state, CallState::Ringing);
+    assert_eq!(alerts.bus.events().len(), 1);
 }
