@@ -758,7 +758,8 @@ const STEP_OUTCOME: &str = "6 (the alert's outcome and its EventBridge events)";
 /// it as a duplicate matched by `jti` and processed the genuine request exactly once; the second
 /// event process likewise, processing nothing; the repeated alert only if it returned the first
 /// call's uuid marked `duplicate` and the emulator took no other call; the alert only if
-/// alert-status reads it back completed and confirmed and its changes were each published once.
+/// alert-status reads it back completed and confirmed and its changes were each published once
+/// (judged only when every event arrived).
 pub fn verdict(observed: &FlowObservation) -> Vec<FlowFailure> {
     let failure = |step, problem: String| FlowFailure { step, problem };
     let Some(uuid) = observed.alert_reply["call_uuid"].as_str() else {
@@ -862,14 +863,17 @@ pub fn verdict(observed: &FlowObservation) -> Vec<FlowFailure> {
             .into_iter()
             .map(|problem| failure(STEP_ALERT_AGAIN, problem)),
     );
-    let alert_id = observed.alert_reply["alert_id"]
-        .as_str()
-        .unwrap_or_default();
-    failures.extend(
-        outcome_problems(alert_id, observed.outcome.as_ref())
-            .into_iter()
-            .map(|problem| failure(STEP_OUTCOME, problem)),
-    );
+    // The outcome follows from the events: without all of them step 2 has said what is wrong.
+    if missing.is_empty() {
+        let alert_id = observed.alert_reply["alert_id"]
+            .as_str()
+            .unwrap_or_default();
+        failures.extend(
+            outcome_problems(alert_id, observed.outcome.as_ref())
+                .into_iter()
+                .map(|problem| failure(STEP_OUTCOME, problem)),
+        );
+    }
     failures
 }
 
