@@ -53,7 +53,7 @@ impl CallEvent {
 
     /// What an `input` decides; `None` for any other event.
     pub fn confirmation(&self) -> Option<Confirmation> {
-        (self.kind == "input").then(|| match self.digits.as_deref() {
+        (self.kind == "input").then_some(match self.digits.as_deref() {
             Some(CONFIRM_DIGIT) => Confirmation::Confirmed,
             _ => Confirmation::NotConfirmed,
         })
@@ -116,14 +116,12 @@ pub fn apply(record: &AlertRecord, event: &CallEvent, received_at: i64) -> Appli
         next.confirmation_at = Some(received_at);
         next.confirmation_timestamp = event.timestamp.as_deref().map(timeline_field);
     }
-    let change =
-        (next.state != record.state || next.confirmation != record.confirmation).then(|| {
-            StateChange {
-                previous_state: record.state,
-                state: next.state,
-                previous_confirmation: record.confirmation,
-                confirmation: next.confirmation,
-            }
+    let change = (next.state != record.state || next.confirmation != record.confirmation)
+        .then_some(StateChange {
+            previous_state: record.state,
+            state: next.state,
+            previous_confirmation: record.confirmation,
+            confirmation: next.confirmation,
         });
     Applied::Updated {
         record: next,
