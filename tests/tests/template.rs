@@ -144,6 +144,16 @@ fn state_table_actions(binary: &str) -> BTreeSet<&'static str> {
     }
 }
 
+/// Every statement of a function's inline policies.
+fn policy_statements(function: &Function) -> Vec<&Value> {
+    function.properties["Policies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|policy| policy["Statement"].as_array().into_iter().flatten())
+        .collect()
+}
+
 fn statement_actions(statement: &Value) -> Vec<Value> {
     match &statement["Action"] {
         Value::Array(actions) => actions.clone(),
@@ -1255,12 +1265,7 @@ fn the_state_table_is_on_demand_encrypted_expiring_and_each_function_may_use_onl
     for function in functions(&template) {
         let id = &function.logical_id;
         let expected = state_table_actions(&function.binary);
-        let statements: Vec<&Value> = function.properties["Policies"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|policy| policy["Statement"].as_array().into_iter().flatten())
-            .collect();
+        let statements = policy_statements(&function);
         let mut granted = BTreeSet::new();
         for statement in statements {
             let actions = statement_actions(statement);
@@ -1314,12 +1319,7 @@ fn only_the_event_function_may_put_events_and_only_on_the_default_bus() {
     });
     for function in functions(&template) {
         let id = &function.logical_id;
-        let statements: Vec<&Value> = function.properties["Policies"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|policy| policy["Statement"].as_array().into_iter().flatten())
-            .collect();
+        let statements = policy_statements(&function);
         let mut granted: Vec<String> = Vec::new();
         for statement in statements {
             let actions = statement_actions(statement);

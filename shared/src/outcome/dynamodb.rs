@@ -161,7 +161,7 @@ impl AlertStore for DynamoDbStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::outcome::record::{AskedMessage, NewAlert};
+    use crate::outcome::record::sample_record;
     use crate::state::DuplicateKey;
     use crate::state::IdempotencyKey;
 
@@ -181,14 +181,7 @@ mod tests {
 
     #[test]
     fn a_record_round_trips_through_its_item() {
-        let record = AlertRecord::placed(&NewAlert {
-            alert_id: "alert-1",
-            call_uuid: "call-1",
-            to: "447700900123",
-            message: AskedMessage::Code,
-            confirm_requested: false,
-            requested_at: 100,
-        });
+        let record = sample_record();
         let item = record_item(&record, 7, 999).unwrap();
         assert_eq!(versioned(&item).unwrap(), Versioned { record, version: 7 });
         let mut broken = item.clone();

@@ -134,18 +134,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::outcome::record::{AskedMessage, MAX_TIMELINE_ENTRIES, NewAlert};
-
-    fn placed() -> AlertRecord {
-        AlertRecord::placed(&NewAlert {
-            alert_id: "alert-1",
-            call_uuid: "call-1",
-            to: "447700900123",
-            message: AskedMessage::Code,
-            confirm_requested: true,
-            requested_at: 100,
-        })
-    }
+    use crate::outcome::record::{MAX_TIMELINE_ENTRIES, sample_record as placed};
 
     fn run(events: &[CallEvent]) -> AlertRecord {
         let mut record = placed();

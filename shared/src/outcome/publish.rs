@@ -272,7 +272,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::outcome::record::NewAlert;
+    use crate::outcome::record::sample_record;
     use crate::webhook::Clock;
 
     /// Reads tokio's (paused) time, so that a budget runs out as the test's time passes.
@@ -288,14 +288,7 @@ mod tests {
     }
 
     fn event() -> AlertChanged {
-        let record = AlertRecord::placed(&NewAlert {
-            alert_id: "alert-1",
-            call_uuid: "call-1",
-            to: "447700900123",
-            message: AskedMessage::Code,
-            confirm_requested: true,
-            requested_at: 100,
-        });
+        let record = sample_record();
         let change = StateChange {
             previous_state: CallState::Answered,
             state: CallState::Completed,

@@ -258,6 +258,19 @@ pub fn mask_number(number: &str) -> String {
         .collect()
 }
 
+/// `alert-1`, call `call-1` to `447700900123`: a code asking for a confirmation, placed at 100.
+#[cfg(test)]
+pub(crate) fn sample_record() -> AlertRecord {
+    AlertRecord::placed(&NewAlert {
+        alert_id: "alert-1",
+        call_uuid: "call-1",
+        to: "447700900123",
+        message: AskedMessage::Code,
+        confirm_requested: true,
+        requested_at: 100,
+    })
+}
+
 /// A caller-controlled field cut for the timeline.
 pub(crate) fn timeline_field(value: &str) -> String {
     capped_to(value, MAX_TIMELINE_FIELD_CHARS)
@@ -305,14 +318,7 @@ mod tests {
 
     #[test]
     fn the_timeline_keeps_the_latest_entries_and_counts_the_rest() {
-        let mut record = AlertRecord::placed(&NewAlert {
-            alert_id: "a",
-            call_uuid: "c",
-            to: "447700900123",
-            message: AskedMessage::Code,
-            confirm_requested: true,
-            requested_at: 10,
-        });
+        let mut record = sample_record();
         for second in 0..(MAX_TIMELINE_ENTRIES as i64 + 5) {
             record.push_timeline(TimelineEntry {
                 event: "ringing".into(),

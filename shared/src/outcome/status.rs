@@ -154,20 +154,16 @@ pub async fn handle_status(input: &Value, store: &dyn AlertStore) -> Value {
 mod tests {
     use super::*;
     use crate::outcome::machine::CallEvent;
-    use crate::outcome::record::{AskedMessage, NewAlert};
+    use crate::outcome::record::sample_record;
     use crate::outcome::store::{MemoryAlertStore, record_event};
 
     #[tokio::test]
     async fn an_alert_is_read_by_either_id_and_an_unknown_one_is_a_typed_error() {
         let store = MemoryAlertStore::default();
-        let record = AlertRecord::placed(&NewAlert {
-            alert_id: "disk-full",
-            call_uuid: "call-1",
-            to: "447700900123",
-            message: AskedMessage::Text,
-            confirm_requested: true,
-            requested_at: 100,
-        });
+        let record = AlertRecord {
+            alert_id: "disk-full".into(),
+            ..sample_record()
+        };
         store.create(&record, 1_000).await.unwrap();
         let input = CallEvent::input(Some("1"), "2027-01-15T08:00:09.000Z");
         record_event(&store, "call-1", &input, 150, |_| 1_000)

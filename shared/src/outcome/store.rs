@@ -203,18 +203,7 @@ mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
     use super::*;
-    use crate::outcome::record::{AskedMessage, CallState, Confirmation, NewAlert};
-
-    fn new_alert() -> AlertRecord {
-        AlertRecord::placed(&NewAlert {
-            alert_id: "alert-1",
-            call_uuid: "call-1",
-            to: "447700900123",
-            message: AskedMessage::Text,
-            confirm_requested: true,
-            requested_at: 100,
-        })
-    }
+    use crate::outcome::record::{CallState, Confirmation, sample_record as new_alert};
 
     #[tokio::test]
     async fn an_event_for_a_call_that_is_not_ours_touches_nothing() {
