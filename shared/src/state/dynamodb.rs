@@ -1,5 +1,6 @@
 //! Both stores on one DynamoDB table (`STATE_TABLE_NAME`): a string hash key `pk`, TTL on
-//! `expires_at`. Replay items and idempotency items live side by side under prefixed keys.
+//! `expires_at`. Replay items and idempotency items live side by side under prefixed keys, and
+//! alert records (`crate::outcome::dynamodb`) under keys of their own.
 //!
 //! Every operation is one request (see the requests each method sends) and runs under the
 //! state budget ([`super::StateConfig::timeout`]) as a whole, credentials, retries and all, so a

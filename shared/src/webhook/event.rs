@@ -39,8 +39,8 @@ macro_rules! event_line {
     }};
 }
 
-/// The waits before looking again for the record of an outbound call not found (see
-/// [`EventHandler::record_outcome`]).
+/// The waits before looking again for the record of an outbound call's `started` or `ringing`
+/// event when none was found (see [`EventHandler::record_outcome`]).
 pub const NOT_FOUND_RETRIES: [std::time::Duration; 2] = [
     std::time::Duration::from_millis(200),
     std::time::Duration::from_millis(400),
@@ -209,7 +209,10 @@ impl EventHandler {
             parse_error = parsed.as_ref().err().map(tracing::field::display),
             "event webhook"
         );
-        if let Some(event) = event {
+        // With the table failing, the record would most likely fail too: its time and requests
+        // are not spent (the duplicate check's warning above says why nothing was recorded).
+        let table_failed = matches!(check.shared, SharedCheck::Failed(_));
+        if let (Some(event), false) = (event, table_failed) {
             self.record_outcome(event, now, answer_by).await;
         }
         Outcome::Accepted { ncco: reply }
@@ -237,8 +240,9 @@ impl EventHandler {
         let mut recorded = budget.run("recording the alert outcome", record()).await;
         // An outbound call's first events can come before send-alert, which learns the call's
         // uuid from Vonage's answer, has written its record: look again, within the budget.
-        let outbound = event.direction() == Some("outbound");
-        for wait in NOT_FOUND_RETRIES.iter().filter(|_| outbound) {
+        let early =
+            event.direction() == Some("outbound") && matches!(event.kind(), "started" | "ringing");
+        for wait in NOT_FOUND_RETRIES.iter().filter(|_| early) {
             if !matches!(recorded, Ok(Ok(Recorded::NotOurs)))
                 || !budget.fits(*wait, outcomes.config.retry_room)
             {
