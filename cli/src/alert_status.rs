@@ -45,6 +45,8 @@ pub async fn alert_status_command(
             Ok(Verdict::Wrong)
         }
         Err(StatusError::InvalidInput { message }) => Err(CliError::Usage(message)),
-        Err(error @ StatusError::Unavailable(_)) => Err(CliError::Unreachable(error.to_string())),
+        Err(error @ (StatusError::Unavailable(_) | StatusError::DeadlineExceeded(_))) => {
+            Err(CliError::Unreachable(error.to_string()))
+        }
     }
 }

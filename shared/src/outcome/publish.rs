@@ -13,6 +13,7 @@ use serde::Serialize;
 use super::machine::StateChange;
 use super::record::{AlertRecord, AskedMessage, CallState, Confirmation};
 use crate::deadline::Budget;
+use crate::logging::capped;
 
 /// The EventBridge `source` of every event this project publishes.
 pub const EVENT_SOURCE: &str = "vonage-voice-lambda.alerts";
@@ -167,7 +168,7 @@ impl Publisher {
                 Ok(()) => {
                     self.sent.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(
-                        alert_id = %event.alert_id,
+                        alert_id = %capped(&event.alert_id),
                         state = event.state.as_str(),
                         confirmation = event.confirmation.as_str(),
                         version = event.version,
@@ -187,7 +188,7 @@ impl Publisher {
         }
         let failures = self.failed.fetch_add(1, Ordering::Relaxed) + 1;
         tracing::error!(
-            alert_id = %event.alert_id,
+            alert_id = %capped(&event.alert_id),
             state = event.state.as_str(),
             confirmation = event.confirmation.as_str(),
             version = event.version,

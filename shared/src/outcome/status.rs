@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::record::{AlertRecord, Confirmation};
 use super::store::{AlertStore, Versioned};
+use crate::deadline::{Budget, DeadlineExceeded};
 use crate::logging::capped;
 use crate::state::StateError;
 
@@ -30,6 +31,8 @@ pub enum StatusError {
     NotFound { field: &'static str, id: String },
     #[error("the state table could not be read: {0}")]
     Unavailable(#[from] StateError),
+    #[error(transparent)]
+    DeadlineExceeded(#[from] DeadlineExceeded),
 }
 
 impl StatusError {
@@ -38,6 +41,7 @@ impl StatusError {
             Self::InvalidInput { .. } => "invalid_input",
             Self::NotFound { .. } => "not_found",
             Self::Unavailable(_) => "state_unavailable",
+            Self::DeadlineExceeded(_) => "deadline_exceeded",
         }
     }
 
@@ -47,6 +51,28 @@ impl StatusError {
             payload[*field] = json!(id);
         }
         payload
+    }
+}
+
+#[cfg(test)]
+mod deadline_tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::outcome::store::MemoryAlertStore;
+    use crate::webhook::ManualClock;
+
+    #[tokio::test]
+    async fn no_time_left_is_a_typed_error_not_a_hang() {
+        let budget = Budget::lasting(Duration::ZERO, Arc::new(ManualClock::at(1_800_000_000)));
+        let payload = handle_status(
+            &json!({"alert_id": "a"}),
+            &MemoryAlertStore::default(),
+            &budget,
+        )
+        .await;
+        assert_eq!(payload["error"], "deadline_exceeded", "{payload}");
     }
 }
 
@@ -127,10 +153,16 @@ pub fn status_json(found: &Versioned) -> Value {
     })
 }
 
-/// The whole of alert-status: the payload for `input`, an error payload included. Logs one line.
-pub async fn handle_status(input: &Value, store: &dyn AlertStore) -> Value {
+/// The whole of alert-status: the payload for `input`, an error payload included, within
+/// `budget` (the invocation's deadline; the store's own timeout applies to each read). Logs one
+/// line.
+pub async fn handle_status(input: &Value, store: &dyn AlertStore, budget: &Budget) -> Value {
     let outcome = match StatusQuery::from_json(input) {
-        Ok(query) => alert_status(store, &query).await,
+        Ok(query) => budget
+            .run("reading the alert", alert_status(store, &query))
+            .await
+            .map_err(StatusError::from)
+            .and_then(|found| found),
         Err(error) => Err(error),
     };
     match outcome {
@@ -156,9 +188,12 @@ mod tests {
     use crate::outcome::machine::CallEvent;
     use crate::outcome::record::sample_record;
     use crate::outcome::store::{MemoryAlertStore, record_event};
+    use crate::webhook::ManualClock;
 
     #[tokio::test]
     async fn an_alert_is_read_by_either_id_and_an_unknown_one_is_a_typed_error() {
+        let clock = std::sync::Arc::new(ManualClock::at(1_800_000_000));
+        let budget = Budget::lasting(std::time::Duration::from_secs(5), clock);
         let store = MemoryAlertStore::default();
         let record = AlertRecord {
             alert_id: "disk-full".into(),
@@ -170,8 +205,8 @@ mod tests {
             .await
             .unwrap();
 
-        let by_alert = handle_status(&json!({"alert_id": "disk-full"}), &store).await;
-        let by_call = handle_status(&json!({"call_uuid": "call-1"}), &store).await;
+        let by_alert = handle_status(&json!({"alert_id": "disk-full"}), &store, &budget).await;
+        let by_call = handle_status(&json!({"call_uuid": "call-1"}), &store, &budget).await;
         assert_eq!(by_alert, by_call);
         assert_eq!(by_alert["state"], "answered");
         assert_eq!(by_alert["confirmation"], "confirmed");
@@ -180,7 +215,7 @@ mod tests {
         assert_eq!(by_alert["timeline"][0]["event"], "input");
         assert_eq!(by_alert["to_masked"], "********0123");
 
-        let unknown = handle_status(&json!({"alert_id": "nope"}), &store).await;
+        let unknown = handle_status(&json!({"alert_id": "nope"}), &store, &budget).await;
         assert_eq!(
             unknown,
             json!({"error": "not_found", "alert_id": "nope", "message": "no alert has alert_id nope"})
@@ -194,7 +229,7 @@ mod tests {
             json!({"alert_id": "x".repeat(129)}),
             json!({"id": "a"}),
         ] {
-            let refused = handle_status(&bad, &store).await;
+            let refused = handle_status(&bad, &store, &budget).await;
             assert_eq!(refused["error"], "invalid_input", "{bad}");
         }
     }
