@@ -5,6 +5,7 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use integration_tests::event_tap::EventTap;
@@ -14,11 +15,12 @@ use vonage_voice_lambda::aws;
 use vonage_voice_lambda::http::status_for;
 use vonage_voice_lambda::outcome::{
     AlertRecord, AlertStore, AskedMessage, CallEvent, CallState, Confirmation,
-    EventBridgePublisher, NewAlert, OutcomeConfig, Publisher, Recorded, record_event,
+    EventBridgePublisher, NewAlert, OutcomeConfig, Publisher, Recorded, Replaced, Versioned,
+    record_event,
 };
 use vonage_voice_lambda::secrets::{InMemorySecretStore, WebhookSecret};
 use vonage_voice_lambda::sign::WebhookSigner;
-use vonage_voice_lambda::state::{DynamoDbStore, StateConfig};
+use vonage_voice_lambda::state::{DynamoDbStore, StateConfig, StateError};
 use vonage_voice_lambda::webhook::{
     Clock, EventConfig, EventHandler, IncomingWebhook, Outcome, Outcomes, SystemClock,
     WebhookConfig,
@@ -69,51 +71,105 @@ fn at(second: u32) -> String {
     format!("2027-01-15T08:00:{second:02}.000Z")
 }
 
+/// An instance's store whose first conditional writes wait until every writer has read the
+/// record: so all of them read the same version and all but one write must fail their condition
+/// in DynamoDB (moto), whatever the scheduling.
+struct AllReadFirst {
+    inner: Arc<DynamoDbStore>,
+    barrier: Arc<tokio::sync::Barrier>,
+    arrivals: Arc<AtomicUsize>,
+    writers: usize,
+    conflicts: Arc<AtomicUsize>,
+}
+
+#[async_trait::async_trait]
+impl AlertStore for AllReadFirst {
+    async fn create(&self, record: &AlertRecord, expires_at: i64) -> Result<(), StateError> {
+        self.inner.create(record, expires_at).await
+    }
+    async fn by_call(&self, call_uuid: &str) -> Result<Option<Versioned>, StateError> {
+        self.inner.by_call(call_uuid).await
+    }
+    async fn by_alert(&self, alert_id: &str) -> Result<Option<Versioned>, StateError> {
+        self.inner.by_alert(alert_id).await
+    }
+    async fn replace(
+        &self,
+        record: &AlertRecord,
+        expected: u64,
+        expires_at: i64,
+    ) -> Result<Replaced, StateError> {
+        if self.arrivals.fetch_add(1, Ordering::SeqCst) < self.writers {
+            self.barrier.wait().await;
+        }
+        let replaced = self.inner.replace(record, expected, expires_at).await?;
+        if matches!(replaced, Replaced::Conflict(_)) {
+            self.conflicts.fetch_add(1, Ordering::SeqCst);
+        }
+        Ok(replaced)
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_instances_writing_one_alert_at_once_lose_nothing() {
     let (moto, _tap) = moto_with_table_and_tap().await;
     let (one, two) = (store(&moto.endpoint()).await, store(&moto.endpoint()).await);
     one.create(&new_alert(true), 2_000_000_000).await.unwrap();
 
-    // Each instance gets half of the call's events, out of order, and writes them at once.
-    let first_half = vec![
+    // A call's events, out of order, each written by its own writer, alternately on the two
+    // instances, all at once.
+    let events = [
         CallEvent::status("completed", &at(12)),
-        CallEvent::status("ringing", &at(1)),
-        CallEvent::status("human", &at(5)),
-    ];
-    let second_half = vec![
         CallEvent::input(Some("1"), &at(9)),
+        CallEvent::status("ringing", &at(1)),
         CallEvent::status("answered", &at(4)),
+        CallEvent::status("human", &at(5)),
         CallEvent::status("started", &at(0)),
     ];
-    let apply_all = |store: Arc<DynamoDbStore>, events: Vec<CallEvent>| async move {
-        let mut changes = Vec::new();
-        for event in events {
-            let recorded = record_event(store.as_ref(), CALL, &event, 1, |_| 2_000_000_000)
-                .await
-                .expect("moto answers");
-            let Recorded::Updated { change, .. } = recorded else {
-                panic!("{event:?} was not written: {recorded:?}");
+    let barrier = Arc::new(tokio::sync::Barrier::new(events.len()));
+    let arrivals = Arc::new(AtomicUsize::new(0));
+    let conflicts = Arc::new(AtomicUsize::new(0));
+    let writers: Vec<_> = events
+        .iter()
+        .enumerate()
+        .map(|(index, event)| {
+            let instance = if index % 2 == 0 { &one } else { &two };
+            let store = AllReadFirst {
+                inner: instance.clone(),
+                barrier: barrier.clone(),
+                arrivals: arrivals.clone(),
+                writers: events.len(),
+                conflicts: conflicts.clone(),
             };
-            changes.extend(change);
+            let event = event.clone();
+            tokio::spawn(
+                async move { record_event(&store, CALL, &event, 1, |_| 2_000_000_000).await },
+            )
+        })
+        .collect();
+    let mut changes = Vec::new();
+    for writer in writers {
+        match writer.await.expect("the writer ran") {
+            Ok(Recorded::Updated { change, .. }) => changes.extend(change),
+            other => panic!("an event was not written: {other:?}"),
         }
-        changes
-    };
-    let (a, b) = tokio::join!(
-        tokio::spawn(apply_all(one.clone(), first_half)),
-        tokio::spawn(apply_all(two.clone(), second_half)),
-    );
-    let changes = [a.unwrap(), b.unwrap()].concat();
+    }
 
     let stored = two.by_alert("alert-outcome-1").await.unwrap().unwrap();
     assert_eq!(stored.record.state, CallState::Completed);
     assert_eq!(stored.record.confirmation, Confirmation::Confirmed);
     assert_eq!(
         stored.record.timeline.len(),
-        6,
+        events.len(),
         "every event kept: {stored:?}"
     );
     assert_eq!(stored.version, 7, "one write per event, none lost");
+    let conflicts = conflicts.load(Ordering::SeqCst);
+    eprintln!("conditional writes refused and redone: {conflicts}");
+    assert!(
+        conflicts >= events.len() - 1,
+        "all read version 1, so all but one first write failed: {conflicts}"
+    );
     assert!(
         changes
             .iter()
