@@ -74,10 +74,9 @@ async fn main() -> Result<(), Error> {
                 let budget = &budget;
                 async move {
                     let sent = handle_alert(&input, config, secrets, voice, budget).await;
-                    if let Ok(placed) = &sent {
-                        recording.placed(&alert_id, &input, placed, budget).await;
-                    }
-                    sent
+                    recording
+                        .record_if_placed(&alert_id, &input, sent, budget)
+                        .await
                 }
             },
         )

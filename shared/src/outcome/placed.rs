@@ -5,7 +5,7 @@ use serde_json::Value;
 use super::OutcomeConfig;
 use super::record::{AlertRecord, AskedMessage, NewAlert};
 use super::store::AlertStore;
-use crate::alert::{AlertRequest, AlertSent, Message};
+use crate::alert::{AlertError, AlertRequest, AlertSent, Message};
 use crate::deadline::Budget;
 use crate::logging::capped;
 use crate::webhook::Clock;
@@ -19,6 +19,21 @@ pub struct AlertRecording<'a> {
 }
 
 impl AlertRecording<'_> {
+    /// send-alert's outcome, after the record of a placed call was written (see
+    /// [`Self::placed`]); an alert not placed writes nothing.
+    pub async fn record_if_placed(
+        &self,
+        alert_id: &str,
+        input: &Value,
+        outcome: Result<AlertSent, AlertError>,
+        budget: &Budget,
+    ) -> Result<AlertSent, AlertError> {
+        if let Ok(sent) = &outcome {
+            self.placed(alert_id, input, sent, budget).await;
+        }
+        outcome
+    }
+
     /// Writes the record of alert `alert_id`, whose call `sent` was placed for `input`, within
     /// `budget`. A failure is logged: the call rings all the same, and its events are then
     /// logged without an outcome (alert-status answers `not_found`).
@@ -94,7 +109,20 @@ mod tests {
         };
         let budget = Budget::lasting(Duration::from_secs(5), clock.clone());
         let input = json!({"to": "447700900123", "code": "4821", "confirm": true});
-        recording.placed("alert-1", &input, &sent, &budget).await;
+        let not_placed = Err(AlertError::SecretUnavailable("no secret".into()));
+        let outcome = recording
+            .record_if_placed("alert-0", &input, not_placed, &budget)
+            .await;
+        assert!(outcome.is_err());
+        assert_eq!(
+            store.by_alert("alert-0").await.unwrap(),
+            None,
+            "nothing placed"
+        );
+        let outcome = recording
+            .record_if_placed("alert-1", &input, Ok(sent.clone()), &budget)
+            .await;
+        assert_eq!(outcome.unwrap(), sent);
         let stored = store.by_alert("alert-1").await.unwrap().unwrap();
         assert_eq!(stored.version, 1);
         let record = stored.record;
