@@ -17,6 +17,17 @@ pub struct EventTap {
 impl EventTap {
     /// Creates the queue `queue_name`, the rule and its target through `sdk` (moto's endpoint).
     pub async fn create(sdk: &aws_config::SdkConfig, queue_name: &str) -> Result<Self, String> {
+        let pattern = serde_json::json!({"source": [EVENT_SOURCE], "detail-type": [DETAIL_TYPE]});
+        Self::for_rule(sdk, queue_name, RULE_NAME, &pattern).await
+    }
+
+    /// A queue receiving what the rule `rule_name` with `pattern` matches on the default bus.
+    pub async fn for_rule(
+        sdk: &aws_config::SdkConfig,
+        queue_name: &str,
+        rule_name: &str,
+        pattern: &Value,
+    ) -> Result<Self, String> {
         let sqs = aws_sdk_sqs::Client::new(sdk);
         let events = aws_sdk_eventbridge::Client::new(sdk);
         let queue_url = sqs
@@ -39,10 +50,9 @@ impl EventTap {
                 attributes.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
             })
             .ok_or("the queue has no ARN")?;
-        let pattern = serde_json::json!({"source": [EVENT_SOURCE], "detail-type": [DETAIL_TYPE]});
         events
             .put_rule()
-            .name(RULE_NAME)
+            .name(rule_name)
             .event_pattern(pattern.to_string())
             .send()
             .await
@@ -54,7 +64,7 @@ impl EventTap {
             .map_err(|error| format!("the target: {error}"))?;
         events
             .put_targets()
-            .rule(RULE_NAME)
+            .rule(rule_name)
             .targets(target)
             .send()
             .await

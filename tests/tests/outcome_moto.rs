@@ -361,3 +361,111 @@ async fn a_silent_event_bus_costs_no_more_than_the_webhooks_budget() {
     );
     drop(silent);
 }
+
+/// The README's example rule, exactly: alerts that asked for a confirmation and ended without one.
+fn escalation_pattern() -> Value {
+    serde_json::json!({
+        "source": ["vonage-voice-lambda.alerts"],
+        "detail-type": ["Alert state changed"],
+        "detail": {
+            "ended": [true],
+            "confirm_requested": [true],
+            "confirmed": [false]
+        }
+    })
+}
+
+/// The JSON blocks of the README.
+fn readme_json_blocks() -> Vec<Value> {
+    let readme = std::fs::read_to_string(integration_tests::repo_root().join("README.md"))
+        .expect("the README is readable");
+    readme
+        .split("```json")
+        .skip(1)
+        .filter_map(|block| block.split("```").next())
+        .filter_map(|block| serde_json::from_str(block).ok())
+        .collect()
+}
+
+#[tokio::test]
+async fn the_readmes_escalation_rule_matches_exactly_the_alerts_that_ended_unconfirmed() {
+    assert!(
+        readme_json_blocks().contains(&escalation_pattern()),
+        "the README shows the rule this test checks"
+    );
+    let moto = MotoServer::start();
+    let sdk = aws::load(moto_loader(&moto.endpoint())).await;
+    let escalations = EventTap::for_rule(&sdk, "escalations", "escalate", &escalation_pattern())
+        .await
+        .expect("moto creates the rule and its queue");
+    let publisher = Publisher::new(aws::event_publisher(&sdk));
+    let budget = vonage_voice_lambda::deadline::Budget::lasting(
+        Duration::from_secs(10),
+        Arc::new(SystemClock),
+    );
+    // (alert, confirm asked, state reached, confirmation): escalated?
+    let cases = [
+        (
+            "completed-unconfirmed",
+            true,
+            CallState::Completed,
+            Confirmation::NotConfirmed,
+            true,
+        ),
+        ("busy", true, CallState::Busy, Confirmation::None, true),
+        (
+            "completed-confirmed",
+            true,
+            CallState::Completed,
+            Confirmation::Confirmed,
+            false,
+        ),
+        (
+            "still-ringing",
+            true,
+            CallState::Ringing,
+            Confirmation::None,
+            false,
+        ),
+        (
+            "no-confirmation-asked",
+            false,
+            CallState::Completed,
+            Confirmation::None,
+            false,
+        ),
+    ];
+    for (alert_id, confirm, state, confirmation, _) in cases {
+        let record = AlertRecord {
+            alert_id: alert_id.into(),
+            ..new_alert(confirm)
+        };
+        let change = vonage_voice_lambda::outcome::StateChange {
+            previous_state: CallState::Placed,
+            state,
+            previous_confirmation: Confirmation::None,
+            confirmation,
+        };
+        let event = vonage_voice_lambda::outcome::AlertChanged::new(&record, &change, 2);
+        let sent = publisher.publish(&event, &budget).await;
+        assert!(
+            matches!(sent, vonage_voice_lambda::outcome::Published::Sent { .. }),
+            "{sent:?}"
+        );
+    }
+    let escalated = escalations.drain(2, Duration::from_secs(10)).await.unwrap();
+    let late = escalations.drain(1, Duration::from_secs(2)).await.unwrap();
+    let mut ids: Vec<&str> = escalated
+        .iter()
+        .chain(&late)
+        .filter_map(|event| event["detail"]["alert_id"].as_str())
+        .collect();
+    ids.sort_unstable();
+    let mut expected: Vec<&str> = cases
+        .iter()
+        .filter(|case| case.4)
+        .map(|case| case.0)
+        .collect();
+    expected.sort_unstable();
+    assert_eq!(ids, expected);
+}
