@@ -5,6 +5,8 @@
 //! - `status` says whether that is still so, and exits non-zero when not, for schedules and pipelines.
 //! - `send-event` posts a webhook signed exactly as Vonage signs it.
 //! - `verify` checks a captured request and names the check that failed.
+//! - `alert-status` reads back what became of an alert (its state, confirmation and timeline)
+//!   from the stack's state table, as the alert-status function does.
 //!
 //! Exit codes: 0 all good; 1 checked and found wrong (drift, rejected, non-2xx answer, change not
 //! confirmed); 2 bad usage or settings; 3 Vonage, the target or the secret store could not be used.
@@ -17,6 +19,7 @@ use vonage_voice_lambda::applications::{
     ActivationError, ApplicationsError, DEFAULT_API_BASE_URL, PlanError,
 };
 
+mod alert_status;
 mod application;
 pub mod capture;
 mod check;
@@ -55,6 +58,25 @@ pub enum Command {
     SendEvent(SendEventArgs),
     /// Check a captured webhook request; say which check failed when it does not verify.
     Verify(VerifyArgs),
+    /// Print what became of an alert (state, confirmation, timeline) as JSON; exit 1 when no
+    /// alert has that id.
+    AlertStatus(AlertStatusArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AlertStatusArgs {
+    /// The alert_id send-alert returned (or the one it was given).
+    #[arg(long, conflicts_with = "call_uuid")]
+    pub alert_id: Option<String>,
+    /// The call's uuid.
+    #[arg(long)]
+    pub call_uuid: Option<String>,
+    /// The stack's state table (its StateTable resource).
+    #[arg(long, env = "STATE_TABLE_NAME")]
+    pub table: String,
+    /// Limit for each read of the table.
+    #[arg(long, default_value_t = 3000, value_name = "MILLISECONDS")]
+    pub timeout_ms: u64,
 }
 
 /// Where the application is and how to reach it.
@@ -270,6 +292,7 @@ pub async fn run(cli: Cli, out: &mut dyn Write) -> Result<Verdict, CliError> {
         Command::Status { application } => application::status(&application, out).await,
         Command::SendEvent(args) => send::send_event(&args, out).await,
         Command::Verify(args) => check::verify(&args, out).await,
+        Command::AlertStatus(args) => alert_status::alert_status_command(&args, out).await,
     }
 }
 

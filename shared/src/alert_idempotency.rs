@@ -78,6 +78,9 @@ pub struct AlertKey {
     pub payload_hash: String,
     /// True when the caller named the alert; false when the key is the payload hash.
     pub from_alert_id: bool,
+    /// The alert's id: the caller's `alert_id`, or else a new UUID. Returned in the payload
+    /// (so a repeat gets the first one) and the key of the alert's outcome.
+    pub alert_id: String,
 }
 
 /// The key for `input`, and the input without `alert_id` (what the call is placed from). Refuses
@@ -110,6 +113,7 @@ pub fn alert_key(input: &Value) -> Result<(AlertKey, Value), InvalidInput> {
             key,
             payload_hash,
             from_alert_id: alert_id.is_some(),
+            alert_id: alert_id.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
         },
         rest,
     ))
@@ -141,9 +145,10 @@ pub struct Invocation<'a> {
     pub budget: &'a Budget,
 }
 
-/// The whole of an idempotent send-alert: `place` is handed the input without `alert_id` and
-/// places the call (`crate::alert::handle_alert`); its outcome is stored as described in the
-/// module docs. Returns the function's payload.
+/// The whole of an idempotent send-alert: `place` is handed the input without `alert_id`, and
+/// the alert's id ([`AlertKey::alert_id`]), and places the call (`crate::alert::handle_alert`);
+/// its outcome is stored as described in the module docs. Returns the function's payload, with
+/// `alert_id` when a call was placed.
 pub async fn handle_alert_once<F, Fut>(
     input: &Value,
     config: &AlertIdempotencyConfig,
@@ -152,7 +157,7 @@ pub async fn handle_alert_once<F, Fut>(
     place: F,
 ) -> Value
 where
-    F: FnOnce(Value) -> Fut,
+    F: FnOnce(Value, String) -> Fut,
     Fut: Future<Output = Result<AlertSent, AlertError>>,
 {
     let (key, input) = match alert_key(input) {
@@ -165,7 +170,7 @@ where
     };
     if AlertRequest::from_json(&input).is_err() {
         // Refused before any secret, store or call: nothing to deduplicate.
-        return response_payload(&place(input).await);
+        return response_payload(&place(input, key.alert_id).await);
     }
     let now = invocation.clock.unix_seconds();
     // Rounded up: the record must not expire while this invocation may still place the call.
@@ -217,14 +222,14 @@ where
         }
         Err(error) => {
             tracing::warn!(error = error.kind(), detail = %error, "idempotency store unavailable: placing the alert anyway");
-            let mut payload = response_payload(&place(input).await);
+            let mut payload = with_alert_id(&place(input, key.alert_id.clone()).await, &key);
             payload["idempotency"] = json!("unavailable");
             return payload;
         }
     }
 
-    let outcome = place(input).await;
-    let mut payload = response_payload(&outcome);
+    let outcome = place(input, key.alert_id.clone()).await;
+    let mut payload = with_alert_id(&outcome, &key);
     let recorded = if call_may_have_been_placed(&outcome) {
         let expires_at = invocation
             .clock
@@ -239,6 +244,15 @@ where
     if let Err(error) = recorded {
         tracing::warn!(error = error.kind(), detail = %error, "the alert's outcome was not recorded in the idempotency store");
         payload["idempotency"] = json!("unavailable");
+    }
+    payload
+}
+
+/// The payload of `outcome`, naming the alert when a call was placed.
+fn with_alert_id(outcome: &Result<AlertSent, AlertError>, key: &AlertKey) -> Value {
+    let mut payload = response_payload(outcome);
+    if outcome.is_ok() {
+        payload[ALERT_ID_FIELD] = json!(key.alert_id);
     }
     payload
 }
@@ -333,7 +347,15 @@ mod tests {
             r#"{"alert_id": null, "code":"4821","to":"447700900000"}"#,
         ] {
             let (other, _) = alert_key(&serde_json::from_str(same).unwrap()).unwrap();
-            assert_eq!(other, key, "{same}");
+            assert_eq!(
+                (&other.key, &other.payload_hash, other.from_alert_id),
+                (&key.key, &key.payload_hash, key.from_alert_id),
+                "{same}"
+            );
+            assert_ne!(
+                other.alert_id, key.alert_id,
+                "a new id for each unnamed alert"
+            );
         }
         let (different, _) = alert_key(&json!({"to": "447700900000", "code": "4822"})).unwrap();
         assert_ne!(different.key, key.key);
@@ -399,14 +421,20 @@ mod tests {
             budget: &budget,
         };
         let placer = placer.clone();
-        handle_alert_once(&input, config, store, invocation, move |input| async move {
-            assert!(input.get(ALERT_ID_FIELD).is_none(), "alert_id is ours");
-            let n = placer.calls.fetch_add(1, Ordering::SeqCst);
-            match AlertRequest::from_json(&input) {
-                Err(invalid) => Err(AlertError::InvalidInput(invalid)),
-                Ok(_) => outcome(n),
-            }
-        })
+        handle_alert_once(
+            &input,
+            config,
+            store,
+            invocation,
+            move |input, _| async move {
+                assert!(input.get(ALERT_ID_FIELD).is_none(), "alert_id is ours");
+                let n = placer.calls.fetch_add(1, Ordering::SeqCst);
+                match AlertRequest::from_json(&input) {
+                    Err(invalid) => Err(AlertError::InvalidInput(invalid)),
+                    Ok(_) => outcome(n),
+                }
+            },
+        )
         .await
     }
 

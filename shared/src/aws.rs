@@ -1,5 +1,5 @@
 //! One AWS configuration per process: region, credentials and `AWS_ENDPOINT_URL` are resolved
-//! once at cold start, and every client (Secrets Manager, DynamoDB) is built from it with its own
+//! once at cold start, and every client (Secrets Manager, DynamoDB, EventBridge) is built from it with its own
 //! timeouts. Loading the configuration is the costly part of making a client; doing it once keeps
 //! a second client nearly free at cold start.
 
@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use aws_config::{BehaviorVersion, ConfigLoader, SdkConfig};
 
+use crate::outcome::EventBridgePublisher;
+use crate::outcome::publish::PUBLISH_ATTEMPT_TIMEOUT;
 use crate::secrets::SecretsManagerStore;
 use crate::state::{DynamoDbStore, StateConfig};
 
@@ -54,6 +56,12 @@ pub fn webhook_state_store(sdk: &SdkConfig, config: &StateConfig) -> DynamoDbSto
         .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(1))
         .build();
     DynamoDbStore::new(aws_sdk_dynamodb::Client::from_conf(client_config), config)
+}
+
+/// EventBridge on the shared configuration, for publishing alert changes: one attempt per call,
+/// each bounded by [`PUBLISH_ATTEMPT_TIMEOUT`] (the publisher retries within the webhook's budget).
+pub fn event_publisher(sdk: &SdkConfig) -> EventBridgePublisher {
+    EventBridgePublisher::from_sdk_config(sdk, PUBLISH_ATTEMPT_TIMEOUT)
 }
 
 /// Both clients from one configuration load, as the webhook functions and send-alert build them.

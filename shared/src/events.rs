@@ -6,6 +6,14 @@
 
 use serde_json::{Map, Value};
 
+use crate::ncco::{Action, Ncco, Talk};
+use crate::outcome::machine::CONFIRM_DIGIT;
+
+/// What a callee who pressed 1 hears.
+pub const CONFIRMED_REPLY: &str = "Thank you. Your confirmation is recorded. Goodbye.";
+/// What a callee who pressed another key, or none, hears.
+pub const NOT_CONFIRMED_REPLY: &str = "No confirmation was received. Goodbye.";
+
 /// One answer or event webhook's parameters: the JSON body of a POST, or the query of a GET.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct VoiceEvent {
@@ -125,15 +133,15 @@ impl VoiceEvent {
     /// What the call should do next after an `input` webhook: Vonage waits for an NCCO in reply.
     /// A confirmed alert (the callee pressed 1) is thanked; anything else is told so. Other
     /// events need no reply.
-    pub fn reply_ncco(&self) -> Option<Value> {
+    pub fn reply_ncco(&self) -> Option<Ncco> {
         if self.kind() != "input" {
             return None;
         }
         let text = match self.dtmf_digits() {
-            Some("1") => "Thank you. Your confirmation is recorded. Goodbye.",
-            _ => "No confirmation was received. Goodbye.",
+            Some(CONFIRM_DIGIT) => CONFIRMED_REPLY,
+            _ => NOT_CONFIRMED_REPLY,
         };
-        Some(serde_json::json!([{"action": "talk", "text": text}]))
+        Ncco::new(vec![Action::Talk(Talk::new(text))]).ok()
     }
 
     pub fn fields(&self) -> &Map<String, Value> {
@@ -254,7 +262,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(confirmed.dtmf_digits(), Some("1"));
-        let reply = confirmed.reply_ncco().unwrap();
+        let reply = confirmed.reply_ncco().unwrap().to_json();
         assert_eq!(reply[0]["action"], "talk");
         assert!(
             reply[0]["text"]
@@ -266,7 +274,7 @@ mod tests {
         let timed_out =
             VoiceEvent::from_json(br#"{"uuid":"u","dtmf":{"digits":"","timed_out":true}}"#)
                 .unwrap();
-        let reply = timed_out.reply_ncco().unwrap();
+        let reply = timed_out.reply_ncco().unwrap().to_json();
         assert!(
             reply[0]["text"]
                 .as_str()

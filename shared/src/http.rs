@@ -510,7 +510,7 @@ pub fn response_for(outcome: &Outcome) -> Response<Body> {
         Outcome::Accepted { ncco: Some(ncco) }
         | Outcome::Duplicate {
             ncco: Some(ncco), ..
-        } => json_response(ncco.to_string()),
+        } => json_response(ncco.to_json().to_string()),
         Outcome::Accepted { ncco: None } | Outcome::Duplicate { ncco: None, .. } => {
             Response::new(Body::Empty)
         }

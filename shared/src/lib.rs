@@ -13,6 +13,7 @@ pub mod events;
 pub mod http;
 pub mod logging;
 pub mod ncco;
+pub mod outcome;
 pub mod secrets;
 pub mod sign;
 pub mod state;

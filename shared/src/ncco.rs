@@ -1,20 +1,50 @@
 //! Typed NCCO actions, serialised exactly as the Voice API expects and validated before they leave.
 //!
-//! Only `talk` and `input` are modelled: the actions an alert or a one-time code needs.
+//! `talk` and `input` are the actions an alert or a one-time code needs; `notify` is how the
+//! answer's NCCO reports progress to our event endpoint. An NCCO also reads back from the JSON it
+//! was written as (a duplicate webhook is answered with the first answer, stored as JSON), and is
+//! validated again when it does.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
 
 /// Vonage's limit on `talk.text`, counted without SSML markup.
 pub const MAX_TALK_CHARACTERS: usize = 1500;
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "lowercase")]
 pub enum Action {
     Talk(Talk),
     Input(Input),
+    Notify(Notify),
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+/// Sends `payload` to `event_url` and goes on with the next action.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Notify {
+    pub payload: Map<String, Value>,
+    #[serde(rename = "eventUrl")]
+    pub event_url: Vec<String>,
+    #[serde(
+        rename = "eventMethod",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub event_method: Option<String>,
+}
+
+impl Notify {
+    /// A `notify` posting `payload` to `event_url`.
+    pub fn post(payload: Map<String, Value>, event_url: impl Into<String>) -> Self {
+        Self {
+            payload,
+            event_url: vec![event_url.into()],
+            event_method: Some("POST".into()),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Talk {
     pub text: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -42,22 +72,26 @@ impl Talk {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum InputType {
     Dtmf,
     Speech,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Input {
     #[serde(rename = "type")]
     pub kinds: Vec<InputType>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub dtmf: Option<DtmfSettings>,
-    #[serde(rename = "eventUrl", skip_serializing_if = "Vec::is_empty")]
+    #[serde(rename = "eventUrl", skip_serializing_if = "Vec::is_empty", default)]
     pub event_url: Vec<String>,
-    #[serde(rename = "eventMethod", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "eventMethod",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub event_method: Option<String>,
 }
 
@@ -77,7 +111,7 @@ impl Input {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DtmfSettings {
     #[serde(rename = "maxDigits", skip_serializing_if = "Option::is_none")]
     pub max_digits: Option<u8>,
@@ -88,10 +122,18 @@ pub struct DtmfSettings {
     pub submit_on_hash: Option<bool>,
 }
 
-/// A validated list of actions. Serialises as the JSON array Vonage expects.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// A validated list of actions. Serialises as the JSON array Vonage expects, and reads back only
+/// through the same validation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct Ncco(Vec<Action>);
+pub struct Ncco(#[serde(deserialize_with = "validated")] Vec<Action>);
+
+fn validated<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Action>, D::Error> {
+    let actions = Vec::<Action>::deserialize(deserializer)?;
+    Ncco::new(actions)
+        .map(|ncco| ncco.0)
+        .map_err(serde::de::Error::custom)
+}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum NccoError {
@@ -111,6 +153,8 @@ pub enum NccoError {
     MaxDigitsOutOfRange { index: usize },
     #[error("action {index}: dtmf timeOut must be 0 to 10 seconds")]
     TimeOutOutOfRange { index: usize },
+    #[error("action {index}: notify needs exactly one http(s) eventUrl")]
+    NotifyUrl { index: usize },
     #[error("a one-time code must be digits only")]
     CodeNotDigits,
 }
@@ -124,6 +168,7 @@ impl Ncco {
             match action {
                 Action::Talk(talk) => validate_talk(index, talk, &actions[index + 1..])?,
                 Action::Input(input) => validate_input(index, input)?,
+                Action::Notify(notify) => validate_notify(index, notify)?,
             }
         }
         Ok(Self(actions))
@@ -131,6 +176,11 @@ impl Ncco {
 
     pub fn actions(&self) -> &[Action] {
         &self.0
+    }
+
+    /// This NCCO's actions followed by `more`, validated as a whole.
+    pub fn followed_by(&self, more: Vec<Action>) -> Result<Self, NccoError> {
+        Self::new(self.0.iter().cloned().chain(more).collect())
     }
 
     pub fn to_json(&self) -> serde_json::Value {
@@ -172,6 +222,16 @@ fn validate_input(index: usize, input: &Input) -> Result<(), NccoError> {
         if dtmf.time_out.is_some_and(|t| t > 10) {
             return Err(NccoError::TimeOutOutOfRange { index });
         }
+    }
+    Ok(())
+}
+
+fn validate_notify(index: usize, notify: &Notify) -> Result<(), NccoError> {
+    let url_ok = |url: &String| {
+        url::Url::parse(url).is_ok_and(|url| matches!(url.scheme(), "https" | "http"))
+    };
+    if notify.event_url.len() != 1 || !notify.event_url.iter().all(url_ok) {
+        return Err(NccoError::NotifyUrl { index });
     }
     Ok(())
 }
@@ -335,6 +395,66 @@ mod tests {
             Ncco::new(vec![Action::Input(Input::dtmf(1, 11, "https://e.example"))]),
             Err(NccoError::TimeOutOutOfRange { index: 0 })
         );
+    }
+
+    #[test]
+    fn notify_serialises_with_vonage_field_names_and_needs_one_url() {
+        let mut payload = Map::new();
+        payload.insert("notify".into(), "greeting_played".into());
+        let ncco = Ncco::new(vec![
+            Action::Talk(Talk::new("Hello")),
+            Action::Notify(Notify::post(payload.clone(), "https://e.example/event")),
+        ])
+        .unwrap();
+        assert_eq!(
+            ncco.to_json(),
+            json!([
+                {"action": "talk", "text": "Hello"},
+                {"action": "notify", "payload": {"notify": "greeting_played"},
+                 "eventUrl": ["https://e.example/event"], "eventMethod": "POST"}
+            ])
+        );
+        for urls in [
+            vec![],
+            vec!["not a url".to_owned()],
+            vec!["ftp://e.example".to_owned()],
+        ] {
+            let notify = Notify {
+                payload: payload.clone(),
+                event_url: urls,
+                event_method: None,
+            };
+            assert_eq!(
+                Ncco::new(vec![Action::Notify(notify)]),
+                Err(NccoError::NotifyUrl { index: 0 })
+            );
+        }
+    }
+
+    #[test]
+    fn an_ncco_reads_back_from_its_json_only_when_valid() {
+        let mut talk = Talk::new("Press 1");
+        talk.barge_in = Some(true);
+        let ncco = Ncco::new(vec![
+            Action::Talk(talk),
+            Action::Input(Input::dtmf(1, 5, "https://e.example/event")),
+        ])
+        .unwrap();
+        assert_eq!(
+            serde_json::from_value::<Ncco>(ncco.to_json()).unwrap(),
+            ncco
+        );
+        for invalid in [
+            json!([]),
+            json!([{"action": "talk", "text": ""}]),
+            json!([{"action": "teleport"}]),
+            json!({"action": "talk", "text": "hi"}),
+        ] {
+            assert!(
+                serde_json::from_value::<Ncco>(invalid.clone()).is_err(),
+                "{invalid}"
+            );
+        }
     }
 
     #[test]

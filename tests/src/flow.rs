@@ -21,9 +21,13 @@ use aws_lc_rs::signature::KeyPair as _;
 use serde_json::{Value, json};
 use vonage_voice_lambda::sign::WebhookSigner;
 
+use crate::event_tap::EventTap;
 use crate::runtime_api::{DEFAULT_DEADLINE, FunctionProcess, Launch, lambda_environment};
+
+mod outcomes;
 use crate::spawner::Spawner;
 use crate::{ChildGuard, MotoServer, free_port, repo_root};
+pub use outcomes::{OutcomeObservation, outcome_problems};
 
 pub const WEBHOOK_SECRET_ID: &str = "local/vonage-webhooks";
 pub const APPLICATION_SECRET_ID: &str = "local/vonage-application";
@@ -85,6 +89,8 @@ pub struct Step {
 pub struct LocalStack {
     pub credentials: GeneratedCredentials,
     moto: MotoServer,
+    /// Every alert event the event function publishes on moto's default bus.
+    tap: EventTap,
     _emulator: ChildGuard,
     watch: ChildGuard,
     emulator_port: u16,
@@ -179,9 +185,18 @@ impl LocalStack {
         )
         .await;
         crate::create_state_table(&aws_sdk_dynamodb::Client::new(&aws), STATE_TABLE).await;
+        let tap = EventTap::create(&aws, "local-alert-events")
+            .await
+            .unwrap_or_else(|problem| panic!("moto's EventBridge and SQS: {problem}"));
 
         // Built up front, so the first webhook is not also a compile.
-        build_binaries(&["vonage-voice-emulator", "answer", "event", "send-alert"]);
+        build_binaries(&[
+            "vonage-voice-emulator",
+            "answer",
+            "event",
+            "send-alert",
+            "alert-status",
+        ]);
 
         let public_key_file = work_dir.join("application-public-key.pem");
         std::fs::write(&public_key_file, &credentials.public_key_pem)
@@ -244,6 +259,7 @@ impl LocalStack {
         Self {
             credentials,
             moto,
+            tap,
             _emulator: emulator,
             watch,
             emulator_port,
@@ -279,8 +295,17 @@ impl LocalStack {
 
     /// Invokes send-alert through the Lambda invoke API of `cargo lambda watch`.
     pub async fn invoke_send_alert(&self, payload: &Value) -> Value {
+        self.invoke("send-alert", payload).await
+    }
+
+    /// Invokes alert-status (`{"alert_id":…}` or `{"call_uuid":…}`) the same way.
+    pub async fn invoke_alert_status(&self, payload: &Value) -> Value {
+        self.invoke("alert-status", payload).await
+    }
+
+    async fn invoke(&self, function: &str, payload: &Value) -> Value {
         let url = format!(
-            "http://127.0.0.1:{}/2015-03-31/functions/send-alert/invocations",
+            "http://127.0.0.1:{}/2015-03-31/functions/{function}/invocations",
             self.watch_port
         );
         let response = self
@@ -290,7 +315,20 @@ impl LocalStack {
             .send()
             .await
             .expect("cargo lambda watch answers the invoke");
-        response.json().await.expect("send-alert answers JSON")
+        response
+            .json()
+            .await
+            .unwrap_or_else(|error| panic!("{function} answers JSON: {error}"))
+    }
+
+    /// The alert events published since the last call, read back from moto through a rule and a
+    /// queue: waits (bounded by `limit`) for at least `expected` of them.
+    pub async fn alert_events(
+        &self,
+        expected: usize,
+        limit: Duration,
+    ) -> Result<Vec<Value>, String> {
+        self.tap.drain(expected, limit).await
     }
 
     /// Waits (polling, bounded) until the emulator has delivered every event of the call, and
@@ -768,6 +806,8 @@ pub struct FlowObservation {
     pub answer_status: Option<u16>,
     /// Step 5: the same alert invoked again (`None`: not invoked).
     pub alert_repeat: Option<AlertRepeat>,
+    /// Step 6: the alert's outcome and its published events (`None`: not read).
+    pub outcome: Option<OutcomeObservation>,
 }
 
 /// One thing that did not go as it must, with the step it belongs to.
@@ -788,13 +828,16 @@ const STEP_EVENTS: &str = "2 (the call's signed events)";
 const STEP_REQUESTS: &str = "3 (forged and replayed requests)";
 const STEP_ANSWER: &str = "4 (the answer webhook)";
 const STEP_ALERT_AGAIN: &str = "5 (the same alert again)";
+const STEP_OUTCOME: &str = "6 (the alert's outcome and its EventBridge events)";
 
 /// Whether the flow went as it must; one failure per thing that did not, in step order. An
 /// event counts only if it arrived and was answered [`ACCEPTED_STATUS`]; an attack only with
 /// exactly its [`AttackKind::expected_status`]; the replay only if the event function also logged
 /// it as a duplicate matched by `jti` and processed the genuine request exactly once; the second
 /// event process likewise, processing nothing; the repeated alert only if it returned the first
-/// call's uuid marked `duplicate` and the emulator took no other call.
+/// call's uuid marked `duplicate` and the emulator took no other call; the alert only if
+/// alert-status reads it back completed and confirmed and its changes were each published once
+/// (judged only when every event arrived).
 pub fn verdict(observed: &FlowObservation) -> Vec<FlowFailure> {
     let failure = |step, problem: String| FlowFailure { step, problem };
     let Some(uuid) = observed.alert_reply["call_uuid"].as_str() else {
@@ -898,6 +941,17 @@ pub fn verdict(observed: &FlowObservation) -> Vec<FlowFailure> {
             .into_iter()
             .map(|problem| failure(STEP_ALERT_AGAIN, problem)),
     );
+    // The outcome follows from the events: without all of them step 2 has said what is wrong.
+    if missing.is_empty() {
+        let alert_id = observed.alert_reply["alert_id"]
+            .as_str()
+            .unwrap_or_default();
+        failures.extend(
+            outcome_problems(alert_id, observed.outcome.as_ref())
+                .into_iter()
+                .map(|problem| failure(STEP_OUTCOME, problem)),
+        );
+    }
     failures
 }
 
@@ -1004,6 +1058,7 @@ mod tests {
     use super::*;
 
     const UUID: &str = "5d0c6b4e-0000-4000-8000-000000000001";
+    const ALERT: &str = "local-otp-4821";
 
     fn delivery(status: &str, http_status: Option<u16>) -> Value {
         json!({"status": status, "url": "http://127.0.0.1:1/lambda-url/event",
@@ -1013,7 +1068,8 @@ mod tests {
     /// Everything as it must be.
     fn good_run() -> FlowObservation {
         FlowObservation {
-            alert_reply: json!({"call_uuid": UUID, "conversation_uuid": "CON-1", "status": "started"}),
+            alert_reply: json!({"call_uuid": UUID, "conversation_uuid": "CON-1", "status": "started",
+                                "alert_id": ALERT}),
             call: json!({
                 "uuid": UUID,
                 "finished": true,
@@ -1040,6 +1096,14 @@ mod tests {
                 reply: json!({"call_uuid": UUID, "conversation_uuid": "CON-1",
                               "status": "started", "duplicate": true}),
                 emulator_calls: vec![UUID.to_owned()],
+            }),
+            outcome: Some(OutcomeObservation {
+                status: json!({"state": "completed", "confirmation": "confirmed",
+                               "confirmation_at": 1_800_000_000}),
+                events: Ok(vec![
+                    json!({"detail": {"alert_id": ALERT, "state": "completed",
+                                                  "confirmation": "confirmed", "version": 5}}),
+                ]),
             }),
         }
     }
@@ -1280,6 +1344,23 @@ mod tests {
             lines(&run),
             [format!("{STEP_5}the alert was not invoked again")]
         );
+    }
+
+    #[test]
+    fn an_outcome_not_read_back_or_not_confirmed_fails_step_6() {
+        const STEP_6: &str = "step 6 (the alert's outcome and its EventBridge events): ";
+        let mut run = good_run();
+        run.outcome = None;
+        assert_eq!(
+            lines(&run),
+            [format!("{STEP_6}the alert's outcome was not read back")]
+        );
+        let mut run = good_run();
+        if let Some(outcome) = &mut run.outcome {
+            outcome.events = Ok(Vec::new());
+        }
+        assert_eq!(lines(&run).len(), 1, "{:?}", lines(&run));
+        assert!(lines(&run)[0].starts_with(STEP_6), "{:?}", lines(&run));
     }
 
     #[test]

@@ -7,6 +7,8 @@
 pub mod apigw;
 pub mod applications_fake;
 
+pub mod event_tap;
+
 pub mod fault_proxy;
 
 pub mod flow;

@@ -176,3 +176,93 @@ async fn alert_call_events_and_attacks_through_the_local_stack() {
         );
     }
 }
+
+/// A confirmed, an unanswered and a busy alert, placed through send-alert and played by the
+/// emulator (its reserved numbers choose the outcome), end in their states as alert-status reads
+/// them back, by alert id and by call uuid; each change was published on EventBridge once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirmed_unanswered_and_busy_alerts_end_in_their_states() {
+    let stack = LocalStack::start(StackOptions {
+        event_interval: Duration::ZERO,
+        send_events: true,
+    })
+    .await;
+    // (alert id, callee, confirm asked, final state, confirmation)
+    let cases = [
+        (
+            "e2e-confirmed",
+            "447700900000",
+            true,
+            "completed",
+            "confirmed",
+        ),
+        ("e2e-unanswered", "447700900408", true, "unanswered", "none"),
+        ("e2e-busy", "447700900486", false, "busy", "none"),
+    ];
+    for (alert_id, to, confirm, state, confirmation) in cases {
+        let placed = stack
+            .invoke_send_alert(&json!({"alert_id": alert_id, "to": to,
+                                        "text": "Disk full on db-1", "confirm": confirm}))
+            .await;
+        assert_eq!(placed["alert_id"], alert_id, "{placed}");
+        let uuid = placed["call_uuid"]
+            .as_str()
+            .expect("a call uuid")
+            .to_owned();
+        let call = stack.finished_call(&uuid, Duration::from_secs(120)).await;
+        assert_eq!(call["finished"], true, "{call}");
+
+        let status = stack
+            .invoke_alert_status(&json!({"alert_id": alert_id}))
+            .await;
+        assert_eq!(status["state"], state, "{alert_id}: {status}");
+        assert_eq!(status["confirmation"], confirmation, "{alert_id}: {status}");
+        assert_eq!(status["confirmed"], confirmation == "confirmed", "{status}");
+        assert_eq!(status["call_uuid"], json!(uuid));
+        assert_eq!(status["to_masked"], format!("********{}", &to[8..]));
+        let kinds: Vec<&str> = status["timeline"]
+            .as_array()
+            .expect("a timeline")
+            .iter()
+            .filter_map(|entry| entry["event"].as_str())
+            .collect();
+        assert!(kinds.contains(&state), "{alert_id}: {kinds:?}");
+        if confirmation == "confirmed" {
+            assert!(status["confirmation_at"].is_i64(), "{status}");
+        }
+        let by_call = stack.invoke_alert_status(&json!({"call_uuid": uuid})).await;
+        assert_eq!(by_call, status);
+    }
+    let unknown = stack
+        .invoke_alert_status(&json!({"alert_id": "never-sent"}))
+        .await;
+    assert_eq!(unknown["error"], "not_found", "{unknown}");
+
+    // ringing, answered, confirmed, completed; ringing, unanswered; ringing, busy.
+    let events = stack
+        .alert_events(8, Duration::from_secs(30))
+        .await
+        .expect("the events are read back from moto");
+    for (alert_id, _, _, state, confirmation) in cases {
+        let ours: Vec<&Value> = events
+            .iter()
+            .filter(|event| event["detail"]["alert_id"] == alert_id)
+            .collect();
+        let mut versions: Vec<u64> = ours
+            .iter()
+            .filter_map(|event| event["detail"]["version"].as_u64())
+            .collect();
+        versions.sort_unstable();
+        versions.dedup();
+        assert_eq!(versions.len(), ours.len(), "each change once: {ours:#?}");
+        let last = ours
+            .iter()
+            .max_by_key(|event| event["detail"]["version"].as_u64())
+            .unwrap_or_else(|| panic!("no event for {alert_id}: {events:#?}"));
+        assert_eq!(last["source"], "vonage-voice-lambda.alerts");
+        assert_eq!(last["detail-type"], "Alert state changed");
+        assert_eq!(last["detail"]["state"], state, "{alert_id}: {last}");
+        assert_eq!(last["detail"]["confirmation"], confirmation, "{alert_id}");
+        assert_eq!(last["detail"]["ended"], true);
+    }
+}

@@ -297,7 +297,11 @@ async fn a_delivery_accepted_by_one_event_process_is_a_duplicate_at_another() {
         (200, ""),
         "A: {reply:?}"
     );
-    assert_eq!(requests() - before, 1, "A's first delivery: one PutItem");
+    assert_eq!(
+        requests() - before,
+        2,
+        "A's first delivery: one PutItem, and one GetItem for the call's alert record"
+    );
     assert_outcome(&the_outcome_line(&a, 0), "processed", &call, None);
 
     let (mark, before) = (b.log_mark(), requests());
@@ -358,7 +362,11 @@ async fn a_delivery_accepted_by_one_event_process_is_a_duplicate_at_another() {
         Some(first_ncco),
         "B answers the retry with the first NCCO"
     );
-    assert_eq!(requests() - before, 2, "one PutItem at A, one at B");
+    assert_eq!(
+        requests() - before,
+        3,
+        "A: one PutItem and the alert record's GetItem; B: one PutItem"
+    );
     assert_outcome(
         &the_outcome_line(&b, mark),
         "duplicate",

@@ -14,6 +14,7 @@ use std::process::Command;
 use integration_tests::repo_root;
 use serde_json::{Map, Value, json};
 use vonage_voice_lambda::alert_idempotency::{ALERT_DEDUP_SECONDS, ALERT_REQUIRE_IDEMPOTENCY};
+use vonage_voice_lambda::outcome::ALERT_RETENTION_DAYS;
 use vonage_voice_lambda::state::dynamodb::{EXPIRES_AT_ATTRIBUTE, KEY_ATTRIBUTE};
 use vonage_voice_lambda::state::{STATE_TABLE_NAME, STATE_TIMEOUT_MS};
 use vonage_voice_lambda::webhook;
@@ -52,6 +53,7 @@ const AGREED_SETTINGS: &[&str] = &[
     STATE_TIMEOUT_MS,
     ALERT_DEDUP_SECONDS,
     ALERT_REQUIRE_IDEMPOTENCY,
+    ALERT_RETENTION_DAYS,
 ];
 
 /// What each function reads, by binary name. Secrets: answer and event never see the private key.
@@ -86,6 +88,7 @@ fn required_settings(binary: &str) -> &'static [&'static str] {
             webhook::SECRET_RETRY_BACKOFF_SECONDS,
             STATE_TABLE_NAME,
             STATE_TIMEOUT_MS,
+            ALERT_RETENTION_DAYS,
         ],
         "send-alert" => &[
             APPLICATION_SECRET_VARIABLE,
@@ -99,7 +102,9 @@ fn required_settings(binary: &str) -> &'static [&'static str] {
             STATE_TIMEOUT_MS,
             ALERT_DEDUP_SECONDS,
             ALERT_REQUIRE_IDEMPOTENCY,
+            ALERT_RETENTION_DAYS,
         ],
+        "alert-status" => &[STATE_TABLE_NAME, STATE_TIMEOUT_MS],
         "drift-check" => &[
             APPLICATION_SECRET_VARIABLE,
             "VONAGE_API_BASE_URL",
@@ -111,27 +116,42 @@ fn required_settings(binary: &str) -> &'static [&'static str] {
     }
 }
 
-fn secret_variable(binary: &str) -> &'static str {
+/// The secret each function reads; alert-status reads none.
+fn secret_variable(binary: &str) -> Option<&'static str> {
     match binary {
-        "answer" | "event" => WEBHOOK_SECRET_VARIABLE,
-        "send-alert" | "drift-check" => APPLICATION_SECRET_VARIABLE,
+        "answer" | "event" => Some(WEBHOOK_SECRET_VARIABLE),
+        "send-alert" | "drift-check" => Some(APPLICATION_SECRET_VARIABLE),
+        "alert-status" => None,
         other => panic!("no agreed secret for a function named {other}; add it here"),
     }
 }
 
-/// The DynamoDB actions each function may take on the state table, and no more: the webhooks one
-/// conditional PutItem per request; send-alert claims and stores (PutItem) and releases
-/// (DeleteItem); the drift check keeps no state. No function reads an item: a failed condition
-/// returns the item that failed it.
+/// The DynamoDB actions each function may take on the state table, and no more: the answer
+/// webhook one conditional PutItem per request; the event webhook that, and an alert's record
+/// read (GetItem) and written back (conditional PutItem); send-alert claims and stores (PutItem),
+/// releases (DeleteItem) and records the alert (PutItem); alert-status only reads (GetItem); the
+/// drift check keeps no state.
 fn state_table_actions(binary: &str) -> BTreeSet<&'static str> {
     match binary {
-        "answer" | "event" => ["dynamodb:PutItem"].into(),
+        "answer" => ["dynamodb:PutItem"].into(),
+        "event" => ["dynamodb:PutItem", "dynamodb:GetItem"].into(),
         "send-alert" => ["dynamodb:PutItem", "dynamodb:DeleteItem"].into(),
+        "alert-status" => ["dynamodb:GetItem"].into(),
         "drift-check" => BTreeSet::new(),
         other => {
             panic!("no agreed state table actions for a function named {other}; add them here")
         }
     }
+}
+
+/// Every statement of a function's inline policies.
+fn policy_statements(function: &Function) -> Vec<&Value> {
+    function.properties["Policies"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|policy| policy["Statement"].as_array().into_iter().flatten())
+        .collect()
 }
 
 fn statement_actions(statement: &Value) -> Vec<Value> {
@@ -737,7 +757,21 @@ fn each_function_may_only_get_the_value_of_its_own_secret() {
 
     for function in functions(&template) {
         let id = &function.logical_id;
-        let own = secret_variable(&function.binary);
+        let Some(own) = secret_variable(&function.binary) else {
+            let environment = function.environment();
+            for variable in [WEBHOOK_SECRET_VARIABLE, APPLICATION_SECRET_VARIABLE] {
+                assert!(
+                    !environment.contains_key(variable),
+                    "{id} must not know {variable}"
+                );
+            }
+            let text = function.properties["Policies"].to_string();
+            assert!(
+                !text.contains("secretsmanager"),
+                "{id} reads no secret: {text}"
+            );
+            continue;
+        };
         let other = if own == WEBHOOK_SECRET_VARIABLE {
             APPLICATION_SECRET_VARIABLE
         } else {
@@ -789,11 +823,12 @@ fn each_function_may_only_get_the_value_of_its_own_secret() {
             );
             assert_eq!(statement["Effect"], "Allow", "{id}");
             let actions = statement_actions(statement);
-            // The state table's statements are checked by their own test.
-            if actions
-                .iter()
-                .all(|action| action.as_str().is_some_and(|a| a.starts_with("dynamodb:")))
-            {
+            // The state table's and the event bus's statements are checked by their own tests.
+            if actions.iter().all(|action| {
+                action
+                    .as_str()
+                    .is_some_and(|a| a.starts_with("dynamodb:") || a.starts_with("events:"))
+            }) {
                 continue;
             }
             assert_eq!(
@@ -1230,12 +1265,7 @@ fn the_state_table_is_on_demand_encrypted_expiring_and_each_function_may_use_onl
     for function in functions(&template) {
         let id = &function.logical_id;
         let expected = state_table_actions(&function.binary);
-        let statements: Vec<&Value> = function.properties["Policies"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|policy| policy["Statement"].as_array().into_iter().flatten())
-            .collect();
+        let statements = policy_statements(&function);
         let mut granted = BTreeSet::new();
         for statement in statements {
             let actions = statement_actions(statement);
@@ -1278,4 +1308,68 @@ fn the_state_table_is_on_demand_encrypted_expiring_and_each_function_may_use_onl
             );
         }
     }
+}
+
+/// Only the event function publishes, with `events:PutEvents` alone, on the default bus alone.
+#[test]
+fn only_the_event_function_may_put_events_and_only_on_the_default_bus() {
+    let template = template();
+    let default_bus = json!({
+        "Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/default"
+    });
+    for function in functions(&template) {
+        let id = &function.logical_id;
+        let statements = policy_statements(&function);
+        let mut granted: Vec<String> = Vec::new();
+        for statement in statements {
+            let actions = statement_actions(statement);
+            let events: Vec<String> = actions
+                .iter()
+                .filter_map(Value::as_str)
+                .filter(|action| action.to_ascii_lowercase().starts_with("events:"))
+                .map(str::to_owned)
+                .collect();
+            if events.is_empty() {
+                continue;
+            }
+            assert_eq!(events.len(), actions.len(), "{id}: a statement of its own");
+            assert_eq!(
+                statement["Resource"], default_bus,
+                "{id}: the default bus only"
+            );
+            granted.extend(events);
+        }
+        let expected: Vec<String> = if function.binary == "event" {
+            vec!["events:PutEvents".to_owned()]
+        } else {
+            Vec::new()
+        };
+        assert_eq!(granted, expected, "{id}'s EventBridge actions");
+    }
+}
+
+/// alert-status is invoked on demand like send-alert, and says how.
+#[test]
+fn alert_status_is_an_on_demand_function_with_its_invoke_command() {
+    let template = template();
+    let functions = functions(&template);
+    let status = function(&functions, "alert-status");
+    assert!(
+        status.properties["Events"].is_null(),
+        "no route and no schedule: invoked on demand"
+    );
+    let outputs = section(&template, "Outputs");
+    assert_eq!(
+        outputs["AlertStatusFunctionName"]["Value"],
+        json!({ "Ref": status.logical_id })
+    );
+    let command = sub_texts(&outputs["AlertStatusInvokeCommand"]["Value"])
+        .into_iter()
+        .next()
+        .expect("AlertStatusInvokeCommand is built with !Sub");
+    assert!(
+        command.contains(&format!("sam remote invoke {}", status.logical_id))
+            && command.contains(r#"'{"alert_id":"#),
+        "{command}"
+    );
 }

@@ -1,12 +1,13 @@
-//! The event webhook behind API Gateway. Wiring only: settings, the Secrets Manager and DynamoDB
-//! clients, the runtime. Every decision is in `vonage_voice_lambda::webhook`; the HTTP mapping in
+//! The event webhook behind API Gateway. Wiring only: settings, the Secrets Manager, DynamoDB and
+//! EventBridge clients, the runtime. Every decision is in `vonage_voice_lambda::webhook`; the HTTP mapping in
 //! `vonage_voice_lambda::http`.
 
 use std::sync::Arc;
 
 use vonage_voice_lambda::config::Environment;
+use vonage_voice_lambda::outcome::{OutcomeConfig, Publisher};
 use vonage_voice_lambda::state::StateConfig;
-use vonage_voice_lambda::webhook::{EventConfig, EventHandler, SystemClock};
+use vonage_voice_lambda::webhook::{EventConfig, EventHandler, Outcomes, SystemClock};
 use vonage_voice_lambda::{aws, http, logging};
 
 #[tokio::main(flavor = "current_thread")]
@@ -18,14 +19,25 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let state_config = StateConfig::from_settings(&Environment).inspect_err(|error| {
         tracing::error!(error = %error, "the event function cannot start");
     })?;
-    // One AWS configuration load for both clients.
+    let outcome_config = OutcomeConfig::from_settings(&Environment).inspect_err(|error| {
+        tracing::error!(error = %error, "the event function cannot start");
+    })?;
+    // One AWS configuration load for every client.
     let sdk = aws::load(aws::environment_loader()).await;
-    let handler = Arc::new(EventHandler::new(
-        &config,
-        Arc::new(aws::secrets_manager_store(&sdk)),
-        Arc::new(aws::webhook_state_store(&sdk, &state_config)),
-        Arc::new(SystemClock),
-    ));
+    let state = Arc::new(aws::webhook_state_store(&sdk, &state_config));
+    let handler = Arc::new(
+        EventHandler::new(
+            &config,
+            Arc::new(aws::secrets_manager_store(&sdk)),
+            state.clone(),
+            Arc::new(SystemClock),
+        )
+        .with_outcomes(Outcomes {
+            alerts: state,
+            publisher: Arc::new(Publisher::new(aws::event_publisher(&sdk))),
+            config: outcome_config,
+        }),
+    );
     // Read the secret during init. If that fails the process still starts: requests answer 503
     // (Vonage retries) and the read is tried again once SECRET_RETRY_BACKOFF_SECONDS have passed.
     handler.warm_up().await;

@@ -2,8 +2,9 @@
 //! `aws lambda invoke`) with `{"to":"447700900000","code":"4821"}` or `{"to":…,"text":…}`, and an
 //! optional `alert_id`.
 //!
-//! Wiring only; every decision is in `vonage_voice_lambda::alert` (the call) and
-//! `vonage_voice_lambda::alert_idempotency` (once per alert). Errors are returned as the payload
+//! Wiring only; every decision is in `vonage_voice_lambda::alert` (the call),
+//! `vonage_voice_lambda::alert_idempotency` (once per alert) and
+//! `vonage_voice_lambda::outcome` (the alert record its events move). Errors are returned as the payload
 //! (`{"error":…}`), not as function errors, so an asynchronous invocation is never retried by
 //! Lambda into a second call. Each invocation's deadline becomes its time budget.
 
@@ -17,6 +18,7 @@ use vonage_voice_lambda::alert_idempotency::{
 };
 use vonage_voice_lambda::config::Environment;
 use vonage_voice_lambda::deadline::Budget;
+use vonage_voice_lambda::outcome::{AlertRecording, OutcomeConfig};
 use vonage_voice_lambda::secrets::{CURRENT, CachedSecretStore, SecretStore};
 use vonage_voice_lambda::state::StateConfig;
 use vonage_voice_lambda::voice::HttpVoiceApi;
@@ -29,6 +31,7 @@ async fn main() -> Result<(), Error> {
     let config = AlertConfig::from_settings(&Environment)?;
     let state_config = StateConfig::from_settings(&Environment)?;
     let once = AlertIdempotencyConfig::from_settings(&Environment)?;
+    let outcome_config = OutcomeConfig::from_settings(&Environment)?;
     let voice = HttpVoiceApi::new(config.voice.clone())?;
     // One AWS configuration load for both clients.
     let sdk = aws::load(aws::environment_loader()).await;
@@ -42,18 +45,41 @@ async fn main() -> Result<(), Error> {
         tracing::warn!(detail = %error, "application secret not read at cold start");
     }
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let (config, once, voice, secrets, state, clock) =
-        (&config, &once, &voice, &secrets, &state, &clock);
+    let (config, once, voice, secrets, state, clock, outcome_config) = (
+        &config,
+        &once,
+        &voice,
+        &secrets,
+        &state,
+        &clock,
+        &outcome_config,
+    );
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let budget = Budget::for_invocation(event.context.deadline, Arc::clone(clock));
         let invocation = Invocation {
             clock: clock.as_ref(),
             budget: &budget,
         };
-        let payload = handle_alert_once(&event.payload, once, state, invocation, |input| {
-            let budget = &budget;
-            async move { handle_alert(&input, config, secrets, voice, budget).await }
-        })
+        let recording = AlertRecording {
+            store: state,
+            config: outcome_config,
+            clock: clock.as_ref(),
+        };
+        let payload = handle_alert_once(
+            &event.payload,
+            once,
+            state,
+            invocation,
+            |input, alert_id| {
+                let budget = &budget;
+                async move {
+                    let sent = handle_alert(&input, config, secrets, voice, budget).await;
+                    recording
+                        .record_if_placed(&alert_id, &input, sent, budget)
+                        .await
+                }
+            },
+        )
         .await;
         Ok::<Value, Error>(payload)
     }))

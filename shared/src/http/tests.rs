@@ -1,7 +1,12 @@
 use serde_json::json;
 
 use super::*;
+use crate::ncco::{Action, Ncco, Talk};
 use crate::webhook::Clock;
+
+fn talk(text: &str) -> Ncco {
+    Ncco::new(vec![Action::Talk(Talk::new(text))]).unwrap()
+}
 
 fn body_text(response: &Response<Body>) -> String {
     String::from_utf8_lossy(response.body().as_ref()).into_owned()
@@ -13,7 +18,7 @@ fn every_outcome_maps_to_its_status_in_one_place() {
         (Outcome::Accepted { ncco: None }, 200),
         (
             Outcome::Accepted {
-                ncco: Some(json!([])),
+                ncco: Some(talk("Hi")),
             },
             200,
         ),
@@ -73,7 +78,7 @@ fn accepted_events_have_an_empty_body_and_answers_their_ncco() {
     assert!(response.headers().get(header::CONTENT_TYPE).is_none());
     let ncco = json!([{"action": "talk", "text": "Hi"}]);
     let response = response_for(&Outcome::Accepted {
-        ncco: Some(ncco.clone()),
+        ncco: Some(talk("Hi")),
     });
     assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
     assert_eq!(

@@ -1,5 +1,6 @@
 //! Both stores on one DynamoDB table (`STATE_TABLE_NAME`): a string hash key `pk`, TTL on
-//! `expires_at`. Replay items and idempotency items live side by side under prefixed keys.
+//! `expires_at`. Replay items and idempotency items live side by side under prefixed keys, and
+//! alert records (`crate::outcome::dynamodb`) under keys of their own.
 //!
 //! Every operation is one request (see the requests each method sends) and runs under the
 //! state budget ([`super::StateConfig::timeout`]) as a whole, credentials, retries and all, so a
@@ -44,12 +45,12 @@ const COMPLETED: &str = "COMPLETED";
 /// TTL sweep counts as absent.
 const UNLESS_LIVE: &str = "attribute_not_exists(pk) OR expires_at < :now";
 
-type Item = HashMap<String, AttributeValue>;
+pub(crate) type Item = HashMap<String, AttributeValue>;
 
 /// The shared state in DynamoDB.
 #[derive(Clone, Debug)]
 pub struct DynamoDbStore {
-    client: Client,
+    pub(crate) client: Client,
     table: String,
     timeout: Duration,
 }
@@ -91,7 +92,7 @@ impl DynamoDbStore {
     }
 
     /// Runs one request under the budget.
-    async fn bounded<T, E>(
+    pub(crate) async fn bounded<T, E>(
         &self,
         request: impl Future<Output = Result<T, SdkError<E>>>,
     ) -> Result<Result<T, SdkError<E>>, StateError> {
@@ -129,7 +130,7 @@ impl DynamoDbStore {
         }
     }
 
-    fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
+    pub(crate) fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>(
         &self,
         error: SdkError<E>,
     ) -> StateError {
@@ -145,7 +146,7 @@ impl DynamoDbStore {
 }
 
 /// DynamoDB's error codes, by what the caller can do about them.
-fn classify_service_error(error: &impl ProvideErrorMetadata) -> StateError {
+pub(crate) fn classify_service_error(error: &impl ProvideErrorMetadata) -> StateError {
     let code = error.code().unwrap_or("Unknown");
     let detail = format!("{code}: {}", error.message().unwrap_or_default());
     match code {
@@ -286,22 +287,22 @@ impl IdempotencyStore for DynamoDbStore {
     }
 }
 
-fn text(value: impl Into<String>) -> AttributeValue {
+pub(crate) fn text(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
 
-fn number(value: impl ToString) -> AttributeValue {
+pub(crate) fn number(value: impl ToString) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-fn text_attribute<'a>(item: &'a Item, name: &str) -> Result<&'a str, StateError> {
+pub(crate) fn text_attribute<'a>(item: &'a Item, name: &str) -> Result<&'a str, StateError> {
     match item.get(name) {
         Some(AttributeValue::S(value)) => Ok(value),
         _ => Err(StateError::Malformed(format!("{name} is not a string"))),
     }
 }
 
-fn number_attribute(item: &Item, name: &str) -> Result<i64, StateError> {
+pub(crate) fn number_attribute(item: &Item, name: &str) -> Result<i64, StateError> {
     match item.get(name) {
         Some(AttributeValue::N(value)) => value
             .parse()

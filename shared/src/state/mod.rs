@@ -30,7 +30,8 @@
 //!
 //! So a first delivery costs one `PutItem`, a duplicate one `PutItem` that fails its condition and
 //! returns the first delivery's item, and a hot replay caught by this instance's memory costs no
-//! request. No `GetItem` is needed, so the webhook functions are granted `PutItem` only.
+//! request. No `GetItem` is needed for it, so the answer function is granted `PutItem` only (the
+//! event function also reads alert records: `crate::outcome::dynamodb`).
 //!
 //! The item holds the first delivery's answer ([`StoredAnswer`]): so the answer must be decided
 //! before the write, from the verified request alone, and whatever the webhook does besides

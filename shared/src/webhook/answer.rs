@@ -2,8 +2,7 @@
 
 use std::sync::Arc;
 
-use serde::Serialize;
-use serde_json::Value;
+use serde_json::Map;
 
 use super::{
     AnswerConfig, Clock, Deliveries, IncomingWebhook, Outcome, SignedWebhookVerifier,
@@ -11,26 +10,13 @@ use super::{
 };
 use crate::events::{NOTIFY_MARKER, VoiceEvent};
 use crate::logging::capped;
-use crate::ncco::Ncco;
+use crate::ncco::{Action, Ncco, Notify};
 use crate::secrets::SecretStore;
 use crate::state::{Delivery, DeliveryId, ReplayStore, StoredAnswer};
 use crate::verify::Rejection;
 
 /// What the `notify` action reports when the greeting has been spoken.
 pub const NOTIFY_STEP: &str = "greeting_played";
-
-/// The NCCO action that reports progress to a URL. `talk` has no `eventUrl` of its own, so this
-/// is how the answer's NCCO points at our event endpoint. (Not part of `crate::ncco`, which
-/// models what outbound alerts need.)
-#[derive(Serialize)]
-struct Notify<'a> {
-    action: &'static str,
-    payload: serde_json::Map<String, Value>,
-    #[serde(rename = "eventUrl")]
-    event_url: [&'a str; 1],
-    #[serde(rename = "eventMethod")]
-    event_method: &'static str,
-}
 
 pub struct AnswerHandler {
     verifier: SignedWebhookVerifier,
@@ -135,7 +121,7 @@ impl AnswerHandler {
                 let claims = &verified.verified.claims;
                 let now = self.verifier.clock().unix_seconds();
                 let delivery = call_uuid.as_deref().map(DeliveryId::answer);
-                let answer = StoredAnswer::ncco(ncco.clone());
+                let answer = StoredAnswer::ncco(ncco.to_json());
                 let check = self
                     .deliveries
                     .check(claims, delivery, &answer, now, answer_by)
@@ -157,9 +143,14 @@ impl AnswerHandler {
                         state_error,
                         "answer webhook seen before: answered with the first NCCO"
                     );
+                    // The first answer as stored; one that no longer reads as a valid NCCO is
+                    // replaced by this one, which is what the first would have been.
+                    let first = first_answer
+                        .ncco
+                        .and_then(|json| serde_json::from_value::<Ncco>(json).ok());
                     return Outcome::Duplicate {
                         matched,
-                        ncco: first_answer.ncco.or(Some(ncco)),
+                        ncco: first.or(Some(ncco)),
                     };
                 }
                 tracing::info!(
@@ -202,31 +193,25 @@ impl AnswerHandler {
     }
 
     /// The greeting, then a `notify` to our event endpoint once it has been spoken. Without any
-    /// event URL the greeting goes alone.
-    fn ncco(&self, event_url: Option<&str>, call_uuid: Option<&str>) -> Value {
-        let mut actions = match self.greeting.to_json() {
-            Value::Array(actions) => actions,
-            other => vec![other],
+    /// event URL, or with one the `notify` action refuses, the greeting goes alone.
+    fn ncco(&self, event_url: Option<&str>, call_uuid: Option<&str>) -> Ncco {
+        let Some(event_url) = event_url else {
+            return self.greeting.clone();
         };
-        if let Some(event_url) = event_url {
-            let mut payload = serde_json::Map::new();
-            payload.insert(NOTIFY_MARKER.into(), NOTIFY_STEP.into());
-            // Echoed to Vonage only when it looks like a call id: an unsigned request's query is
-            // the caller's choice, and the NCCO is no place for 100 KB of it.
-            if let Some(uuid) = call_uuid.filter(|uuid| looks_like_call_id(uuid)) {
-                payload.insert("uuid".into(), uuid.into());
-            }
-            let notify = Notify {
-                action: "notify",
-                payload,
-                event_url: [event_url],
-                event_method: "POST",
-            };
-            if let Ok(action) = serde_json::to_value(notify) {
-                actions.push(action);
-            }
+        let mut payload = Map::new();
+        payload.insert(NOTIFY_MARKER.into(), NOTIFY_STEP.into());
+        // Echoed to Vonage only when it looks like a call id: an unsigned request's query is
+        // the caller's choice, and the NCCO is no place for 100 KB of it.
+        if let Some(uuid) = call_uuid.filter(|uuid| looks_like_call_id(uuid)) {
+            payload.insert("uuid".into(), uuid.into());
         }
-        Value::Array(actions)
+        let notify = Action::Notify(Notify::post(payload, event_url));
+        self.greeting
+            .followed_by(vec![notify])
+            .unwrap_or_else(|error| {
+                tracing::warn!(error = %error, "no notify action: the event URL is not usable");
+                self.greeting.clone()
+            })
     }
 }
 

@@ -1,13 +1,19 @@
-//! The event webhook: verify, answer a duplicate as the first time, record the event as one log line.
+//! The event webhook: verify, answer a duplicate as the first time, record the event as one log
+//! line, and, for a call one of our alerts placed, move the alert's outcome and publish the change.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use super::{
     Clock, Deliveries, EventConfig, IncomingWebhook, Outcome, SignedWebhookVerifier,
     VerificationFailure, VerifiedWebhook,
 };
+use crate::deadline::Budget;
 use crate::events::VoiceEvent;
 use crate::logging::capped;
+use crate::outcome::{
+    AlertChanged, AlertStore, CallEvent, OutcomeConfig, Publisher, Recorded, record_event,
+};
 use crate::secrets::SecretStore;
 use crate::state::{Delivery, DeliveryId, ReplayStore, SharedCheck, StoredAnswer};
 use crate::verify::Rejection;
@@ -33,10 +39,26 @@ macro_rules! event_line {
     }};
 }
 
+/// The waits before looking again for the record of an outbound call's `started` or `ringing`
+/// event when none was found (see [`EventHandler::record_outcome`]).
+pub const NOT_FOUND_RETRIES: [std::time::Duration; 2] = [
+    std::time::Duration::from_millis(200),
+    std::time::Duration::from_millis(400),
+];
+
 pub struct EventHandler {
     verifier: SignedWebhookVerifier,
     unsigned_statuses: Vec<String>,
     deliveries: Deliveries,
+    clock: Arc<dyn Clock>,
+    outcomes: Option<Outcomes>,
+}
+
+/// Where alert outcomes are recorded and published.
+pub struct Outcomes {
+    pub alerts: Arc<dyn AlertStore>,
+    pub publisher: Arc<Publisher>,
+    pub config: OutcomeConfig,
 }
 
 impl EventHandler {
@@ -48,10 +70,18 @@ impl EventHandler {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
-            verifier: SignedWebhookVerifier::new(&config.webhook, secrets, clock),
+            verifier: SignedWebhookVerifier::new(&config.webhook, secrets, Arc::clone(&clock)),
             unsigned_statuses: config.unsigned_statuses.clone(),
             deliveries: Deliveries::new(deliveries, config.webhook.max_age_seconds()),
+            clock,
+            outcomes: None,
         }
+    }
+
+    /// Records verified events of our alerts' calls in `outcomes` and publishes each change.
+    pub fn with_outcomes(mut self, outcomes: Outcomes) -> Self {
+        self.outcomes = Some(outcomes);
+        self
     }
 
     /// Reads the secret at cold start; see [`SignedWebhookVerifier::warm_up`].
@@ -114,8 +144,10 @@ impl EventHandler {
         let event = parsed.as_ref().ok();
         let reply = event.and_then(VoiceEvent::reply_ncco);
         let answer = reply
-            .clone()
-            .map_or_else(StoredAnswer::acknowledged, StoredAnswer::ncco);
+            .as_ref()
+            .map_or_else(StoredAnswer::acknowledged, |ncco| {
+                StoredAnswer::ncco(ncco.to_json())
+            });
         let claims = &verified.claims;
         let now = self.verifier.clock().unix_seconds();
         let delivery = event.and_then(DeliveryId::of_event);
@@ -141,9 +173,14 @@ impl EventHandler {
                 state_error,
                 "event webhook seen before: answered as the first time, not processed again"
             );
+            // The first answer as stored; one that no longer reads as a valid NCCO is replaced by
+            // this delivery's, which is what the first would have been.
+            let first = first_answer
+                .ncco
+                .map(|json| serde_json::from_value(json).ok().or(reply));
             return Outcome::Duplicate {
                 matched,
-                ncco: first_answer.ncco,
+                ncco: first.flatten(),
             };
         }
         if let SharedCheck::Failed(error) = &check.shared {
@@ -172,7 +209,84 @@ impl EventHandler {
             parse_error = parsed.as_ref().err().map(tracing::field::display),
             "event webhook"
         );
+        // With the table failing, the record would most likely fail too: its time and requests
+        // are not spent (the duplicate check's warning above says why nothing was recorded).
+        let table_failed = matches!(check.shared, SharedCheck::Failed(_));
+        if let (Some(event), false) = (event, table_failed) {
+            self.record_outcome(event, now, answer_by).await;
+        }
         Outcome::Accepted { ncco: reply }
+    }
+
+    /// Applies a verified, first-seen event to its alert, if one of ours placed the call, and
+    /// publishes the change it made, all before `answer_by`. Nothing here changes the answer: a
+    /// failure is logged (and a failed publish counted) and the webhook is answered as usual.
+    async fn record_outcome(&self, event: &VoiceEvent, now: i64, answer_by: Instant) {
+        let (Some(outcomes), Some(call_uuid)) = (&self.outcomes, event.call_uuid()) else {
+            return;
+        };
+        let left = answer_by.saturating_duration_since(self.clock.instant());
+        let budget = Budget::lasting(left, Arc::clone(&self.clock));
+        let call_event = CallEvent::from_voice_event(event);
+        let record = || {
+            record_event(
+                outcomes.alerts.as_ref(),
+                call_uuid,
+                &call_event,
+                now,
+                |record| outcomes.config.expires_at(record.updated_at),
+            )
+        };
+        let mut recorded = budget.run("recording the alert outcome", record()).await;
+        // An outbound call's first events can come before send-alert, which learns the call's
+        // uuid from Vonage's answer, has written its record: look again, within the budget.
+        let early =
+            event.direction() == Some("outbound") && matches!(event.kind(), "started" | "ringing");
+        for wait in NOT_FOUND_RETRIES.iter().filter(|_| early) {
+            if !matches!(recorded, Ok(Ok(Recorded::NotOurs)))
+                || !budget.fits(*wait, outcomes.config.retry_room)
+            {
+                break;
+            }
+            tokio::time::sleep(*wait).await;
+            recorded = budget.run("recording the alert outcome", record()).await;
+        }
+        let (record, version, change) = match recorded {
+            Ok(Ok(Recorded::Updated {
+                record,
+                version,
+                change,
+            })) => (record, version, change),
+            Ok(Ok(Recorded::NotOurs | Recorded::Unchanged)) => return,
+            Ok(Err(error)) => {
+                event_line!(
+                    warn,
+                    Some(event),
+                    state_error = error.kind(),
+                    error = %error,
+                    "the alert outcome was not recorded"
+                );
+                return;
+            }
+            Err(cut) => {
+                event_line!(warn, Some(event), error = %cut, "the alert outcome was not recorded");
+                return;
+            }
+        };
+        tracing::info!(
+            webhook = "event",
+            alert_id = %capped(&record.alert_id),
+            call_uuid = %capped(call_uuid),
+            state = record.state.as_str(),
+            confirmation = record.confirmation.as_str(),
+            version,
+            changed = change.is_some(),
+            "alert outcome recorded"
+        );
+        if let Some(change) = change {
+            let changed = AlertChanged::new(&record, &change, version);
+            outcomes.publisher.publish(&changed, &budget).await;
+        }
     }
 
     /// An event without an Authorization header. Vonage says this can happen after an internal

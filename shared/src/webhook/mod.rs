@@ -16,10 +16,11 @@ use std::time::{Duration, Instant};
 pub use answer::{AnswerHandler, NOTIFY_STEP};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use deliveries::Deliveries;
-pub use event::EventHandler;
+pub use event::{EventHandler, Outcomes};
 pub use settings::*;
 
 use crate::deadline::DEADLINE_MARGIN;
+use crate::ncco::Ncco;
 use crate::secrets::{SecretStore, SecretVersions, WebhookSecretCache, WebhookSecretError};
 use crate::verify::{
     CandidateSecrets, Rejection, VerificationPolicy, Verified, WebhookRequest, verify,
@@ -81,12 +82,12 @@ impl fmt::Debug for IncomingWebhook {
 pub enum Outcome {
     /// Accepted. `ncco` is the answer webhook's reply (and a DTMF input's); an event is
     /// acknowledged with no body.
-    Accepted { ncco: Option<serde_json::Value> },
+    Accepted { ncco: Option<Ncco> },
     /// Verified, and seen before (by `matched`): answered with the first delivery's answer
     /// (`ncco`), nothing processed again.
     Duplicate {
         matched: crate::state::KeyKind,
-        ncco: Option<serde_json::Value>,
+        ncco: Option<Ncco>,
     },
     /// Refused. `Rejection::MissingToken` means "unsigned where a signature is required".
     Rejected(Rejection),
@@ -255,5 +256,7 @@ impl SignedWebhookVerifier {
     }
 }
 
+#[cfg(test)]
+mod outcome_tests;
 #[cfg(test)]
 mod tests;

@@ -3,8 +3,10 @@
 //! `cargo lambda watch`. Everything started is stopped at the end, on failure and on Ctrl-C.
 //!
 //! The run ends with `flow::verdict` over what it saw: any event that did not arrive, any
-//! request not answered with exactly its expected status, a replay not logged as a duplicate, or
-//! a repeated alert that rang again, is one `FAILED step …` line on stderr and a non-zero exit.
+//! request not answered with exactly its expected status, a replay not logged as a duplicate, a
+//! repeated alert that rang again, or an alert not read back `completed` and `confirmed` with its
+//! changes published once each on EventBridge, is one `FAILED step …` line on stderr and a
+//! non-zero exit. The last lines show the alert's final state as alert-status reads it.
 //! `EMULATOR_SEND_EVENTS=false make local` shows such a failure.
 
 use std::path::PathBuf;
@@ -12,8 +14,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use integration_tests::flow::{
-    AlertRepeat, AttackKind, FlowObservation, JtiLog, LocalStack, SEND_EVENTS_SETTING,
-    SecondProcessObservation, StackOptions, attacks, send_events_from, verdict,
+    AlertRepeat, AttackKind, FlowObservation, JtiLog, LocalStack, OutcomeObservation,
+    SEND_EVENTS_SETTING, SecondProcessObservation, StackOptions, attacks, send_events_from,
+    verdict,
 };
 use integration_tests::repo_root;
 use serde_json::{Value, json};
@@ -234,6 +237,54 @@ async fn main() {
             reply,
             emulator_calls,
         });
+
+        println!(
+            "\n6. the alert's outcome, read back with alert-status, and the EventBridge events \
+             it published (read from moto through a rule to an SQS queue)"
+        );
+        let alert_id = observed.alert_reply["alert_id"]
+            .as_str()
+            .unwrap_or_default();
+        let query = json!({"alert_id": alert_id});
+        say("you →", format!("invoke alert-status {query}"));
+        let status = stack.invoke_alert_status(&query).await;
+        say(
+            "alert-status →",
+            format!(
+                "state {}, confirmation {} (at {}), {} timeline entries",
+                status["state"],
+                status["confirmation"],
+                status["confirmation_at"],
+                status["timeline"].as_array().map_or(0, Vec::len)
+            ),
+        );
+        for entry in status["timeline"].as_array().into_iter().flatten() {
+            say("", format!("timeline: {entry}"));
+        }
+        // ringing, answered, answered + confirmed, completed: one event per change.
+        let events = stack.alert_events(4, Duration::from_secs(20)).await;
+        match &events {
+            Ok(events) if events.is_empty() => say("EventBridge →", "(no events)"),
+            Ok(events) => {
+                for event in events {
+                    let detail = &event["detail"];
+                    say(
+                        "EventBridge →",
+                        format!(
+                            "{} / {}: v{} {} → {}, confirmation {}",
+                            event["source"].as_str().unwrap_or("?"),
+                            event["detail-type"].as_str().unwrap_or("?"),
+                            detail["version"],
+                            detail["previous_state"].as_str().unwrap_or("?"),
+                            detail["state"].as_str().unwrap_or("?"),
+                            detail["confirmation"].as_str().unwrap_or("?"),
+                        ),
+                    );
+                }
+            }
+            Err(problem) => say("EventBridge →", format!("not read: {problem}")),
+        }
+        observed.outcome = Some(OutcomeObservation { status, events });
     }
 
     drop(stack);
@@ -248,6 +299,15 @@ async fn main() {
     println!(
         "All events accepted; forged, stale and tampered requests refused; the replay answered \
          200 and caught as a duplicate by both event processes, processed once; the repeated \
-         alert rang once."
+         alert rang once; each change of the alert published once."
     );
+    if let Some(outcome) = &observed.outcome {
+        let events = outcome.events.as_ref().map_or(0, Vec::len);
+        println!(
+            "Alert {}: {}, {} (read back with alert-status; {events} EventBridge events)",
+            observed.alert_reply["alert_id"].as_str().unwrap_or("?"),
+            outcome.status["state"].as_str().unwrap_or("?"),
+            outcome.status["confirmation"].as_str().unwrap_or("?"),
+        );
+    }
 }
