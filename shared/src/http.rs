@@ -18,9 +18,11 @@ use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
+use lambda_http::aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayV2httpRequest};
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::request::{LambdaRequest, RequestContext};
 use lambda_http::{Body, LambdaEvent, Request, RequestExt, Response, Service, service_fn};
+use serde::Deserialize as _;
 use serde_json::Value;
 
 use crate::deadline::Budget;
@@ -199,10 +201,26 @@ fn lambda_request_from_event(
     check_query_maps(&event)?;
     let original = original_parts(&event);
     drop_undecodable_body(&mut event);
-    let lambda_request = serde_json::from_value::<LambdaRequest>(event)
-        .map_err(|_| EventRefusal::Malformed("not an API Gateway proxy event"))?;
+    let lambda_request = lambda_request_from_value(event)
+        .ok_or(EventRefusal::Malformed("not an API Gateway proxy event"))?;
     check_request_builds(&lambda_request, original.query.as_deref())?;
     Ok((lambda_request, original))
+}
+
+/// The variant `LambdaRequest`'s own deserialiser would pick, read straight from the parsed
+/// event. That deserialiser writes the event back out as text and parses it again for each
+/// variant it tries, payload 1.0 first: measured, the larger part of a warm invocation's time.
+/// Payload 1.0 cannot match without `httpMethod` (it has no default), so only an event carrying
+/// one is tried as 1.0 first; every other is read as 2.0 alone, as it would have ended up.
+fn lambda_request_from_value(event: Value) -> Option<LambdaRequest> {
+    if event.get("httpMethod").is_some()
+        && let Ok(rest) = ApiGatewayProxyRequest::deserialize(&event)
+    {
+        return Some(LambdaRequest::ApiGatewayV1(rest));
+    }
+    ApiGatewayV2httpRequest::deserialize(event)
+        .ok()
+        .map(LambdaRequest::ApiGatewayV2)
 }
 
 /// The body's size as sent, before anything decodes or parses it.

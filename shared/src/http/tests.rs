@@ -463,3 +463,70 @@ fn the_lambda_deadline_reaches_the_handler_as_an_instant() {
         "{left:?}"
     );
 }
+
+/// Reading the event straight from its parsed form picks the variant, and fills it with the
+/// contents, that `LambdaRequest`'s own deserialiser does, for every fixture and shape here, and
+/// refuses what it refuses.
+#[test]
+fn the_request_is_read_as_lambda_http_reads_it() {
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/apigw");
+    let mut events: Vec<(String, Value)> = std::fs::read_dir(&fixtures)
+        .expect("the API Gateway fixtures")
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "json")
+        })
+        .map(|path| {
+            let text = std::fs::read_to_string(&path).expect("a readable fixture");
+            let event = serde_json::from_str(&text).expect("a JSON fixture");
+            (path.display().to_string(), event)
+        })
+        .collect();
+    assert!(events.len() >= 10, "{} fixtures", events.len());
+    events.extend([
+        (
+            "payload 1.0".to_owned(),
+            rest_event(
+                json!({"a": "b"}),
+                json!({"a": ["b"]}),
+                json!({"host": "h"}),
+                json!({"host": ["h"]}),
+            ),
+        ),
+        (
+            "payload 2.0".to_owned(),
+            http_api_event("a=b", Some("{}"), false),
+        ),
+        ("2.0 with httpMethod".to_owned(), {
+            let mut event = http_api_event("a=b", None, false);
+            event["httpMethod"] = json!("GET");
+            event
+        }),
+        ("httpMethod not a method".to_owned(), {
+            let mut event = http_api_event("", None, false);
+            event["httpMethod"] = json!(5);
+            event
+        }),
+        ("an empty object".to_owned(), json!({})),
+        ("an array".to_owned(), json!([])),
+        ("a string".to_owned(), json!("event")),
+        (
+            "1.0 without a request context".to_owned(),
+            json!({"httpMethod": "POST", "path": "/"}),
+        ),
+    ]);
+    // Compared as JSON objects: the query maps are hash maps, whose order differs per instance.
+    let contents = |request: Option<LambdaRequest>| match request {
+        Some(LambdaRequest::ApiGatewayV1(rest)) => Some(("1.0", serde_json::to_value(rest).ok())),
+        Some(LambdaRequest::ApiGatewayV2(http)) => Some(("2.0", serde_json::to_value(http).ok())),
+        Some(_) => Some(("another kind", None)),
+        None => None,
+    };
+    for (name, event) in events {
+        let theirs = contents(serde_json::from_value::<LambdaRequest>(event.clone()).ok());
+        let ours = contents(lambda_request_from_value(event));
+        assert_eq!(ours, theirs, "{name}");
+    }
+}

@@ -41,6 +41,10 @@ pub struct Breakdown {
     pub event_json_us: Summary,
     /// `http::request_from_event`: the raw-event checks and lambda_http's request.
     pub request_building_us: Summary,
+    /// The same event through `lambda_http`'s own deserialiser (`LambdaRequest`, which writes the
+    /// event back to text and parses it per variant tried) and conversion: how the request was
+    /// built before, without the checks.
+    pub lambda_http_request_building_us: Summary,
     /// `http::serve_event`: verification, the duplicate check, the log line and the response.
     pub serve_us: Summary,
     /// `http::serve_event` again over fresh events with logging filtered off, so the difference
@@ -54,6 +58,7 @@ struct StepTimings {
     total: Vec<f64>,
     event_json: Vec<f64>,
     request_building: Vec<f64>,
+    lambda_http_request_building: Vec<f64>,
     serve: Vec<f64>,
 }
 
@@ -117,6 +122,17 @@ async fn run(count: usize) -> Result<StepTimings, String> {
     let mut timings = StepTimings::default();
     let micros = |from: u64, to: u64| (to - from) as f64 / 1_000.0;
     for bytes in &events {
+        let event: Value = serde_json::from_slice(bytes).map_err(|error| error.to_string())?;
+        let started = monotonic_ns();
+        let request: lambda_http::Request =
+            serde_json::from_value::<lambda_http::request::LambdaRequest>(event)
+                .map_err(|error| format!("lambda_http refused the event: {error}"))?
+                .into();
+        timings
+            .lambda_http_request_building
+            .push(micros(started, monotonic_ns()));
+        drop(std::hint::black_box(request));
+
         let started = monotonic_ns();
         let event: Value = serde_json::from_slice(bytes).map_err(|error| error.to_string())?;
         let parsed = monotonic_ns();
@@ -181,6 +197,7 @@ pub fn measure(count: usize) -> Result<InProcessResults, String> {
         breakdown: Breakdown {
             event_json_us: summary(&timings.event_json)?,
             request_building_us: summary(&timings.request_building)?,
+            lambda_http_request_building_us: summary(&timings.lambda_http_request_building)?,
             serve_us: summary(&timings.serve)?,
             serve_without_logging_us: summary(&unlogged.serve)?,
         },
