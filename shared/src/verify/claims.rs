@@ -75,8 +75,10 @@ pub(super) fn with_decoded_claims<T>(
     read: impl for<'a> FnOnce(RawClaims<'a>) -> Result<T, Rejection>,
 ) -> Result<T, Rejection> {
     with_base64_decoded::<CLAIMS_ON_STACK, _>(token.claims, |json| {
-        let raw =
-            serde_json::from_slice::<RawClaims<'_>>(json).map_err(|_| Rejection::Malformed)?;
+        // Checked as UTF-8 once, whole: `serde_json` then reads it as text and does not check
+        // each string again. Bytes that are not UTF-8 are malformed JSON either way.
+        let json = std::str::from_utf8(json).map_err(|_| Rejection::Malformed)?;
+        let raw = serde_json::from_str::<RawClaims<'_>>(json).map_err(|_| Rejection::Malformed)?;
         read(raw)
     })
 }
