@@ -473,6 +473,7 @@ pub async fn handle_alert(
         // Vonage refused our token: the key may have been rotated, so read it afresh next time.
         secrets.forget(&config.application_secret_id);
     }
+    crate::metrics::alert_attempted(&outcome);
     match &outcome {
         Ok(sent) => tracing::info!(
             call_uuid = %sent.call_uuid,

@@ -104,7 +104,8 @@ where
         let handler = Arc::clone(&handler);
         async move {
             let (payload, context) = event.into_parts();
-            Ok::<_, lambda_http::Error>(respond(limits, payload, context, handler).await)
+            let reply = crate::metrics::flushed(respond(limits, payload, context, handler)).await;
+            Ok::<_, lambda_http::Error>(reply)
         }
     }))
     .await
@@ -125,6 +126,7 @@ where
     let (lambda_request, mut original) = match lambda_request_from_event(event, limits) {
         Ok(parts) => parts,
         Err(refusal) => {
+            crate::metrics::rejected(refusal.reason());
             tracing::warn!(
                 outcome = "rejected",
                 verified = false,

@@ -88,7 +88,9 @@ impl AnswerHandler {
         };
 
         if incoming.is_unsigned() {
+            crate::metrics::count(crate::metrics::names::WEBHOOK_UNSIGNED);
             if !self.allow_unsigned {
+                crate::metrics::rejected(Rejection::MissingToken.reason());
                 tracing::warn!(
                     webhook = "answer",
                     outcome = "rejected",
@@ -132,6 +134,7 @@ impl AnswerHandler {
                     first_answer,
                 } = check.delivery
                 {
+                    crate::metrics::count(crate::metrics::names::WEBHOOK_DUPLICATE);
                     tracing::info!(
                         webhook = "answer",
                         outcome = "duplicate",
@@ -153,6 +156,7 @@ impl AnswerHandler {
                         ncco: first.or(Some(ncco)),
                     };
                 }
+                crate::metrics::count(crate::metrics::names::WEBHOOK_VERIFIED);
                 tracing::info!(
                     webhook = "answer",
                     outcome = "answered",
@@ -170,6 +174,7 @@ impl AnswerHandler {
                 Outcome::Accepted { ncco: Some(ncco) }
             }
             Err(failure) => {
+                crate::metrics::verification_failed(&failure);
                 match &failure {
                     VerificationFailure::SecretUnavailable(error) => tracing::error!(
                         webhook = "answer",

@@ -101,6 +101,7 @@ impl EventHandler {
     /// URL. A replayed capture gets the same, so it learns nothing and changes nothing.
     pub async fn handle(&self, incoming: &IncomingWebhook) -> Outcome {
         if incoming.is_unsigned() {
+            crate::metrics::count(crate::metrics::names::WEBHOOK_UNSIGNED);
             let parsed = VoiceEvent::from_request(
                 &incoming.method,
                 incoming.query.as_deref(),
@@ -116,6 +117,7 @@ impl EventHandler {
         } = match self.verifier.verify(incoming, answer_by).await {
             Ok(verified) => verified,
             Err(failure) => {
+                crate::metrics::verification_failed(&failure);
                 match &failure {
                     VerificationFailure::SecretUnavailable(error) => event_line!(
                         error,
@@ -161,6 +163,7 @@ impl EventHandler {
             first_answer,
         } = check.delivery
         {
+            crate::metrics::count(crate::metrics::names::WEBHOOK_DUPLICATE);
             event_line!(
                 info,
                 event,
@@ -194,6 +197,7 @@ impl EventHandler {
             );
         }
 
+        crate::metrics::count(crate::metrics::names::WEBHOOK_VERIFIED);
         event_line!(
             info,
             event,
@@ -284,6 +288,7 @@ impl EventHandler {
             "alert outcome recorded"
         );
         if let Some(change) = change {
+            crate::metrics::alert_changed(&change);
             let changed = AlertChanged::new(&record, &change, version);
             outcomes.publisher.publish(&changed, &budget).await;
         }
@@ -307,6 +312,7 @@ impl EventHandler {
                 ncco: event.and_then(VoiceEvent::reply_ncco),
             };
         }
+        crate::metrics::rejected(Rejection::MissingToken.reason());
         event_line!(
             warn,
             event,
