@@ -474,6 +474,9 @@ pub async fn handle_alert(
         secrets.forget(&config.application_secret_id);
     }
     crate::metrics::alert_attempted(&outcome);
+    if let Ok(sent) = &outcome {
+        crate::logging::record_call_uuid(Some(&sent.call_uuid));
+    }
     match &outcome {
         Ok(sent) => tracing::info!(
             call_uuid = %sent.call_uuid,

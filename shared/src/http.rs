@@ -104,7 +104,10 @@ where
         let handler = Arc::clone(&handler);
         async move {
             let (payload, context) = event.into_parts();
-            let reply = crate::metrics::flushed(respond(limits, payload, context, handler)).await;
+            let correlation = crate::logging::Correlation::of(&context, Some(&payload));
+            let reply =
+                crate::logging::observed(correlation, respond(limits, payload, context, handler))
+                    .await;
             Ok::<_, lambda_http::Error>(reply)
         }
     }))

@@ -22,13 +22,14 @@ use integration_tests::runtime_api::{
 use integration_tests::spawner::Spawner;
 use integration_tests::{MotoServer, repo_root};
 use serde_json::{Value, json};
+use vonage_voice_lambda::logging::capped;
 use vonage_voice_lambda::metrics::names::{self, *};
 use vonage_voice_lambda::secrets::WebhookSecret;
 use vonage_voice_lambda::sign::WebhookSigner;
 use vonage_voice_lambda::state::STATE_TABLE_NAME;
 use vonage_voice_lambda::webhook::{
-    Clock as _, SECRET_RETRY_BACKOFF_SECONDS, SystemClock, WEBHOOK_MAX_BODY_BYTES,
-    WEBHOOK_SECRET_ID,
+    Clock as _, SECRET_RETRY_BACKOFF_SECONDS, SystemClock, UNSIGNED_EVENT_STATUSES,
+    WEBHOOK_MAX_BODY_BYTES, WEBHOOK_SECRET_ID,
 };
 
 /// The process helper (`bench-lambda spawner`), built by cargo with this suite.
@@ -405,5 +406,122 @@ async fn the_answer_function_counts_signed_and_unsigned_webhooks_apart() {
         "ANSWER_ALLOW_UNSIGNED is on by default"
     );
     unsigned.assert_counted("answer", &[(WEBHOOK_UNSIGNED, None, 1.0)], &[]);
+    process.stop().await.expect("the process stops");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Correlated logs
+// ---------------------------------------------------------------------------------------------
+
+/// The correlation ids of one line: a log line carries them in its `span` (the invocation's),
+/// a metric line as properties at its root.
+fn ids(line: &Value) -> [String; 4] {
+    let holder = if line.get("_aws").is_some() {
+        line
+    } else {
+        &line["span"]
+    };
+    [
+        "lambda_request_id",
+        "apigw_request_id",
+        "trace_id",
+        "call_uuid",
+    ]
+    .map(|name| {
+        holder[name]
+            .as_str()
+            .unwrap_or_else(|| panic!("no {name}: {line}"))
+            .to_owned()
+    })
+}
+
+/// Every line of `invoked` carries the same four ids: a Lambda request id, API Gateway's request
+/// id from `event`, an X-Ray trace id and `call_uuid` (as logged: capped). Returns them.
+fn assert_correlated(invoked: &Invoked, event: &Value, call_uuid: &str) -> [String; 4] {
+    assert!(
+        invoked.lines.len() >= 2,
+        "a decision line and a metric line: {:#?}",
+        invoked.lines
+    );
+    let first = ids(&invoked.lines[0]);
+    for line in &invoked.lines {
+        assert_eq!(ids(line), first, "{line}");
+    }
+    let [lambda_request_id, apigw_request_id, trace_id, logged_uuid] = &first;
+    assert!(!lambda_request_id.is_empty());
+    assert_eq!(
+        apigw_request_id,
+        event["requestContext"]["requestId"]
+            .as_str()
+            .expect("the fixture has one")
+    );
+    assert!(trace_id.starts_with("Root=1-"), "{trace_id}");
+    assert_eq!(*logged_uuid, capped(call_uuid));
+    first
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_line_of_an_invocation_carries_its_correlation_ids() {
+    let stand = Stand::start().await;
+    let mut process = stand
+        .function(
+            "event",
+            "event-correlated",
+            &[
+                (UNSIGNED_EVENT_STATUSES, "completed"),
+                (WEBHOOK_MAX_BODY_BYTES, "1048576"),
+            ],
+        )
+        .await;
+
+    // The cold start's lines belong to no invocation; a first one lets them reach the log.
+    let warm = stand.signed_event(&sample_event(&fresh_id(), "answered"));
+    assert_eq!(invoke(&mut process, &warm).await.reply.status, 200);
+
+    let call_uuid = fresh_id();
+    let mut event = stand.signed_event(&sample_event(&call_uuid, "answered"));
+    event["requestContext"]["requestId"] = json!("apigw-request-1");
+    let signed = invoke(&mut process, &event).await;
+    assert_eq!(signed.reply.status, 200);
+    let first = assert_correlated(&signed, &event, &call_uuid);
+
+    let other_uuid = fresh_id();
+    let mut second_event = stand.signed_event(&sample_event(&other_uuid, "completed"));
+    second_event["requestContext"]["requestId"] = json!("apigw-request-2");
+    let second = invoke(&mut process, &second_event).await;
+    let next = assert_correlated(&second, &second_event, &other_uuid);
+    assert_ne!(
+        next[0], first[0],
+        "each invocation its own Lambda request id"
+    );
+    assert_ne!(next[2], first[2], "each invocation its own trace");
+
+    // An unverified 100 KB uuid and status are cut, in the span and in the decision line.
+    let huge = |prefix: &str| format!("{prefix}-{}", "0123456789abcdef".repeat(6250));
+    let (uuid, status) = (huge("uuid"), huge("status"));
+    let mut body: Value = serde_json::from_slice(&sample_event(&uuid, "completed")).expect("JSON");
+    body["status"] = json!(status);
+    let unsigned_event = event_v2(&serde_json::to_vec(&body).expect("serialises"));
+    let unsigned = invoke(&mut process, &unsigned_event).await;
+    assert_eq!(
+        unsigned.reply.status, 503,
+        "an unlisted status is not accepted unsigned"
+    );
+    assert_correlated(&unsigned, &unsigned_event, &uuid);
+    for line in &unsigned.lines {
+        let text = line.to_string();
+        assert!(text.len() < 2048, "{} bytes: {}", text.len(), &text[..200]);
+        if let Some(logged) = line.get("status") {
+            assert_eq!(logged, &json!(capped(&status)));
+        }
+    }
+    assert!(
+        unsigned
+            .lines
+            .iter()
+            .any(|line| line.get("status").is_some()),
+        "the decision line names the status: {:#?}",
+        unsigned.lines
+    );
     process.stop().await.expect("the process stops");
 }

@@ -29,7 +29,7 @@ async fn main() -> Result<(), Error> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (store, clock) = (&store, &clock);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        metrics::flushed(async move {
+        logging::observed(logging::Correlation::of(&event.context, None), async move {
             let budget = Budget::for_invocation(event.context.deadline, Arc::clone(clock));
             Ok::<Value, Error>(handle_status(&event.payload, store, &budget).await)
         })

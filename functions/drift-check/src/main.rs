@@ -43,7 +43,7 @@ async fn main() -> Result<(), Error> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (config, secrets, clock) = (&config, &secrets, &clock);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        metrics::flushed(async move {
+        logging::observed(logging::Correlation::of(&event.context, None), async move {
             let budget = Budget::for_invocation(event.context.deadline, Arc::clone(clock));
             let outcome = run_check(config, secrets, &budget).await;
             record_metrics(&outcome);

@@ -59,7 +59,7 @@ async fn main() -> Result<(), Error> {
         &outcome_config,
     );
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        metrics::flushed(async move {
+        logging::observed(logging::Correlation::of(&event.context, None), async move {
             let budget = Budget::for_invocation(event.context.deadline, Arc::clone(clock));
             let invocation = Invocation {
                 clock: clock.as_ref(),

@@ -70,11 +70,27 @@ pub fn flush() {
     }
 }
 
-/// Runs one invocation and then [`flush`]es its metrics.
-pub async fn flushed<F: Future>(invocation: F) -> F::Output {
-    let output = invocation.await;
-    flush();
-    output
+/// The invocation's correlation ids ride on its metric lines as properties (not dimensions), so
+/// a metric line joins its log lines too.
+pub fn correlate(correlation: &crate::logging::Correlation) {
+    let Some(collector) = COLLECTOR.get() else {
+        return;
+    };
+    collector
+        .set_property("lambda_request_id", correlation.lambda_request_id.as_str())
+        .set_property(
+            "apigw_request_id",
+            correlation.apigw_request_id.as_deref().unwrap_or(""),
+        )
+        .set_property("trace_id", correlation.trace_id.as_deref().unwrap_or(""))
+        .remove_property("call_uuid");
+}
+
+/// The call's uuid (already capped) as a property of the invocation's metric lines.
+pub fn correlate_call(call_uuid: String) {
+    if let Some(collector) = COLLECTOR.get() {
+        collector.set_property("call_uuid", call_uuid);
+    }
 }
 
 /// Adds one to the counter `name` (one of [`COUNTERS`]).

@@ -67,25 +67,20 @@ impl AnswerHandler {
             (None, Some(derived)) => (Some(derived), "request"),
             (None, None) => (None, "none"),
         };
-        // The call's identifiers, read only from a request that verified or that is answered
-        // unsigned, and capped for the log: an unsigned request's query is the caller's choice.
-        let call_ids = || {
-            let call = VoiceEvent::from_request(
-                &incoming.method,
-                incoming.query.as_deref(),
-                &incoming.body,
-            )
-            .ok();
-            let call_uuid = call
-                .as_ref()
-                .and_then(VoiceEvent::call_uuid)
-                .map(str::to_owned);
-            let conversation_uuid = call
-                .as_ref()
-                .and_then(VoiceEvent::conversation_uuid)
-                .map(capped);
-            (call_uuid, conversation_uuid)
-        };
+        // The call's identifiers, capped for the log: until the request verifies (or is answered
+        // unsigned) its query is the caller's choice. The lines after this carry the uuid.
+        let call =
+            VoiceEvent::from_request(&incoming.method, incoming.query.as_deref(), &incoming.body)
+                .ok();
+        let call_uuid = call
+            .as_ref()
+            .and_then(VoiceEvent::call_uuid)
+            .map(str::to_owned);
+        let conversation_uuid = call
+            .as_ref()
+            .and_then(VoiceEvent::conversation_uuid)
+            .map(capped);
+        crate::logging::record_call_uuid(call_uuid.as_deref());
 
         if incoming.is_unsigned() {
             crate::metrics::count(crate::metrics::names::WEBHOOK_UNSIGNED);
@@ -100,7 +95,6 @@ impl AnswerHandler {
                 );
                 return Outcome::Rejected(Rejection::MissingToken);
             }
-            let (call_uuid, conversation_uuid) = call_ids();
             tracing::info!(
                 webhook = "answer",
                 outcome = "answered",
@@ -118,7 +112,6 @@ impl AnswerHandler {
         let answer_by = self.verifier.answer_by(incoming);
         match self.verifier.verify(incoming, answer_by).await {
             Ok(verified) => {
-                let (call_uuid, conversation_uuid) = call_ids();
                 let ncco = self.ncco(event_url, call_uuid.as_deref());
                 let claims = &verified.verified.claims;
                 let now = self.verifier.clock().unix_seconds();
