@@ -103,15 +103,9 @@ pub fn count_by(name: &'static str, value: u64) {
     metrics::counter!(name).increment(value);
 }
 
-/// Adds one to `name` (one of [`WEBHOOK_REJECTED`], [`SECRET_UNAVAILABLE`]) for `reason`, a
-/// stable reason from a closed set.
-pub fn with_reason(name: &'static str, reason: &'static str) {
-    metrics::counter!(name, REASON_DIMENSION => reason).increment(1);
-}
-
-/// A webhook refused for `reason`.
+/// A webhook refused for `reason`, a stable reason from a closed set.
 pub fn rejected(reason: &'static str) {
-    with_reason(WEBHOOK_REJECTED, reason);
+    metrics::counter!(WEBHOOK_REJECTED, REASON_DIMENSION => reason).increment(1);
 }
 
 /// One Secrets Manager read that took `elapsed`.
@@ -120,13 +114,13 @@ pub fn secret_read(elapsed: Duration) {
     metrics::histogram!(SECRET_READ_LATENCY).record(elapsed.as_secs_f64() * 1000.0);
 }
 
-/// A webhook that did not verify: 503 for want of the secret ([`SECRET_UNAVAILABLE`]) or a
-/// refusal ([`WEBHOOK_REJECTED`]), each by its stable reason.
+/// A webhook that did not verify: 503 for want of the secret ([`SECRET_UNAVAILABLE`]), or
+/// refused ([`WEBHOOK_REJECTED`] by its stable reason). A signature that matched no version while
+/// the early re-read is not due is answered 503 too, but it is a refused signature (a forgery, or
+/// a rotation done in the wrong order), so it counts as rejected, not as the secret missing.
 pub fn verification_failed(failure: &crate::webhook::VerificationFailure) {
-    match failure.outcome() {
-        crate::webhook::Outcome::SecretUnavailable => {
-            with_reason(SECRET_UNAVAILABLE, failure.reason())
-        }
+    match failure {
+        crate::webhook::VerificationFailure::SecretUnavailable(_) => count(SECRET_UNAVAILABLE),
         _ => rejected(failure.reason()),
     }
 }

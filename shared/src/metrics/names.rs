@@ -8,7 +8,7 @@ pub const DEFAULT_NAMESPACE: &str = "VonageSignedCallbacks";
 
 /// The dimension every metric carries: the Lambda function's name, unique per stack.
 pub const FUNCTION_DIMENSION: &str = "FunctionName";
-/// The second dimension of [`WEBHOOK_REJECTED`] and [`SECRET_UNAVAILABLE`]: a stable reason
+/// The second dimension of [`WEBHOOK_REJECTED`]: a stable reason
 /// from a closed set (`Rejection::reason`, `VerificationFailure::reason`,
 /// `EventRefusal::reason`), never a caller-controlled value.
 pub const REASON_DIMENSION: &str = "Reason";
@@ -22,8 +22,7 @@ pub const WEBHOOK_DUPLICATE: &str = "WebhookDuplicate";
 /// An unsigned webhook accepted (the answer function with `ANSWER_ALLOW_UNSIGNED`, the event
 /// function for a listed status).
 pub const WEBHOOK_UNSIGNED: &str = "WebhookUnsigned";
-/// A webhook answered 503 because the secret could not be read in time, by
-/// [`REASON_DIMENSION`].
+/// A webhook answered 503 because the secret could not be read in time (the log line says why).
 pub const SECRET_UNAVAILABLE: &str = "SecretUnavailable";
 /// A read of Secrets Manager (`GetSecretValue`), whatever its result.
 pub const SECRET_READ: &str = "SecretRead";
@@ -93,10 +92,10 @@ pub const COUNTERS: &[&str] = &[
 pub const MILLISECOND_HISTOGRAMS: &[&str] = &[SECRET_READ_LATENCY];
 
 /// The dimension sets a metric is emitted with (beyond none): every metric has
-/// `[FunctionName]`; the reason-carrying ones `[FunctionName, Reason]` instead.
+/// `[FunctionName]`; [`WEBHOOK_REJECTED`] `[FunctionName, Reason]` instead.
 pub fn dimensions(metric: &str) -> &'static [&'static str] {
     match metric {
-        WEBHOOK_REJECTED | SECRET_UNAVAILABLE => &[FUNCTION_DIMENSION, REASON_DIMENSION],
+        WEBHOOK_REJECTED => &[FUNCTION_DIMENSION, REASON_DIMENSION],
         _ => &[FUNCTION_DIMENSION],
     }
 }
