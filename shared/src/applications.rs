@@ -13,7 +13,10 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::deadline::{Budget, DeadlineExceeded};
+
+pub mod contract;
 use crate::secrets::SecretDocumentError;
+pub use contract::{Contract, ContractProblem};
 
 /// Vonage's REST host; regional hosts work too.
 pub const DEFAULT_API_BASE_URL: &str = "https://api.nexmo.com";
@@ -420,6 +423,8 @@ pub struct ApplicationStatus {
     pub signed_callbacks: SignedCallbacks,
     pub answer_url: WebhookCheck,
     pub event_url: WebhookCheck,
+    /// Vonage's timeouts and fallback URL against the functions (see [`contract`]).
+    pub contract: Contract,
 }
 
 impl ApplicationStatus {
@@ -428,9 +433,12 @@ impl ApplicationStatus {
             signed_callbacks: SignedCallbacks::of(application),
             answer_url: WebhookCheck::of(application, "answer_url", targets.answer_url.as_ref()),
             event_url: WebhookCheck::of(application, "event_url", targets.event_url.as_ref()),
+            contract: Contract::evaluate(application, targets.answer_url.as_deref()),
         }
     }
 
+    /// Signed callbacks on and the webhooks pointing here: what activation (and the drift check's
+    /// repair) puts right. The [`Contract`] is reported apart, as no repair changes it.
     pub fn is_healthy(&self) -> bool {
         self.signed_callbacks.is_on() && self.answer_url.is_ok() && self.event_url.is_ok()
     }
@@ -454,6 +462,13 @@ impl ApplicationStatus {
                 problems.push(check.to_string());
             }
         }
+        problems
+    }
+
+    /// [`Self::problems`] and the [`Contract`]'s: what `status` and the drift check report.
+    pub fn report_problems(&self) -> Vec<String> {
+        let mut problems = self.problems();
+        problems.extend(self.contract.problems.iter().map(ToString::to_string));
         problems
     }
 }

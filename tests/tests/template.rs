@@ -657,9 +657,14 @@ fn webhooks_time_out_well_inside_vonages_socket_timeouts() {
             .as_u64()
             .unwrap_or_else(|| panic!("the {binary} function has no Timeout in seconds"))
     };
-    // Vonage retries a webhook once when its socket timeout runs out; the function must give up
-    // first, with room left for API Gateway and the network, so the retry meets a live function.
+    // Vonage tries a webhook again (one or two more attempts, then the fallback answer URL) when
+    // its socket timeout runs out; the function must give up first, with room left for API
+    // Gateway and the network, so the retry meets a live function.
     let margin = 2;
+    // The timeouts `status` and the drift check hold Vonage's settings against.
+    use vonage_voice_lambda::applications::contract;
+    assert_eq!(timeout("answer"), contract::ANSWER_FUNCTION_TIMEOUT.as_secs());
+    assert_eq!(timeout("event"), contract::EVENT_FUNCTION_TIMEOUT.as_secs());
     assert!(timeout("answer") + margin <= ANSWER_SOCKET_TIMEOUT_SECONDS);
     assert!(timeout("event") + margin <= EVENT_SOCKET_TIMEOUT_SECONDS);
     assert!(

@@ -133,7 +133,10 @@ pub fn metric_values(outcome: &Result<DriftCheckRun, DriftCheckError>) -> Vec<(&
             let found = &run.report.found;
             let repair = &run.report.repair;
             vec![
-                (DRIFT_FOUND, u64::from(!found.is_healthy())),
+                (
+                    DRIFT_FOUND,
+                    u64::from(!found.is_healthy() || !found.contract.is_ok()),
+                ),
                 (
                     SIGNED_CALLBACKS_OFF,
                     u64::from(!found.signed_callbacks.is_on()),
@@ -193,6 +196,16 @@ pub fn log_outcome(outcome: &Result<DriftCheckRun, DriftCheckError>) {
     match outcome {
         Ok(run) => {
             let summary = summary(run).to_string();
+            let contract = &run.report.found.contract;
+            if !contract.is_ok() {
+                let problems: Vec<String> =
+                    contract.problems.iter().map(ToString::to_string).collect();
+                tracing::warn!(
+                    application_id = %run.application_id,
+                    problems = %problems.join("; "),
+                    "Vonage's webhook timeouts or fallback URL do not fit this stack; no repair changes them"
+                );
+            }
             let problems = run.report.found.problems().join("; ");
             match &run.report.repair {
                 Repair::NotNeeded => tracing::info!(
