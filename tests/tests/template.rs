@@ -663,7 +663,10 @@ fn webhooks_time_out_well_inside_vonages_socket_timeouts() {
     let margin = 2;
     // The timeouts `status` and the drift check hold Vonage's settings against.
     use vonage_voice_lambda::applications::contract;
-    assert_eq!(timeout("answer"), contract::ANSWER_FUNCTION_TIMEOUT.as_secs());
+    assert_eq!(
+        timeout("answer"),
+        contract::ANSWER_FUNCTION_TIMEOUT.as_secs()
+    );
     assert_eq!(timeout("event"), contract::EVENT_FUNCTION_TIMEOUT.as_secs());
     assert!(timeout("answer") + margin <= ANSWER_SOCKET_TIMEOUT_SECONDS);
     assert!(timeout("event") + margin <= EVENT_SOCKET_TIMEOUT_SECONDS);

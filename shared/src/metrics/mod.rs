@@ -10,7 +10,6 @@
 
 pub mod names;
 
-use std::io::Write as _;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -57,6 +56,11 @@ pub fn function_name(settings: &impl Settings, fallback: &str) -> String {
 /// Writes what was counted since the last flush as EMF lines to stdout, in one write so no log
 /// line is interleaved. Called once per invocation, before its response is returned.
 pub fn flush() {
+    flush_to(&mut std::io::stdout().lock());
+}
+
+/// [`flush`] into `writer` (benchmarks write where the logs go).
+pub fn flush_to(writer: &mut dyn std::io::Write) {
     let Some(collector) = COLLECTOR.get() else {
         return;
     };
@@ -66,7 +70,7 @@ pub fn flush() {
         return;
     }
     if !lines.is_empty() {
-        let _ = std::io::stdout().lock().write_all(&lines);
+        let _ = writer.write_all(&lines);
     }
 }
 
