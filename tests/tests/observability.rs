@@ -15,7 +15,7 @@ use axum::http::StatusCode;
 use integration_tests::apigw::{event_v2, fixture, with_authorization, with_token};
 use integration_tests::emf::{self, Datum};
 use integration_tests::fault_proxy::{Behaviour, FaultProxy};
-use integration_tests::flow::{API_KEY, build_binaries, sample_event};
+use integration_tests::flow::{API_KEY, LocalStack, StackOptions, build_binaries, sample_event};
 use integration_tests::runtime_api::{
     DEFAULT_DEADLINE, FunctionProcess, HttpReply, Launch, fresh_log, lambda_environment,
 };
@@ -521,4 +521,91 @@ async fn every_line_of_an_invocation_carries_its_correlation_ids() {
         unsigned.lines
     );
     process.stop().await.expect("the process stops");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Alert outcomes, through the local stack: send-alert as a process of its own, the Vonage
+// emulator playing the call, the event function under `cargo lambda watch`
+// ---------------------------------------------------------------------------------------------
+
+/// The EMF data in `lines` for `name`, summed over whatever function emitted it, after checking
+/// each line against the EMF rules and each datum's unit and dimensions against the declared.
+fn total_over_functions(lines: &[Value], name: &str) -> f64 {
+    let data = emf::data(lines);
+    for datum in &data {
+        let unit = if names::MILLISECOND_HISTOGRAMS.contains(&datum.name.as_str()) {
+            "Milliseconds"
+        } else {
+            "Count"
+        };
+        assert_eq!(datum.unit.as_deref(), Some(unit), "{datum:?}");
+        let emitted: Vec<&str> = datum
+            .dimensions
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let mut declared = names::dimensions(&datum.name).to_vec();
+        declared.sort();
+        assert_eq!(emitted, declared, "{datum:?}");
+    }
+    data.iter()
+        .filter(|datum| datum.name == name)
+        .flat_map(|datum| datum.values.iter())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_outcomes_are_counted_where_they_are_decided() {
+    let stack = LocalStack::start(StackOptions {
+        event_interval: std::time::Duration::ZERO,
+        send_events: true,
+    })
+    .await;
+    let mut send_alert = stack
+        .start_send_alert_instance(Path::new(HELPER), "observability")
+        .await
+        .expect("send-alert starts");
+    let alert = json!({"alert_id": "obs-confirmed", "to": "447700900000",
+                       "text": "Disk full on db-1", "confirm": true});
+    let placed = send_alert.invoke(&alert).await.expect("answered");
+    let call_uuid = placed["call_uuid"].as_str().expect("a call").to_owned();
+    let again = send_alert.invoke(&alert).await.expect("answered");
+    assert_eq!(again["duplicate"], true, "{again}");
+    let refused = send_alert
+        .invoke(&json!({"to": "not a number", "text": "x"}))
+        .await
+        .expect("answered");
+    assert!(refused.get("error").is_some(), "{refused}");
+    let lines = send_alert.log_lines().expect("its log");
+    assert_eq!(total_over_functions(&lines, ALERT_PLACED), 1.0);
+    assert_eq!(total_over_functions(&lines, ALERT_DUPLICATE), 1.0);
+    assert_eq!(total_over_functions(&lines, ALERT_FAILED), 1.0);
+    assert_eq!(total_over_functions(&lines, ALERT_OUTCOME_UNKNOWN), 0.0);
+
+    // The callee pressed 1 (the emulator's answer when a confirmation is asked): the event
+    // function counts it where it records it.
+    let call = stack
+        .finished_call(&call_uuid, std::time::Duration::from_secs(120))
+        .await;
+    assert_eq!(call["finished"], true, "{call}");
+    let status = stack
+        .invoke_alert_status(&json!({"alert_id": "obs-confirmed"}))
+        .await;
+    assert_eq!(status["confirmation"], "confirmed", "{status}");
+    let mut confirmed = 0.0;
+    for _ in 0..100 {
+        let watched: Vec<Value> = std::fs::read_to_string(stack.watch_log())
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| serde_json::from_str(line).ok())
+            .collect();
+        confirmed = total_over_functions(&watched, ALERT_CONFIRMED);
+        if confirmed > 0.0 {
+            break;
+        }
+        // cargo lambda watch copies the function's output to its log on its own time.
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(confirmed, 1.0);
+    send_alert.stop().await;
 }
