@@ -76,6 +76,7 @@ fn targets(args: &ApplicationArgs) -> Result<WebhookTargets, CliError> {
     Ok(WebhookTargets {
         answer_url: url(&args.answer_url, "--answer-url")?,
         event_url: url(&args.event_url, "--event-url")?,
+        fallback_answer_url: url(&args.fallback_answer_url, "--fallback-answer-url")?,
     })
 }
 
@@ -185,6 +186,9 @@ fn report_status(status: &ApplicationStatus, out: &mut dyn Write) -> Result<(), 
     )?;
     print(out, format_args!("  {}", status.answer_url))?;
     print(out, format_args!("  {}", status.event_url))?;
+    if status.fallback_answer_url.expected.is_some() {
+        print(out, format_args!("  {}", status.fallback_answer_url))?;
+    }
     let contract = &status.contract;
     for timing in [
         Some(&contract.answer),

@@ -310,3 +310,52 @@ async fn status_exits_1_when_vonage_gives_up_before_a_function_or_the_fallback_l
     );
     assert!(fake.puts().is_empty());
 }
+
+#[tokio::test]
+async fn activate_sets_the_fallback_answer_url_and_status_checks_it() {
+    let fake = fake(activated()).await;
+    let env = application_env(&fake.base_url());
+    let fallback = "https://abc123.execute-api.eu-west-1.amazonaws.com/answer";
+    let targets = [
+        "--answer-url",
+        ANSWER,
+        "--event-url",
+        EVENT,
+        "--fallback-answer-url",
+        fallback,
+    ];
+    let (code, stdout, _) = run(&[&["activate"], &targets[..]].concat(), &env);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("capabilities.voice.webhooks.fallback_answer_url"),
+        "{stdout}"
+    );
+    let puts = fake.puts();
+    assert_eq!(puts.len(), 1);
+    assert_eq!(
+        puts[0]["capabilities"]["voice"]["webhooks"]["fallback_answer_url"]["address"],
+        fallback
+    );
+    assert_eq!(
+        fake.violations(),
+        Vec::<String>::new(),
+        "a PUT Vonage's spec accepts"
+    );
+
+    let (code, stdout, _) = run(&[&["status"], &targets[..]].concat(), &env);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains(&format!("fallback_answer_url is {fallback}, as expected")),
+        "{stdout}"
+    );
+    let elsewhere = [
+        "--answer-url",
+        ANSWER,
+        "--event-url",
+        EVENT,
+        "--fallback-answer-url",
+        "https://abc123.execute-api.eu-west-1.amazonaws.com/other",
+    ];
+    let (code, stdout, _) = run(&[&["status"], &elsewhere[..]].concat(), &env);
+    assert_eq!(code, 1, "{stdout}");
+}

@@ -63,6 +63,7 @@ fn targets() -> WebhookTargets {
     WebhookTargets {
         answer_url: Some(ANSWER.into()),
         event_url: Some(EVENT.into()),
+        fallback_answer_url: None,
     }
 }
 

@@ -49,6 +49,7 @@ impl DriftCheckConfig {
             targets: WebhookTargets {
                 answer_url: config::url(settings, "EXPECTED_ANSWER_URL")?,
                 event_url: config::url(settings, "EXPECTED_EVENT_URL")?,
+                fallback_answer_url: None,
             },
             auto_repair: config::flag_or(settings, "DRIFT_AUTO_REPAIR", false)?,
         })
@@ -303,6 +304,7 @@ mod tests {
         let targets = WebhookTargets {
             answer_url: Some("https://x/answer".into()),
             event_url: None,
+            fallback_answer_url: None,
         };
         Ok(DriftCheckRun {
             application_id: "app-1".into(),

@@ -73,6 +73,7 @@ fn config(base_url: &str, auto_repair: bool) -> DriftCheckConfig {
         targets: WebhookTargets {
             answer_url: Some(ANSWER.into()),
             event_url: Some(EVENT.into()),
+            fallback_answer_url: None,
         },
         auto_repair,
     }
