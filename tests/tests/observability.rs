@@ -100,7 +100,7 @@ impl Stand {
         let signer = WebhookSigner::new(SIGNATURE_SECRET, API_KEY, Some(APPLICATION_ID.into()))
             .expect("a signer");
         Self {
-            moto: moto,
+            moto,
             secrets,
             dynamodb,
             spawner,
