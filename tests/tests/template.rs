@@ -1660,7 +1660,10 @@ fn the_dashboard_shows_only_metrics_the_code_emits() {
                 continue;
             }
             let texts: Vec<&Value> = row.iter().take_while(|cell| cell.is_string()).collect();
-            assert!(texts.len() >= 2 && texts.len().is_multiple_of(2), "{title}: {row:?}");
+            assert!(
+                texts.len() >= 2 && texts.len().is_multiple_of(2),
+                "{title}: {row:?}"
+            );
             let watched = Watched {
                 namespace: texts[0].clone(),
                 metric: texts[1].as_str().unwrap_or_default().to_owned(),
