@@ -76,6 +76,7 @@ fn targets(args: &ApplicationArgs) -> Result<WebhookTargets, CliError> {
     Ok(WebhookTargets {
         answer_url: url(&args.answer_url, "--answer-url")?,
         event_url: url(&args.event_url, "--event-url")?,
+        fallback_answer_url: url(&args.fallback_answer_url, "--fallback-answer-url")?,
     })
 }
 
@@ -120,6 +121,11 @@ pub(crate) async fn activate(
             for change in &plan.changes {
                 print(out, format_args!("  {change}"))?;
             }
+            print(out, format_args!("the application after these changes:"))?;
+            report_status(
+                &ApplicationStatus::evaluate(&plan.application, &targets),
+                out,
+            )?;
             print(out, format_args!("dry run: nothing was sent"))?;
         }
         ActivationOutcome::Applied { changes, status } => {
@@ -156,11 +162,11 @@ pub(crate) async fn status(
     print(out, format_args!("application {application_id} ({name})"))?;
     let status = ApplicationStatus::evaluate(&application, &targets);
     report_status(&status, out)?;
-    if status.is_healthy() {
+    if status.is_healthy() && status.contract.is_ok() {
         print(out, format_args!("ok"))?;
         Ok(Verdict::Good)
     } else {
-        let problems = status.problems();
+        let problems = status.report_problems();
         print(
             out,
             format_args!(
@@ -179,5 +185,29 @@ fn report_status(status: &ApplicationStatus, out: &mut dyn Write) -> Result<(), 
         format_args!("  signed callbacks: {}", status.signed_callbacks),
     )?;
     print(out, format_args!("  {}", status.answer_url))?;
-    print(out, format_args!("  {}", status.event_url))
+    print(out, format_args!("  {}", status.event_url))?;
+    if status.fallback_answer_url.expected.is_some() {
+        print(out, format_args!("  {}", status.fallback_answer_url))?;
+    }
+    let contract = &status.contract;
+    for timing in [
+        Some(&contract.answer),
+        Some(&contract.event),
+        contract.fallback.as_ref(),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        print(out, format_args!("  {timing}"))?;
+    }
+    if contract.fallback.is_none() {
+        print(
+            out,
+            format_args!("  fallback_answer_url: (not set: a failed answer webhook ends the call)"),
+        )?;
+    }
+    for problem in &contract.problems {
+        print(out, format_args!("  PROBLEM: {problem}"))?;
+    }
+    Ok(())
 }

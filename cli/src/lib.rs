@@ -103,6 +103,11 @@ pub struct ApplicationArgs {
     /// The stack's event URL: activate points the event webhook here, status checks it.
     #[arg(long, env = "EVENT_URL")]
     pub event_url: Option<String>,
+    /// Where Vonage goes when the answer or event webhook fails: activate sets the application's
+    /// `fallback_answer_url` here, status checks it. Unset: left as it is (and only checked to be
+    /// on the stack's origin).
+    #[arg(long, env = "FALLBACK_ANSWER_URL")]
+    pub fallback_answer_url: Option<String>,
     /// Limit for each request to the Applications API.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub timeout_seconds: u64,

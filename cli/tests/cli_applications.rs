@@ -262,3 +262,100 @@ fn missing_settings_are_usage_errors_that_name_the_variable() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn status_exits_1_when_vonage_gives_up_before_a_function_or_the_fallback_leaves_the_stack() {
+    let mut application = activated();
+    let webhooks = &mut application["capabilities"]["voice"]["webhooks"];
+    // Both are values Vonage accepts (the PUT schema of its spec), and both break the contract:
+    // Vonage stops reading the answer webhook after 2 s while the function may run 3 s, and a
+    // failed webhook sends the call somewhere this stack neither verifies nor logs.
+    webhooks["answer_url"]["socket_timeout"] = json!(2000);
+    webhooks["fallback_answer_url"] =
+        json!({"address": "https://elsewhere.example.com/fallback", "http_method": "GET"});
+    assert_eq!(
+        integration_tests::applications_fake::put_application_schema().violations(&application),
+        Vec::<String>::new()
+    );
+    let fake = fake(application).await;
+    let env = application_env(&fake.base_url());
+    let targets = ["--answer-url", ANSWER, "--event-url", EVENT];
+    let (code, stdout, _) = run(&[&["status"], &targets[..]].concat(), &env);
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("signed callbacks: on"), "{stdout}");
+    assert!(
+        stdout.contains("answer_url: the function may run 3000 ms, longer than the 2000 ms"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "fallback_answer_url is https://elsewhere.example.com/fallback, outside this stack"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "fallback_answer_url: https://elsewhere.example.com/fallback, connect_timeout 1000 ms, \
+             socket_timeout 5000 ms (Vonage's default)"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("NOT OK (2 problem(s))"), "{stdout}");
+
+    // The dry run shows the same, and still sends nothing.
+    let (_, stdout, _) = run(&[&["activate", "--dry-run"], &targets[..]].concat(), &env);
+    assert!(
+        stdout.contains("PROBLEM: fallback_answer_url is"),
+        "{stdout}"
+    );
+    assert!(fake.puts().is_empty());
+}
+
+#[tokio::test]
+async fn activate_sets_the_fallback_answer_url_and_status_checks_it() {
+    let fake = fake(activated()).await;
+    let env = application_env(&fake.base_url());
+    let fallback = "https://abc123.execute-api.eu-west-1.amazonaws.com/answer";
+    let targets = [
+        "--answer-url",
+        ANSWER,
+        "--event-url",
+        EVENT,
+        "--fallback-answer-url",
+        fallback,
+    ];
+    let (code, stdout, _) = run(&[&["activate"], &targets[..]].concat(), &env);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains("capabilities.voice.webhooks.fallback_answer_url"),
+        "{stdout}"
+    );
+    let puts = fake.puts();
+    assert_eq!(puts.len(), 1);
+    assert_eq!(
+        puts[0]["capabilities"]["voice"]["webhooks"]["fallback_answer_url"]["address"],
+        fallback
+    );
+    assert_eq!(
+        fake.violations(),
+        Vec::<String>::new(),
+        "a PUT Vonage's spec accepts"
+    );
+
+    let (code, stdout, _) = run(&[&["status"], &targets[..]].concat(), &env);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(
+        stdout.contains(&format!("fallback_answer_url is {fallback}, as expected")),
+        "{stdout}"
+    );
+    let elsewhere = [
+        "--answer-url",
+        ANSWER,
+        "--event-url",
+        EVENT,
+        "--fallback-answer-url",
+        "https://abc123.execute-api.eu-west-1.amazonaws.com/other",
+    ];
+    let (code, stdout, _) = run(&[&["status"], &elsewhere[..]].concat(), &env);
+    assert_eq!(code, 1, "{stdout}");
+}

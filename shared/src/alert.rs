@@ -473,6 +473,10 @@ pub async fn handle_alert(
         // Vonage refused our token: the key may have been rotated, so read it afresh next time.
         secrets.forget(&config.application_secret_id);
     }
+    crate::metrics::alert_attempted(&outcome);
+    if let Ok(sent) = &outcome {
+        crate::logging::record_call_uuid(Some(&sent.call_uuid));
+    }
     match &outcome {
         Ok(sent) => tracing::info!(
             call_uuid = %sent.call_uuid,

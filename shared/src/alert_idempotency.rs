@@ -164,6 +164,7 @@ where
         Ok(derived) => derived,
         Err(invalid) => {
             let error = AlertError::InvalidInput(invalid);
+            crate::metrics::count(crate::metrics::names::ALERT_FAILED);
             tracing::error!(error = error.kind(), detail = %error, "alert not placed");
             return error.to_json();
         }
@@ -187,6 +188,7 @@ where
     match claim {
         Ok(Claim::Began) => {}
         Ok(Claim::Completed(mut stored)) => {
+            crate::metrics::count(crate::metrics::names::ALERT_DUPLICATE);
             tracing::info!(
                 duplicate = true,
                 key = %capped(key.key.as_str()),
@@ -213,6 +215,7 @@ where
             });
         }
         Err(error) if config.require => {
+            crate::metrics::count(crate::metrics::names::ALERT_FAILED);
             tracing::error!(error = error.kind(), detail = %error, "idempotency store unavailable: alert refused");
             return json!({
                 "error": "idempotency_unavailable",

@@ -13,7 +13,10 @@ use std::time::Duration;
 use serde_json::{Map, Value};
 
 use crate::deadline::{Budget, DeadlineExceeded};
+
+pub mod contract;
 use crate::secrets::SecretDocumentError;
+pub use contract::{Contract, ContractProblem};
 
 /// Vonage's REST host; regional hosts work too.
 pub const DEFAULT_API_BASE_URL: &str = "https://api.nexmo.com";
@@ -312,6 +315,8 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
 pub struct WebhookTargets {
     pub answer_url: Option<String>,
     pub event_url: Option<String>,
+    /// Where Vonage goes when the answer or event webhook fails (`fallback_answer_url`).
+    pub fallback_answer_url: Option<String>,
 }
 
 /// What `capabilities.voice.signed_callbacks` says.
@@ -375,7 +380,7 @@ impl fmt::Display for SignedCallbacks {
 /// One voice webhook's address against where it should point.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WebhookCheck {
-    /// `answer_url` or `event_url`.
+    /// `answer_url`, `event_url` or `fallback_answer_url`.
     pub name: &'static str,
     pub actual: Option<String>,
     pub expected: Option<String>,
@@ -420,6 +425,10 @@ pub struct ApplicationStatus {
     pub signed_callbacks: SignedCallbacks,
     pub answer_url: WebhookCheck,
     pub event_url: WebhookCheck,
+    /// Checked only when a fallback URL is expected (`activate --fallback-answer-url`).
+    pub fallback_answer_url: WebhookCheck,
+    /// Vonage's timeouts and fallback URL against the functions (see [`contract`]).
+    pub contract: Contract,
 }
 
 impl ApplicationStatus {
@@ -428,16 +437,27 @@ impl ApplicationStatus {
             signed_callbacks: SignedCallbacks::of(application),
             answer_url: WebhookCheck::of(application, "answer_url", targets.answer_url.as_ref()),
             event_url: WebhookCheck::of(application, "event_url", targets.event_url.as_ref()),
+            fallback_answer_url: WebhookCheck::of(
+                application,
+                "fallback_answer_url",
+                targets.fallback_answer_url.as_ref(),
+            ),
+            contract: Contract::evaluate(application, targets.answer_url.as_deref()),
         }
     }
 
+    /// Signed callbacks on and the webhooks pointing here: what activation (and the drift check's
+    /// repair) puts right. The [`Contract`] is reported apart, as no repair changes it.
     pub fn is_healthy(&self) -> bool {
-        self.signed_callbacks.is_on() && self.answer_url.is_ok() && self.event_url.is_ok()
+        self.signed_callbacks.is_on()
+            && self.answer_url.is_ok()
+            && self.event_url.is_ok()
+            && self.fallback_answer_url.is_ok()
     }
 
     /// The webhooks whose address differs from the expected one.
     pub fn mismatched_webhooks(&self) -> usize {
-        [&self.answer_url, &self.event_url]
+        [&self.answer_url, &self.event_url, &self.fallback_answer_url]
             .iter()
             .filter(|check| !check.is_ok())
             .count()
@@ -449,11 +469,18 @@ impl ApplicationStatus {
         if !self.signed_callbacks.is_on() {
             problems.push(format!("signed callbacks are {}", self.signed_callbacks));
         }
-        for check in [&self.answer_url, &self.event_url] {
+        for check in [&self.answer_url, &self.event_url, &self.fallback_answer_url] {
             if !check.is_ok() {
                 problems.push(check.to_string());
             }
         }
+        problems
+    }
+
+    /// [`Self::problems`] and the [`Contract`]'s: what `status` and the drift check report.
+    pub fn report_problems(&self) -> Vec<String> {
+        let mut problems = self.problems();
+        problems.extend(self.contract.problems.iter().map(ToString::to_string));
         problems
     }
 }
@@ -525,6 +552,7 @@ pub fn plan_activation(
     for (name, url, method) in [
         ("answer_url", &targets.answer_url, "GET"),
         ("event_url", &targets.event_url, "POST"),
+        ("fallback_answer_url", &targets.fallback_answer_url, "GET"),
     ] {
         if let Some(url) = url {
             point_webhook(voice, name, url, method, &mut changes)?;

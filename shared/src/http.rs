@@ -106,7 +106,11 @@ where
         let handler = Arc::clone(&handler);
         async move {
             let (payload, context) = event.into_parts();
-            Ok::<_, lambda_http::Error>(respond(limits, payload, context, handler).await)
+            let correlation = crate::logging::Correlation::of(&context, Some(&payload));
+            let reply =
+                crate::logging::observed(correlation, respond(limits, payload, context, handler))
+                    .await;
+            Ok::<_, lambda_http::Error>(reply)
         }
     }))
     .await
@@ -127,6 +131,7 @@ where
     let (lambda_request, mut original) = match lambda_request_from_event(event, limits) {
         Ok(parts) => parts,
         Err(refusal) => {
+            crate::metrics::rejected(refusal.reason());
             tracing::warn!(
                 outcome = "rejected",
                 verified = false,

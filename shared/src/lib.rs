@@ -12,6 +12,7 @@ pub mod deadline;
 pub mod events;
 pub mod http;
 pub mod logging;
+pub mod metrics;
 pub mod ncco;
 pub mod outcome;
 pub mod secrets;

@@ -27,7 +27,8 @@ where
     tracing_subscriber::fmt()
         .json()
         .with_env_filter(filter)
-        .with_current_span(false)
+        // The invocation's span (see [`Correlation`]) rides on every line as `span`.
+        .with_current_span(true)
         .with_span_list(false)
         .flatten_event(true)
         .with_target(false)
@@ -35,6 +36,79 @@ where
         .without_time()
         .with_writer(writer)
         .finish()
+}
+
+/// The identifiers that join one invocation's log lines to each other, to API Gateway's access
+/// log and to its X-Ray trace. Every line logged inside [`Correlation::span`] carries them under
+/// `span`, with the call's `call_uuid` once [`record_call_uuid`] has read it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Correlation {
+    /// Lambda's request id (`Lambda-Runtime-Aws-Request-Id`).
+    pub lambda_request_id: String,
+    /// API Gateway's `requestContext.requestId`, which its access log's `$context.requestId`
+    /// shows; capped, as the event is not ours.
+    pub apigw_request_id: Option<String>,
+    /// The X-Ray trace header (`Root=1-…;Parent=…;Sampled=…`) Lambda handed the invocation, or
+    /// `_X_AMZN_TRACE_ID`.
+    pub trace_id: Option<String>,
+}
+
+/// The name of the invocation span.
+pub const INVOCATION_SPAN: &str = "invocation";
+
+impl Correlation {
+    /// The ids of an invocation from its Lambda context and, behind API Gateway, its raw event.
+    pub fn of(context: &lambda_http::Context, event: Option<&serde_json::Value>) -> Self {
+        let apigw_request_id = event
+            .and_then(|event| event.get("requestContext"))
+            .and_then(|request_context| request_context.get("requestId"))
+            .and_then(serde_json::Value::as_str)
+            .map(capped);
+        let trace_id = context
+            .xray_trace_id
+            .clone()
+            .or_else(|| std::env::var("_X_AMZN_TRACE_ID").ok())
+            .map(|trace| capped_to(&trace, TRACE_HEADER_MAX_CHARS));
+        Self {
+            lambda_request_id: capped(&context.request_id),
+            apigw_request_id,
+            trace_id,
+        }
+    }
+
+    /// The span every line of the invocation is logged in.
+    pub fn span(&self) -> tracing::Span {
+        tracing::info_span!(
+            "invocation",
+            lambda_request_id = self.lambda_request_id.as_str(),
+            apigw_request_id = self.apigw_request_id.as_deref().unwrap_or(""),
+            trace_id = self.trace_id.as_deref().unwrap_or(""),
+            call_uuid = tracing::field::Empty,
+        )
+    }
+}
+
+/// An X-Ray trace header is about 90 characters; more is not one.
+const TRACE_HEADER_MAX_CHARS: usize = 128;
+
+/// Adds the call's uuid (capped: before verification it is the caller's claim) to the current
+/// invocation span, so the lines after this one carry it.
+pub fn record_call_uuid(call_uuid: Option<&str>) {
+    if let Some(call_uuid) = call_uuid {
+        let call_uuid = capped(call_uuid);
+        tracing::Span::current().record("call_uuid", call_uuid.as_str());
+        crate::metrics::correlate_call(call_uuid);
+    }
+}
+
+/// Runs one invocation inside its [`Correlation::span`], its metric lines carrying the same
+/// ids, and then flushes its metrics (`crate::metrics::flush`).
+pub async fn observed<F: Future>(correlation: Correlation, invocation: F) -> F::Output {
+    use tracing::Instrument as _;
+    crate::metrics::correlate(&correlation);
+    let output = invocation.instrument(correlation.span()).await;
+    crate::metrics::flush();
+    output
 }
 
 /// The most characters of a caller-controlled value (an unverified request's `uuid`, an unknown

@@ -574,6 +574,8 @@ impl SecretStore for SecretsManagerStore {
         secret_id: &str,
         version_stage: &str,
     ) -> Result<Option<String>, SecretStoreError> {
+        // A duration for the latency metric only; no decision reads it.
+        let started = std::time::Instant::now();
         let response = self
             .client
             .get_secret_value()
@@ -581,6 +583,7 @@ impl SecretStore for SecretsManagerStore {
             .version_stage(version_stage)
             .send()
             .await;
+        crate::metrics::secret_read(started.elapsed());
         match response {
             Ok(output) => match output.secret_string {
                 Some(value) => Ok(Some(value)),

@@ -557,6 +557,16 @@ pub struct SendAlertInstance {
 }
 
 impl SendAlertInstance {
+    /// The lines it wrote to stdout so far (its log lines and metric lines), parsed.
+    pub fn log_lines(&self) -> Result<Vec<Value>, String> {
+        self.process.log_lines_since(0).map(|lines| {
+            lines
+                .iter()
+                .filter_map(|line| serde_json::from_str(line).ok())
+                .collect()
+        })
+    }
+
     /// Invokes it with `payload`, as `sam remote invoke` would, and returns what it answered.
     pub async fn invoke(&mut self, payload: &Value) -> Result<Value, String> {
         let invocation = serde_json::to_vec(payload).map_err(|error| error.to_string())?;

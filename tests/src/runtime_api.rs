@@ -186,6 +186,13 @@ async fn next_invocation(State(shared): State<Shared>) -> Response {
             headers.insert(name, value);
         }
     };
+    // An X-Ray trace header of the invocation's own, as Lambda hands each one.
+    let trace = invocation.request_id.replace('-', "");
+    let (epoch, unique) = trace.split_at(8.min(trace.len()));
+    set(
+        "lambda-runtime-trace-id",
+        format!("Root=1-{epoch}-{unique};Parent=0000000000000001;Sampled=0"),
+    );
     set("lambda-runtime-aws-request-id", invocation.request_id);
     set(
         "lambda-runtime-deadline-ms",
@@ -194,10 +201,6 @@ async fn next_invocation(State(shared): State<Shared>) -> Response {
     set(
         "lambda-runtime-invoked-function-arn",
         shared.function_arn.to_string(),
-    );
-    set(
-        "lambda-runtime-trace-id",
-        "Root=1-00000000-000000000000000000000000;Sampled=0".into(),
     );
     set("content-type", "application/json".into());
     (StatusCode::OK, headers, invocation.payload).into_response()

@@ -63,6 +63,7 @@ fn targets() -> WebhookTargets {
     WebhookTargets {
         answer_url: Some(ANSWER.into()),
         event_url: Some(EVENT.into()),
+        fallback_answer_url: None,
     }
 }
 
@@ -346,4 +347,90 @@ async fn get_error(api: &HttpApplicationsApi, id: &str) -> ApplicationsError {
         Ok(application) => panic!("expected an error, got {application}"),
         Err(error) => error,
     }
+}
+
+/// The first object in Vonage's spec whose `properties` has `webhook`, and in it the `default`
+/// of its `socket_timeout`.
+fn spec_socket_default(spec: &Value, webhook: &str) -> Option<u64> {
+    match spec {
+        Value::Object(object) => {
+            if let Some(found) = object
+                .get("properties")
+                .and_then(|properties| properties.get(webhook))
+                .and_then(|webhook| webhook.pointer("/properties/socket_timeout/default"))
+                .and_then(Value::as_u64)
+            {
+                return Some(found);
+            }
+            object
+                .values()
+                .find_map(|value| spec_socket_default(value, webhook))
+        }
+        Value::Array(values) => values
+            .iter()
+            .find_map(|value| spec_socket_default(value, webhook)),
+        _ => None,
+    }
+}
+
+#[test]
+fn the_contract_uses_the_socket_timeouts_vonages_spec_defaults_to() {
+    use vonage_voice_lambda::applications::contract;
+    let spec = integration_tests::spec_schema::read_vonage_spec("application.v2.yml");
+    assert_eq!(
+        spec_socket_default(&spec, "answer_url"),
+        Some(contract::DEFAULT_ANSWER_SOCKET_TIMEOUT_MS)
+    );
+    assert_eq!(
+        spec_socket_default(&spec, "event_url"),
+        Some(contract::DEFAULT_EVENT_SOCKET_TIMEOUT_MS)
+    );
+    assert_eq!(
+        spec_socket_default(&spec, "fallback_answer_url"),
+        Some(contract::DEFAULT_FALLBACK_SOCKET_TIMEOUT_MS)
+    );
+}
+
+#[tokio::test]
+async fn the_drift_check_reports_vonages_timeouts_and_fallback_against_the_functions() {
+    use vonage_voice_lambda::applications::ContractProblem;
+    let mut application = rich_application();
+    let voice = &mut application["capabilities"]["voice"];
+    voice["signed_callbacks"] = json!(true);
+    voice["webhooks"]["answer_url"]["address"] = json!(ANSWER);
+    voice["webhooks"]["event_url"]["address"] = json!(EVENT);
+    voice["webhooks"]["event_url"]["socket_timeout"] = json!(5000);
+    voice["webhooks"]["fallback_answer_url"] =
+        json!({"address": "https://elsewhere.example.com/fallback", "http_method": "GET"});
+    assert_eq!(
+        put_application_schema().violations(&application),
+        Vec::<String>::new(),
+        "settings Vonage accepts"
+    );
+    let fake = fake(application, FakeQuirks::default()).await;
+    let api = client(&fake.base_url(), API_SECRET);
+
+    let report = check_drift(&api, APP_ID, &targets(), true).await.unwrap();
+    assert!(report.found.is_healthy(), "signed and pointing here");
+    assert_eq!(
+        report.repair,
+        Repair::NotNeeded,
+        "no repair changes Vonage's timeouts"
+    );
+    assert_eq!(
+        report.found.contract.problems,
+        [
+            ContractProblem::FunctionOutlastsSocket {
+                webhook: "event_url",
+                function_timeout_ms: 6000,
+                socket_timeout_ms: 5000
+            },
+            ContractProblem::FallbackOutsideStack {
+                address: "https://elsewhere.example.com/fallback".into(),
+                stack_origin: "https://abc123.execute-api.eu-west-1.amazonaws.com".into()
+            }
+        ]
+    );
+    assert_eq!(report.found.report_problems().len(), 2);
+    assert!(fake.puts().is_empty());
 }

@@ -14,6 +14,7 @@ use std::process::Command;
 use integration_tests::repo_root;
 use serde_json::{Map, Value, json};
 use vonage_voice_lambda::alert_idempotency::{ALERT_DEDUP_SECONDS, ALERT_REQUIRE_IDEMPOTENCY};
+use vonage_voice_lambda::metrics::names;
 use vonage_voice_lambda::outcome::ALERT_RETENTION_DAYS;
 use vonage_voice_lambda::state::dynamodb::{EXPIRES_AT_ATTRIBUTE, KEY_ATTRIBUTE};
 use vonage_voice_lambda::state::{STATE_TABLE_NAME, STATE_TIMEOUT_MS};
@@ -54,6 +55,7 @@ const AGREED_SETTINGS: &[&str] = &[
     ALERT_DEDUP_SECONDS,
     ALERT_REQUIRE_IDEMPOTENCY,
     ALERT_RETENTION_DAYS,
+    names::METRICS_NAMESPACE,
 ];
 
 /// What each function reads, by binary name. Secrets: answer and event never see the private key.
@@ -655,9 +657,17 @@ fn webhooks_time_out_well_inside_vonages_socket_timeouts() {
             .as_u64()
             .unwrap_or_else(|| panic!("the {binary} function has no Timeout in seconds"))
     };
-    // Vonage retries a webhook once when its socket timeout runs out; the function must give up
-    // first, with room left for API Gateway and the network, so the retry meets a live function.
+    // Vonage tries a webhook again (one or two more attempts, then the fallback answer URL) when
+    // its socket timeout runs out; the function must give up first, with room left for API
+    // Gateway and the network, so the retry meets a live function.
     let margin = 2;
+    // The timeouts `status` and the drift check hold Vonage's settings against.
+    use vonage_voice_lambda::applications::contract;
+    assert_eq!(
+        timeout("answer"),
+        contract::ANSWER_FUNCTION_TIMEOUT.as_secs()
+    );
+    assert_eq!(timeout("event"), contract::EVENT_FUNCTION_TIMEOUT.as_secs());
     assert!(timeout("answer") + margin <= ANSWER_SOCKET_TIMEOUT_SECONDS);
     assert!(timeout("event") + margin <= EVENT_SOCKET_TIMEOUT_SECONDS);
     assert!(
@@ -1372,4 +1382,319 @@ fn alert_status_is_an_on_demand_function_with_its_invoke_command() {
             && command.contains(r#"'{"alert_id":"#),
         "{command}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tracing, alarms and the dashboard, checked against `vonage_voice_lambda::metrics::names`
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn every_function_is_traced_and_told_the_metrics_namespace() {
+    let template = template();
+    for function in functions(&template) {
+        let id = &function.logical_id;
+        assert_eq!(function.properties["Tracing"], "Active", "{id}");
+        assert_eq!(
+            function.environment()[names::METRICS_NAMESPACE],
+            json!({ "Ref": "MetricsNamespace" }),
+            "{id}"
+        );
+    }
+    let parameter = &section(&template, "Parameters")["MetricsNamespace"];
+    assert_eq!(parameter["Default"], names::DEFAULT_NAMESPACE);
+}
+
+/// What an alarm or a dashboard row names: namespace, metric, dimensions (name and value).
+#[derive(Debug)]
+struct Watched {
+    namespace: Value,
+    metric: String,
+    dimensions: Vec<(String, Value)>,
+}
+
+fn every_emitted_metric() -> BTreeSet<&'static str> {
+    names::COUNTERS
+        .iter()
+        .chain(names::MILLISECOND_HISTOGRAMS)
+        .copied()
+        .collect()
+}
+
+/// The Lambda metrics an alarm or the dashboard may use besides the functions' own.
+const LAMBDA_METRICS: &[&str] = &["Errors", "Throttles", "Duration", "Invocations"];
+
+/// `watched` is a metric the code emits, with the dimensions it emits it with, for a function of
+/// this stack (`function_of` reads a dimension value as a function's logical id).
+fn assert_emitted(
+    template: &Value,
+    watched: &Watched,
+    own_namespace: &Value,
+    function_of: impl Fn(&Value) -> Option<String>,
+    what: &str,
+) {
+    let resources = section(template, "Resources");
+    let mut dimension_names: Vec<&str> = watched
+        .dimensions
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
+    dimension_names.sort();
+    if &watched.namespace == own_namespace {
+        assert!(
+            every_emitted_metric().contains(watched.metric.as_str()),
+            "{what}: {} is no metric the code emits",
+            watched.metric
+        );
+        let mut emitted = names::dimensions(&watched.metric).to_vec();
+        emitted.sort();
+        assert_eq!(dimension_names, emitted, "{what}: {watched:?}");
+    } else {
+        assert_eq!(watched.namespace, "AWS/Lambda", "{what}: {watched:?}");
+        assert!(LAMBDA_METRICS.contains(&watched.metric.as_str()), "{what}");
+        assert_eq!(dimension_names, [names::FUNCTION_DIMENSION], "{what}");
+    }
+    for (name, value) in &watched.dimensions {
+        if name == names::FUNCTION_DIMENSION {
+            let function = function_of(value)
+                .unwrap_or_else(|| panic!("{what}: {value} names no function of the stack"));
+            assert_eq!(
+                resources[&function]["Type"], "AWS::Serverless::Function",
+                "{what}"
+            );
+        } else {
+            assert_eq!(name, names::REASON_DIMENSION, "{what}");
+            assert_eq!(
+                value,
+                vonage_voice_lambda::verify::Rejection::Signature.reason(),
+                "{what}: an alarm on a reason the code gives"
+            );
+        }
+    }
+}
+
+fn alarm_metrics(id: &str, alarm: &Value) -> Vec<Watched> {
+    let properties = &alarm["Properties"];
+    let stats: Vec<&Value> = match properties["Metrics"].as_array() {
+        Some(queries) => {
+            let ids: BTreeSet<&str> = queries
+                .iter()
+                .filter_map(|query| query["Id"].as_str())
+                .collect();
+            for query in queries {
+                if let Some(expression) = query["Expression"].as_str() {
+                    for word in expression.split(|c: char| !c.is_ascii_alphanumeric() && c != '_') {
+                        assert!(
+                            word.is_empty() || ids.contains(word),
+                            "{id}: {word} in {expression:?} is no query"
+                        );
+                    }
+                }
+            }
+            queries
+                .iter()
+                .filter_map(|query| query.get("MetricStat").map(|stat| &stat["Metric"]))
+                .collect()
+        }
+        None => vec![properties],
+    };
+    assert!(!stats.is_empty(), "{id} watches no metric");
+    stats
+        .into_iter()
+        .map(|metric| Watched {
+            namespace: metric["Namespace"].clone(),
+            metric: metric["MetricName"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{id}: a metric without a name"))
+                .to_owned(),
+            dimensions: metric["Dimensions"]
+                .as_array()
+                .map(|dimensions| {
+                    dimensions
+                        .iter()
+                        .map(|dimension| {
+                            (
+                                dimension["Name"].as_str().unwrap_or_default().to_owned(),
+                                dimension["Value"].clone(),
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        })
+        .collect()
+}
+
+#[test]
+fn every_alarm_watches_a_metric_the_code_emits_and_notifies_the_one_topic() {
+    let template = template();
+    let alarms = resources_of_type(&template, "AWS::CloudWatch::Alarm");
+    let mut alarmed = BTreeSet::new();
+    let topic = json!([{ "Fn::If": ["CreateAlarmTopic", { "Ref": "AlarmTopic" }, { "Ref": "ExistingAlarmTopicArn" }] }]);
+    for (id, alarm) in &alarms {
+        assert_eq!(alarm["Properties"]["AlarmActions"], topic, "{id}");
+        assert_eq!(
+            alarm["Properties"]["TreatMissingData"], "notBreaching",
+            "{id}"
+        );
+        for watched in alarm_metrics(id, alarm) {
+            assert_emitted(
+                &template,
+                &watched,
+                &json!({ "Ref": "MetricsNamespace" }),
+                |value| value["Ref"].as_str().map(str::to_owned),
+                id,
+            );
+            alarmed.insert(watched.metric);
+        }
+    }
+    for wanted in [
+        names::WEBHOOK_REJECTED,
+        names::SECRET_UNAVAILABLE,
+        names::ALERT_FAILED,
+        names::ALERT_OUTCOME_UNKNOWN,
+        names::DRIFT_FOUND,
+        names::DYNAMODB_FAILURE,
+        names::EVENTBRIDGE_FAILURE,
+        "Errors",
+        "Throttles",
+    ] {
+        assert!(
+            alarmed.contains(wanted),
+            "no alarm on {wanted}: {alarmed:?}"
+        );
+    }
+}
+
+#[test]
+fn the_alarm_topic_and_its_email_subscription_are_optional() {
+    let template = template();
+    let resources = section(&template, "Resources");
+    let parameters = section(&template, "Parameters");
+    let conditions = section(&template, "Conditions");
+    for parameter in ["AlarmEmail", "ExistingAlarmTopicArn"] {
+        assert_eq!(
+            parameters[parameter]["Default"], "",
+            "{parameter} may be left empty"
+        );
+    }
+    assert_eq!(resources["AlarmTopic"]["Condition"], "CreateAlarmTopic");
+    assert!(
+        References::of(&conditions["CreateAlarmTopic"])
+            .names
+            .contains("ExistingAlarmTopicArn")
+    );
+    let subscriptions = resources_of_type(&template, "AWS::SNS::Subscription");
+    assert_eq!(subscriptions.len(), 1);
+    let (id, subscription) = subscriptions[0];
+    assert_eq!(subscription["Condition"], "SubscribeAlarmEmail", "{id}");
+    let condition = References::of(&conditions["SubscribeAlarmEmail"]);
+    assert!(condition.names.contains("AlarmEmail"), "{condition:?}");
+    assert!(
+        condition.conditions.contains("CreateAlarmTopic"),
+        "{condition:?}"
+    );
+    assert_eq!(subscription["Properties"]["Protocol"], "email");
+    assert_eq!(
+        subscription["Properties"]["Endpoint"],
+        json!({ "Ref": "AlarmEmail" })
+    );
+}
+
+/// The dashboard's body with its `${…}` references replaced: the namespace by `NAMESPACE`, a
+/// resource by `ref:<logical id>`.
+fn dashboard_body(template: &Value) -> Value {
+    let dashboards = resources_of_type(template, "AWS::CloudWatch::Dashboard");
+    assert_eq!(dashboards.len(), 1, "one dashboard");
+    let text = dashboards[0].1["Properties"]["DashboardBody"]["Fn::Sub"]
+        .as_str()
+        .expect("the body is one !Sub text");
+    let mut body = text.to_owned();
+    for variable in sub_variables(text) {
+        let value = match variable.as_str() {
+            "MetricsNamespace" => "NAMESPACE".to_owned(),
+            "AWS::Region" => "us-east-1".to_owned(),
+            other => format!("ref:{other}"),
+        };
+        body = body.replace(&format!("${{{variable}}}"), &value);
+    }
+    serde_json::from_str(&body)
+        .unwrap_or_else(|error| panic!("the dashboard body is JSON: {error}"))
+}
+
+#[test]
+fn the_dashboard_shows_only_metrics_the_code_emits() {
+    let template = template();
+    let body = dashboard_body(&template);
+    let function_of = |value: &Value| {
+        value
+            .as_str()
+            .and_then(|text| text.strip_prefix("ref:"))
+            .map(str::to_owned)
+    };
+    let mut shown = BTreeSet::new();
+    for widget in body["widgets"].as_array().expect("widgets") {
+        let title = widget["properties"]["title"].as_str().unwrap_or("a widget");
+        for row in widget["properties"]["metrics"].as_array().expect("metrics") {
+            let row = row.as_array().expect("a row is an array");
+            if let Some(expression) = row[0]["expression"].as_str() {
+                // SEARCH('{NAMESPACE,Dim,…} MetricName="Name"', …)
+                let schema = expression
+                    .split_once('{')
+                    .and_then(|(_, rest)| rest.split_once('}'))
+                    .map(|(schema, _)| schema)
+                    .unwrap_or_else(|| panic!("{title}: {expression}"));
+                let mut parts = schema.split(',');
+                assert_eq!(parts.next(), Some("NAMESPACE"), "{title}");
+                let mut dimensions: Vec<&str> = parts.collect();
+                dimensions.sort();
+                let metric = expression
+                    .split_once("MetricName=\"")
+                    .and_then(|(_, rest)| rest.split_once('"'))
+                    .map(|(metric, _)| metric)
+                    .unwrap_or_else(|| panic!("{title}: {expression}"));
+                assert!(every_emitted_metric().contains(metric), "{title}: {metric}");
+                let mut emitted = names::dimensions(metric).to_vec();
+                emitted.sort();
+                assert_eq!(dimensions, emitted, "{title}: {expression}");
+                shown.insert(metric.to_owned());
+                continue;
+            }
+            let texts: Vec<&Value> = row.iter().take_while(|cell| cell.is_string()).collect();
+            assert!(
+                texts.len() >= 2 && texts.len().is_multiple_of(2),
+                "{title}: {row:?}"
+            );
+            let watched = Watched {
+                namespace: texts[0].clone(),
+                metric: texts[1].as_str().unwrap_or_default().to_owned(),
+                dimensions: texts[2..]
+                    .chunks(2)
+                    .map(|pair| {
+                        (
+                            pair[0].as_str().unwrap_or_default().to_owned(),
+                            pair[1].clone(),
+                        )
+                    })
+                    .collect(),
+            };
+            assert_emitted(&template, &watched, &json!("NAMESPACE"), function_of, title);
+            shown.insert(watched.metric);
+        }
+    }
+    for wanted in [
+        names::WEBHOOK_VERIFIED,
+        names::WEBHOOK_REJECTED,
+        names::WEBHOOK_DUPLICATE,
+        names::WEBHOOK_UNSIGNED,
+        names::ALERT_PLACED,
+        names::ALERT_CONFIRMED,
+        names::SECRET_READ_LATENCY,
+        names::COLD_START,
+        "Duration",
+    ] {
+        assert!(
+            shown.contains(wanted),
+            "the dashboard does not show {wanted}"
+        );
+    }
 }

@@ -14,19 +14,25 @@ use vonage_voice_lambda::deadline::Budget;
 use vonage_voice_lambda::outcome::status::handle_status;
 use vonage_voice_lambda::state::StateConfig;
 use vonage_voice_lambda::webhook::{Clock, SystemClock};
-use vonage_voice_lambda::{aws, logging};
+use vonage_voice_lambda::{aws, logging, metrics};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     logging::init();
+    metrics::init(
+        &Environment,
+        &metrics::function_name(&Environment, "alert-status"),
+    );
     let state_config = StateConfig::from_settings(&Environment)?;
     let sdk = aws::load(aws::environment_loader()).await;
     let store = aws::state_store(&sdk, &state_config);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let (store, clock) = (&store, &clock);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let budget = Budget::for_invocation(event.context.deadline, Arc::clone(clock));
-        Ok::<Value, Error>(handle_status(&event.payload, store, &budget).await)
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        logging::observed(logging::Correlation::of(&event.context, None), async move {
+            let budget = Budget::for_invocation(event.context.deadline, Arc::clone(clock));
+            Ok::<Value, Error>(handle_status(&event.payload, store, &budget).await)
+        })
     }))
     .await
 }

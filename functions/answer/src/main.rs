@@ -7,11 +7,15 @@ use std::sync::Arc;
 use vonage_voice_lambda::config::Environment;
 use vonage_voice_lambda::state::StateConfig;
 use vonage_voice_lambda::webhook::{AnswerConfig, AnswerHandler, SystemClock};
-use vonage_voice_lambda::{aws, http, logging};
+use vonage_voice_lambda::{aws, http, logging, metrics};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     logging::init();
+    metrics::init(
+        &Environment,
+        &metrics::function_name(&Environment, "answer"),
+    );
     let config = AnswerConfig::from_settings(&Environment).inspect_err(|error| {
         tracing::error!(error = %error, "the answer function cannot start");
     })?;

@@ -2,8 +2,8 @@
 //! callbacks on? The Developer Preview drops `signed_callbacks` whenever someone edits the
 //! application in the Dashboard, and nothing else would tell us.
 //!
-//! Each run logs what it found and writes one CloudWatch Embedded Metric Format line, so an alarm
-//! can fire on `SignedCallbacksOff`, `WebhookMismatches` or `DriftCheckFailed`. With
+//! Each run logs what it found and counts it through `vonage_voice_lambda::metrics` (EMF, like
+//! every function), so an alarm can fire on `DriftFound` or `DriftCheckFailed`. With
 //! `DRIFT_AUTO_REPAIR=true` it also puts the application back, exactly as the CLI's `activate`.
 //! The decisions live in `vonage_voice_lambda::applications`; this crate reads settings and the
 //! secret, and reports.
@@ -17,10 +17,12 @@ use vonage_voice_lambda::applications::{
 };
 use vonage_voice_lambda::config::{self, ConfigError, Settings};
 use vonage_voice_lambda::deadline::{Budget, DeadlineExceeded};
+use vonage_voice_lambda::metrics;
+use vonage_voice_lambda::metrics::names::{
+    DRIFT_CHECK_FAILED, DRIFT_FOUND, DRIFT_REPAIR_FAILED, DRIFT_REPAIRED, SIGNED_CALLBACKS_OFF,
+    WEBHOOK_MISMATCHES,
+};
 use vonage_voice_lambda::secrets::{CURRENT, SecretStore};
-
-/// The CloudWatch namespace of the drift check's metrics.
-pub const METRIC_NAMESPACE: &str = "VonageSignedCallbacks";
 
 /// Each Applications API request gets this long; the function's timeout is 30 s.
 const API_TIMEOUT: Duration = Duration::from_secs(10);
@@ -47,6 +49,7 @@ impl DriftCheckConfig {
             targets: WebhookTargets {
                 answer_url: config::url(settings, "EXPECTED_ANSWER_URL")?,
                 event_url: config::url(settings, "EXPECTED_EVENT_URL")?,
+                fallback_answer_url: None,
             },
             auto_repair: config::flag_or(settings, "DRIFT_AUTO_REPAIR", false)?,
         })
@@ -124,7 +127,7 @@ pub async fn run_check(
     })
 }
 
-/// The metric values of one run, by name.
+/// The metric values of one run, by name (see `vonage_voice_lambda::metrics::names`).
 pub fn metric_values(outcome: &Result<DriftCheckRun, DriftCheckError>) -> Vec<(&'static str, u64)> {
     match outcome {
         Ok(run) => {
@@ -132,56 +135,34 @@ pub fn metric_values(outcome: &Result<DriftCheckRun, DriftCheckError>) -> Vec<(&
             let repair = &run.report.repair;
             vec![
                 (
-                    "SignedCallbacksOff",
+                    DRIFT_FOUND,
+                    u64::from(!found.is_healthy() || !found.contract.is_ok()),
+                ),
+                (
+                    SIGNED_CALLBACKS_OFF,
                     u64::from(!found.signed_callbacks.is_on()),
                 ),
-                ("WebhookMismatches", found.mismatched_webhooks() as u64),
+                (WEBHOOK_MISMATCHES, found.mismatched_webhooks() as u64),
                 (
-                    "DriftRepaired",
+                    DRIFT_REPAIRED,
                     u64::from(matches!(repair, Repair::Applied { .. })),
                 ),
                 (
-                    "DriftRepairFailed",
+                    DRIFT_REPAIR_FAILED,
                     u64::from(matches!(repair, Repair::Failed { .. })),
                 ),
-                ("DriftCheckFailed", 0),
+                (DRIFT_CHECK_FAILED, 0),
             ]
         }
-        Err(_) => vec![("DriftCheckFailed", 1)],
+        Err(_) => vec![(DRIFT_CHECK_FAILED, 1)],
     }
 }
 
-/// One CloudWatch Embedded Metric Format line. Dimensioned by function name, which is unique per
-/// stack, so a failure to even read the application id is still counted for the right stack. No
-/// `level` field: Lambda files the line as INFO, which the log level always lets through.
-pub fn emf_line(
-    function_name: &str,
-    outcome: &Result<DriftCheckRun, DriftCheckError>,
-    timestamp_ms: u64,
-) -> String {
-    let values = metric_values(outcome);
-    let definitions: Vec<Value> = values
-        .iter()
-        .map(|(name, _)| json!({"Name": name, "Unit": "Count"}))
-        .collect();
-    let mut line = json!({
-        "_aws": {
-            "Timestamp": timestamp_ms,
-            "CloudWatchMetrics": [{
-                "Namespace": METRIC_NAMESPACE,
-                "Dimensions": [["FunctionName"]],
-                "Metrics": definitions
-            }]
-        },
-        "FunctionName": function_name,
-    });
-    if let Ok(run) = outcome {
-        line["ApplicationId"] = json!(run.application_id);
+/// Counts one run's metrics; the function's invocation flushes them as EMF.
+pub fn record_metrics(outcome: &Result<DriftCheckRun, DriftCheckError>) {
+    for (name, value) in metric_values(outcome) {
+        metrics::count_by(name, value);
     }
-    for (name, value) in values {
-        line[name] = json!(value);
-    }
-    line.to_string()
 }
 
 /// What the invocation returns (and what the log line carries).
@@ -216,6 +197,16 @@ pub fn log_outcome(outcome: &Result<DriftCheckRun, DriftCheckError>) {
     match outcome {
         Ok(run) => {
             let summary = summary(run).to_string();
+            let contract = &run.report.found.contract;
+            if !contract.is_ok() {
+                let problems: Vec<String> =
+                    contract.problems.iter().map(ToString::to_string).collect();
+                tracing::warn!(
+                    application_id = %run.application_id,
+                    problems = %problems.join("; "),
+                    "Vonage's webhook timeouts or fallback URL do not fit this stack; no repair changes them"
+                );
+            }
             let problems = run.report.found.problems().join("; ");
             match &run.report.repair {
                 Repair::NotNeeded => tracing::info!(
@@ -313,6 +304,7 @@ mod tests {
         let targets = WebhookTargets {
             answer_url: Some("https://x/answer".into()),
             event_url: None,
+            fallback_answer_url: None,
         };
         Ok(DriftCheckRun {
             application_id: "app-1".into(),
@@ -323,45 +315,32 @@ mod tests {
         })
     }
 
-    /// Checks the rules of EMF: every metric named in the directive is a number at the root, and
-    /// every dimension is a string at the root.
-    fn assert_valid_emf(line: &str) -> Value {
-        let document: Value = serde_json::from_str(line).unwrap();
-        assert!(!line.contains('\n'));
-        assert!(document.get("level").is_none());
-        let directive = &document["_aws"]["CloudWatchMetrics"][0];
-        assert_eq!(directive["Namespace"], METRIC_NAMESPACE);
-        assert!(document["_aws"]["Timestamp"].is_u64());
-        for dimension in directive["Dimensions"][0].as_array().unwrap() {
-            assert!(document[dimension.as_str().unwrap()].is_string());
-        }
-        for metric in directive["Metrics"].as_array().unwrap() {
-            assert_eq!(metric["Unit"], "Count");
-            assert!(
-                document[metric["Name"].as_str().unwrap()].is_u64(),
-                "{metric}"
-            );
-        }
-        document
+    /// One run's metric values as a JSON object, by name.
+    fn values(outcome: &Result<DriftCheckRun, DriftCheckError>) -> Value {
+        Value::Object(
+            metric_values(outcome)
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), json!(value)))
+                .collect(),
+        )
     }
 
     #[test]
-    fn the_metric_line_counts_drift_and_repairs() {
+    fn the_metrics_count_drift_and_repairs() {
         let dropped = json!({"capabilities": {"voice": {"webhooks": {"answer_url": {"address": "https://elsewhere/answer"}}}}});
         let outcome = run_with(dropped, Repair::Disabled);
-        let line = emf_line("stack-drift-check", &outcome, 1_800_000_000_000);
-        let document = assert_valid_emf(&line);
-        assert_eq!(document["FunctionName"], "stack-drift-check");
-        assert_eq!(document["ApplicationId"], "app-1");
+        let document = values(&outcome);
+        assert_eq!(document["DriftFound"], 1);
         assert_eq!(document["SignedCallbacksOff"], 1);
         assert_eq!(document["WebhookMismatches"], 1);
         assert_eq!(document["DriftRepaired"], 0);
         assert_eq!(document["DriftCheckFailed"], 0);
 
         let healthy = json!({"capabilities": {"voice": {"signed_callbacks": "true", "webhooks": {"answer_url": {"address": "https://x/answer"}}}}});
-        let document = assert_valid_emf(&emf_line("f", &run_with(healthy, Repair::NotNeeded), 0));
+        let document = values(&run_with(healthy, Repair::NotNeeded));
         assert_eq!(document["SignedCallbacksOff"], 0);
         assert_eq!(document["WebhookMismatches"], 0);
+        assert_eq!(document["DriftFound"], 0);
 
         let repaired = Repair::Applied {
             changes: vec![FieldChange {
@@ -371,7 +350,7 @@ mod tests {
             }],
         };
         let outcome = run_with(json!({"capabilities": {"voice": {}}}), repaired);
-        let document = assert_valid_emf(&emf_line("f", &outcome, 0));
+        let document = values(&outcome);
         assert_eq!(document["DriftRepaired"], 1);
         assert_eq!(
             document["SignedCallbacksOff"], 1,
@@ -389,9 +368,8 @@ mod tests {
     fn a_failed_check_is_a_metric_too() {
         let error = DriftCheckError::from(ApplicationsError::BadCredentials);
         assert_eq!(error.kind(), "bad_credentials");
-        let document = assert_valid_emf(&emf_line("f", &Err(error), 0));
+        let document = values(&Err(error));
         assert_eq!(document["DriftCheckFailed"], 1);
         assert!(document.get("SignedCallbacksOff").is_none());
-        assert!(document.get("ApplicationId").is_none());
     }
 }

@@ -1,5 +1,5 @@
 //! drift-check: invoked daily by EventBridge Scheduler. Checks that the Vonage application has
-//! signed callbacks on and its webhooks pointing at this stack, writes one EMF metric line, and
+//! signed callbacks on and its webhooks pointing at this stack, counts what it found (EMF), and
 //! with `DRIFT_AUTO_REPAIR=true` puts the application back.
 //!
 //! Wiring only; see the library. A run that cannot read the application returns an error, so
@@ -11,11 +11,11 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use vonage_voice_lambda::config::Environment;
 use vonage_voice_lambda::deadline::Budget;
-use vonage_voice_lambda::logging;
 use vonage_voice_lambda::secrets::SecretsManagerStore;
 use vonage_voice_lambda::webhook::{Clock, SystemClock};
+use vonage_voice_lambda::{logging, metrics};
 
-use drift_check::{DriftCheckConfig, emf_line, log_outcome, run_check, summary};
+use drift_check::{DriftCheckConfig, log_outcome, record_metrics, run_check, summary};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -35,29 +35,24 @@ async fn main() -> Result<(), Error> {
         auto_repair = config.auto_repair,
         "drift check configured"
     );
-    let function_name =
-        std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "drift-check".into());
+    metrics::init(
+        &Environment,
+        &metrics::function_name(&Environment, "drift-check"),
+    );
     let secrets = SecretsManagerStore::from_environment().await;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let (config, secrets, function_name, clock) =
-        (&config, &secrets, function_name.as_str(), &clock);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let budget = Budget::for_invocation(event.context.deadline, Arc::clone(clock));
-        let outcome = run_check(config, secrets, &budget).await;
-        // The metric goes to stdout as its own JSON line, which CloudWatch extracts.
-        println!("{}", emf_line(function_name, &outcome, now_ms()));
-        log_outcome(&outcome);
-        match outcome {
-            Ok(run) => Ok::<Value, Error>(summary(&run)),
-            Err(error) => Err(error.into()),
-        }
+    let (config, secrets, clock) = (&config, &secrets, &clock);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        logging::observed(logging::Correlation::of(&event.context, None), async move {
+            let budget = Budget::for_invocation(event.context.deadline, Arc::clone(clock));
+            let outcome = run_check(config, secrets, &budget).await;
+            record_metrics(&outcome);
+            log_outcome(&outcome);
+            match outcome {
+                Ok(run) => Ok::<Value, Error>(summary(&run)),
+                Err(error) => Err(error.into()),
+            }
+        })
     }))
     .await
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
-        .unwrap_or_default()
 }

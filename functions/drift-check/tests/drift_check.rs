@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 use vonage_voice_lambda::applications::{Repair, SignedCallbacks, WebhookTargets};
 use vonage_voice_lambda::secrets::InMemorySecretStore;
 
-use drift_check::{DriftCheckConfig, emf_line, run_check, summary};
+use drift_check::{
+    DriftCheckConfig, DriftCheckError, DriftCheckRun, metric_values, run_check, summary,
+};
 use vonage_voice_lambda::deadline::Budget;
 use vonage_voice_lambda::webhook::SystemClock;
 use wiremock::matchers::method;
@@ -71,6 +73,7 @@ fn config(base_url: &str, auto_repair: bool) -> DriftCheckConfig {
         targets: WebhookTargets {
             answer_url: Some(ANSWER.into()),
             event_url: Some(EVENT.into()),
+            fallback_answer_url: None,
         },
         auto_repair,
     }
@@ -81,8 +84,13 @@ fn budget() -> Budget {
     Budget::lasting(Duration::from_secs(30), Arc::new(SystemClock))
 }
 
-fn metrics(line: &str) -> Value {
-    serde_json::from_str(line).unwrap()
+fn metrics(outcome: &Result<DriftCheckRun, DriftCheckError>) -> Value {
+    Value::Object(
+        metric_values(outcome)
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), serde_json::json!(value)))
+            .collect(),
+    )
 }
 
 #[tokio::test]
@@ -103,7 +111,7 @@ async fn drift_is_reported_and_left_alone_unless_repair_is_switched_on() {
     assert_eq!(run.report.found.signed_callbacks, SignedCallbacks::Missing);
     assert_eq!(run.report.repair, Repair::Disabled);
     assert!(fake.puts().is_empty(), "report only: nothing written");
-    let line = metrics(&emf_line("stack-drift-check", &outcome, 0));
+    let line = metrics(&outcome);
     assert_eq!(line["SignedCallbacksOff"], 1);
     assert_eq!(line["WebhookMismatches"], 0);
     assert_eq!(line["DriftRepaired"], 0);
@@ -112,7 +120,7 @@ async fn drift_is_reported_and_left_alone_unless_repair_is_switched_on() {
     let outcome = run_check(&config(&fake.base_url(), true), &secrets, &budget()).await;
     let run = outcome.as_ref().unwrap();
     assert!(matches!(&run.report.repair, Repair::Applied { changes } if changes.len() == 1));
-    assert_eq!(metrics(&emf_line("f", &outcome, 0))["DriftRepaired"], 1);
+    assert_eq!(metrics(&outcome)["DriftRepaired"], 1);
     // Put back as it was, the Dashboard's rename kept.
     let mut repaired = edited_in_the_dashboard();
     repaired["capabilities"]["voice"]["signed_callbacks"] = json!(true);
@@ -121,10 +129,7 @@ async fn drift_is_reported_and_left_alone_unless_repair_is_switched_on() {
 
     let outcome = run_check(&config(&fake.base_url(), true), &secrets, &budget()).await;
     assert_eq!(outcome.as_ref().unwrap().report.repair, Repair::NotNeeded);
-    assert_eq!(
-        metrics(&emf_line("f", &outcome, 0))["SignedCallbacksOff"],
-        0
-    );
+    assert_eq!(metrics(&outcome)["SignedCallbacksOff"], 0);
     assert_eq!(fake.puts().len(), 1, "a healthy application is not written");
 }
 
@@ -138,7 +143,7 @@ async fn webhooks_moved_elsewhere_count_as_drift_and_are_pointed_back() {
     let secrets = store(API_SECRET);
 
     let outcome = run_check(&config(&fake.base_url(), false), &secrets, &budget()).await;
-    let line = metrics(&emf_line("f", &outcome, 0));
+    let line = metrics(&outcome);
     assert_eq!(line["SignedCallbacksOff"], 0);
     assert_eq!(line["WebhookMismatches"], 1);
 
@@ -172,7 +177,7 @@ async fn a_repair_that_does_not_stick_is_reported_as_failed() {
         matches!(&run.report.repair, Repair::Failed { .. }),
         "{run:?}"
     );
-    let line = metrics(&emf_line("f", &outcome, 0));
+    let line = metrics(&outcome);
     assert_eq!(line["DriftRepairFailed"], 1);
     assert_eq!(line["SignedCallbacksOff"], 1);
 }
@@ -196,7 +201,7 @@ async fn unreadable_secrets_and_refused_credentials_fail_the_run_and_count() {
     .await;
     let error = outcome.as_ref().unwrap_err();
     assert_eq!(error.kind(), "bad_credentials");
-    assert_eq!(metrics(&emf_line("f", &outcome, 0))["DriftCheckFailed"], 1);
+    assert_eq!(metrics(&outcome)["DriftCheckFailed"], 1);
 
     // The stack creates the secret with blank fields for the operator to fill in.
     let unfilled = InMemorySecretStore::new().with_secret(
@@ -245,7 +250,7 @@ async fn a_hanging_applications_api_is_cut_at_the_deadline_and_the_run_still_rep
         error.to_string().contains("reading the application"),
         "{error}"
     );
-    assert_eq!(metrics(&emf_line("f", &outcome, 0))["DriftCheckFailed"], 1);
+    assert_eq!(metrics(&outcome)["DriftCheckFailed"], 1);
     let requests = server.received_requests().await.unwrap();
     assert_eq!(requests.len(), 1, "one GET, no PUT after it was cut");
 

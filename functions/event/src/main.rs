@@ -8,11 +8,12 @@ use vonage_voice_lambda::config::Environment;
 use vonage_voice_lambda::outcome::{OutcomeConfig, Publisher};
 use vonage_voice_lambda::state::StateConfig;
 use vonage_voice_lambda::webhook::{EventConfig, EventHandler, Outcomes, SystemClock};
-use vonage_voice_lambda::{aws, http, logging};
+use vonage_voice_lambda::{aws, http, logging, metrics};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     logging::init();
+    metrics::init(&Environment, &metrics::function_name(&Environment, "event"));
     let config = EventConfig::from_settings(&Environment).inspect_err(|error| {
         tracing::error!(error = %error, "the event function cannot start");
     })?;

@@ -23,11 +23,15 @@ use vonage_voice_lambda::secrets::{CURRENT, CachedSecretStore, SecretStore};
 use vonage_voice_lambda::state::StateConfig;
 use vonage_voice_lambda::voice::HttpVoiceApi;
 use vonage_voice_lambda::webhook::{Clock, SystemClock};
-use vonage_voice_lambda::{aws, logging};
+use vonage_voice_lambda::{aws, logging, metrics};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     logging::init();
+    metrics::init(
+        &Environment,
+        &metrics::function_name(&Environment, "send-alert"),
+    );
     let config = AlertConfig::from_settings(&Environment)?;
     let state_config = StateConfig::from_settings(&Environment)?;
     let once = AlertIdempotencyConfig::from_settings(&Environment)?;
@@ -54,34 +58,36 @@ async fn main() -> Result<(), Error> {
         &clock,
         &outcome_config,
     );
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let budget = Budget::for_invocation(event.context.deadline, Arc::clone(clock));
-        let invocation = Invocation {
-            clock: clock.as_ref(),
-            budget: &budget,
-        };
-        let recording = AlertRecording {
-            store: state,
-            config: outcome_config,
-            clock: clock.as_ref(),
-        };
-        let payload = handle_alert_once(
-            &event.payload,
-            once,
-            state,
-            invocation,
-            |input, alert_id| {
-                let budget = &budget;
-                async move {
-                    let sent = handle_alert(&input, config, secrets, voice, budget).await;
-                    recording
-                        .record_if_placed(&alert_id, &input, sent, budget)
-                        .await
-                }
-            },
-        )
-        .await;
-        Ok::<Value, Error>(payload)
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        logging::observed(logging::Correlation::of(&event.context, None), async move {
+            let budget = Budget::for_invocation(event.context.deadline, Arc::clone(clock));
+            let invocation = Invocation {
+                clock: clock.as_ref(),
+                budget: &budget,
+            };
+            let recording = AlertRecording {
+                store: state,
+                config: outcome_config,
+                clock: clock.as_ref(),
+            };
+            let payload = handle_alert_once(
+                &event.payload,
+                once,
+                state,
+                invocation,
+                |input, alert_id| {
+                    let budget = &budget;
+                    async move {
+                        let sent = handle_alert(&input, config, secrets, voice, budget).await;
+                        recording
+                            .record_if_placed(&alert_id, &input, sent, budget)
+                            .await
+                    }
+                },
+            )
+            .await;
+            Ok::<Value, Error>(payload)
+        })
     }))
     .await
 }

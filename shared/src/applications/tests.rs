@@ -30,6 +30,7 @@ fn targets() -> WebhookTargets {
     WebhookTargets {
         answer_url: Some(ANSWER.into()),
         event_url: Some(EVENT.into()),
+        fallback_answer_url: None,
     }
 }
 
@@ -173,6 +174,7 @@ fn a_missing_voice_capability_is_added_only_when_both_urls_are_given() {
     let answer_only = WebhookTargets {
         answer_url: Some(ANSWER.into()),
         event_url: None,
+        fallback_answer_url: None,
     };
     assert_eq!(
         plan_activation(&messages_only, &answer_only),

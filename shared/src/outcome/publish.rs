@@ -187,6 +187,7 @@ impl Publisher {
             }
         }
         let failures = self.failed.fetch_add(1, Ordering::Relaxed) + 1;
+        crate::metrics::count(crate::metrics::names::EVENTBRIDGE_FAILURE);
         tracing::error!(
             alert_id = %capped(&event.alert_id),
             state = event.state.as_str(),

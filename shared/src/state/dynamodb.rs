@@ -98,7 +98,10 @@ impl DynamoDbStore {
     ) -> Result<Result<T, SdkError<E>>, StateError> {
         tokio::time::timeout(self.timeout, request)
             .await
-            .map_err(|_| StateError::Timeout(self.timeout))
+            .map_err(|_| {
+                crate::metrics::count(crate::metrics::names::DYNAMODB_FAILURE);
+                StateError::Timeout(self.timeout)
+            })
     }
 
     /// A conditional put of `item` unless a live item holds its key. `Ok(None)`: written;
@@ -136,17 +139,25 @@ impl DynamoDbStore {
     ) -> StateError {
         match error {
             SdkError::ServiceError(context) => classify_service_error(context.err()),
-            SdkError::TimeoutError(_) => StateError::Timeout(self.timeout),
-            SdkError::DispatchFailure(failure) if failure.is_timeout() => {
+            SdkError::TimeoutError(_) => {
+                crate::metrics::count(crate::metrics::names::DYNAMODB_FAILURE);
                 StateError::Timeout(self.timeout)
             }
-            other => StateError::Unavailable(DisplayErrorContext(&other).to_string()),
+            SdkError::DispatchFailure(failure) if failure.is_timeout() => {
+                crate::metrics::count(crate::metrics::names::DYNAMODB_FAILURE);
+                StateError::Timeout(self.timeout)
+            }
+            other => {
+                crate::metrics::count(crate::metrics::names::DYNAMODB_FAILURE);
+                StateError::Unavailable(DisplayErrorContext(&other).to_string())
+            }
         }
     }
 }
 
 /// DynamoDB's error codes, by what the caller can do about them.
 pub(crate) fn classify_service_error(error: &impl ProvideErrorMetadata) -> StateError {
+    crate::metrics::count(crate::metrics::names::DYNAMODB_FAILURE);
     let code = error.code().unwrap_or("Unknown");
     let detail = format!("{code}: {}", error.message().unwrap_or_default());
     match code {

@@ -67,28 +67,25 @@ impl AnswerHandler {
             (None, Some(derived)) => (Some(derived), "request"),
             (None, None) => (None, "none"),
         };
-        // The call's identifiers, read only from a request that verified or that is answered
-        // unsigned, and capped for the log: an unsigned request's query is the caller's choice.
-        let call_ids = || {
-            let call = VoiceEvent::from_request(
-                &incoming.method,
-                incoming.query.as_deref(),
-                &incoming.body,
-            )
-            .ok();
-            let call_uuid = call
-                .as_ref()
-                .and_then(VoiceEvent::call_uuid)
-                .map(str::to_owned);
-            let conversation_uuid = call
-                .as_ref()
-                .and_then(VoiceEvent::conversation_uuid)
-                .map(capped);
-            (call_uuid, conversation_uuid)
-        };
+        // The call's identifiers, capped for the log: until the request verifies (or is answered
+        // unsigned) its query is the caller's choice. The lines after this carry the uuid.
+        let call =
+            VoiceEvent::from_request(&incoming.method, incoming.query.as_deref(), &incoming.body)
+                .ok();
+        let call_uuid = call
+            .as_ref()
+            .and_then(VoiceEvent::call_uuid)
+            .map(str::to_owned);
+        let conversation_uuid = call
+            .as_ref()
+            .and_then(VoiceEvent::conversation_uuid)
+            .map(capped);
+        crate::logging::record_call_uuid(call_uuid.as_deref());
 
         if incoming.is_unsigned() {
+            crate::metrics::count(crate::metrics::names::WEBHOOK_UNSIGNED);
             if !self.allow_unsigned {
+                crate::metrics::rejected(Rejection::MissingToken.reason());
                 tracing::warn!(
                     webhook = "answer",
                     outcome = "rejected",
@@ -98,7 +95,6 @@ impl AnswerHandler {
                 );
                 return Outcome::Rejected(Rejection::MissingToken);
             }
-            let (call_uuid, conversation_uuid) = call_ids();
             tracing::info!(
                 webhook = "answer",
                 outcome = "answered",
@@ -116,7 +112,6 @@ impl AnswerHandler {
         let answer_by = self.verifier.answer_by(incoming);
         match self.verifier.verify(incoming, answer_by).await {
             Ok(verified) => {
-                let (call_uuid, conversation_uuid) = call_ids();
                 let ncco = self.ncco(event_url, call_uuid.as_deref());
                 let claims = &verified.verified.claims;
                 let now = self.verifier.clock().unix_seconds();
@@ -132,6 +127,7 @@ impl AnswerHandler {
                     first_answer,
                 } = check.delivery
                 {
+                    crate::metrics::count(crate::metrics::names::WEBHOOK_DUPLICATE);
                     tracing::info!(
                         webhook = "answer",
                         outcome = "duplicate",
@@ -153,6 +149,7 @@ impl AnswerHandler {
                         ncco: first.or(Some(ncco)),
                     };
                 }
+                crate::metrics::count(crate::metrics::names::WEBHOOK_VERIFIED);
                 tracing::info!(
                     webhook = "answer",
                     outcome = "answered",
@@ -170,6 +167,7 @@ impl AnswerHandler {
                 Outcome::Accepted { ncco: Some(ncco) }
             }
             Err(failure) => {
+                crate::metrics::verification_failed(&failure);
                 match &failure {
                     VerificationFailure::SecretUnavailable(error) => tracing::error!(
                         webhook = "answer",

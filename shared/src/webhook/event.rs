@@ -100,12 +100,13 @@ impl EventHandler {
     /// `input`) and is not processed again: an error status would send Vonage to the fallback
     /// URL. A replayed capture gets the same, so it learns nothing and changes nothing.
     pub async fn handle(&self, incoming: &IncomingWebhook) -> Outcome {
+        // Parsed once, before verification: the lines that follow carry the call's uuid (capped,
+        // as it is the caller's claim until the decision line says `verified`).
+        let parsed =
+            VoiceEvent::from_request(&incoming.method, incoming.query.as_deref(), &incoming.body);
+        crate::logging::record_call_uuid(parsed.as_ref().ok().and_then(VoiceEvent::call_uuid));
         if incoming.is_unsigned() {
-            let parsed = VoiceEvent::from_request(
-                &incoming.method,
-                incoming.query.as_deref(),
-                &incoming.body,
-            );
+            crate::metrics::count(crate::metrics::names::WEBHOOK_UNSIGNED);
             return self.unsigned(parsed.as_ref().ok());
         }
 
@@ -116,6 +117,7 @@ impl EventHandler {
         } = match self.verifier.verify(incoming, answer_by).await {
             Ok(verified) => verified,
             Err(failure) => {
+                crate::metrics::verification_failed(&failure);
                 match &failure {
                     VerificationFailure::SecretUnavailable(error) => event_line!(
                         error,
@@ -139,8 +141,6 @@ impl EventHandler {
             }
         };
 
-        let parsed =
-            VoiceEvent::from_request(&incoming.method, incoming.query.as_deref(), &incoming.body);
         let event = parsed.as_ref().ok();
         let reply = event.and_then(VoiceEvent::reply_ncco);
         let answer = reply
@@ -161,6 +161,7 @@ impl EventHandler {
             first_answer,
         } = check.delivery
         {
+            crate::metrics::count(crate::metrics::names::WEBHOOK_DUPLICATE);
             event_line!(
                 info,
                 event,
@@ -194,6 +195,7 @@ impl EventHandler {
             );
         }
 
+        crate::metrics::count(crate::metrics::names::WEBHOOK_VERIFIED);
         event_line!(
             info,
             event,
@@ -284,6 +286,7 @@ impl EventHandler {
             "alert outcome recorded"
         );
         if let Some(change) = change {
+            crate::metrics::alert_changed(&change);
             let changed = AlertChanged::new(&record, &change, version);
             outcomes.publisher.publish(&changed, &budget).await;
         }
@@ -307,6 +310,7 @@ impl EventHandler {
                 ncco: event.and_then(VoiceEvent::reply_ncco),
             };
         }
+        crate::metrics::rejected(Rejection::MissingToken.reason());
         event_line!(
             warn,
             event,

@@ -17,6 +17,7 @@ mod allocations;
 mod cold_start;
 mod in_process;
 mod machine;
+mod observability;
 mod previous_verifier;
 mod probes;
 mod report;
@@ -170,6 +171,7 @@ pub struct Results {
     pub cold_starts: Vec<cold_start::FunctionColdStarts>,
     pub warm_event: cold_start::WarmInvocations,
     pub in_process_event: in_process::InProcessResults,
+    pub observability: observability::ObservabilityCost,
     pub measurement_floor: spawner::MeasurementFloor,
 }
 
@@ -241,6 +243,11 @@ fn run(options: &Options) -> Result<(), String> {
         plan.in_process_invocations
     ));
     let in_process_event = in_process::measure(plan.in_process_invocations)?;
+    step(&format!(
+        "metrics and correlated logs, off then on: {} invocations each",
+        plan.in_process_invocations
+    ));
+    let observability = observability::measure(plan.in_process_invocations)?;
 
     let results = Results {
         out_dir: options.out_dir.clone(),
@@ -254,6 +261,7 @@ fn run(options: &Options) -> Result<(), String> {
         cold_starts,
         warm_event,
         in_process_event,
+        observability,
         measurement_floor,
     };
     let json = serde_json::to_string_pretty(&results).map_err(|error| error.to_string())?;
