@@ -54,6 +54,39 @@ impl VoiceEvent {
         }
     }
 
+    /// The call's uuid as an unverified request claims it (`uuid`, else `call_uuid`), for logs
+    /// before the verdict. A JSON body is read by `serde_json` keeping those two strings and
+    /// skipping everything else, so an unverified body is never parsed into a tree; the whole
+    /// request is parsed ([`Self::from_request`]) only once its token verified. A body that is
+    /// not such an object claims nothing.
+    pub fn claimed_call_uuid(method: &str, query: Option<&str>, body: &[u8]) -> Option<String> {
+        #[derive(serde::Deserialize)]
+        struct Claimed<'a> {
+            #[serde(borrow, default)]
+            uuid: Option<std::borrow::Cow<'a, str>>,
+            #[serde(borrow, default)]
+            call_uuid: Option<std::borrow::Cow<'a, str>>,
+        }
+        let body_is_blank = body.iter().all(u8::is_ascii_whitespace);
+        if method.eq_ignore_ascii_case("GET") || body_is_blank {
+            // As in `from_query`, a repeated name's last value counts.
+            let (mut uuid, mut call_uuid) = (None, None);
+            for (name, value) in form_urlencoded::parse(query.unwrap_or_default().as_bytes()) {
+                match name.as_ref() {
+                    "uuid" => uuid = Some(value),
+                    "call_uuid" => call_uuid = Some(value),
+                    _ => {}
+                }
+            }
+            return uuid.or(call_uuid).map(std::borrow::Cow::into_owned);
+        }
+        let claimed = serde_json::from_slice::<Claimed<'_>>(body).ok()?;
+        claimed
+            .uuid
+            .or(claimed.call_uuid)
+            .map(std::borrow::Cow::into_owned)
+    }
+
     /// Query parameters as string fields, in order; a repeated name keeps its last value.
     pub fn from_query(query: &str) -> Self {
         let fields = form_urlencoded::parse(query.as_bytes())
@@ -155,6 +188,46 @@ pub const NOTIFY_MARKER: &str = "notify";
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_claimed_call_uuid_is_the_one_the_parsed_request_would_give() {
+        let requests: [(&str, Option<&str>, &[u8]); 7] = [
+            (
+                "POST",
+                None,
+                br#"{"uuid":"u-1","status":"answered","call_uuid":"c-1"}"#,
+            ),
+            (
+                "POST",
+                None,
+                br#"{"status":"human","call_uuid":"c-2","nested":{"uuid":"x"}}"#,
+            ),
+            (
+                "POST",
+                None,
+                br#"{"uuid":"u-\u0033","list":[1,[2,{"a":null}]]}"#,
+            ),
+            ("POST", None, br#"{"status":"ringing"}"#),
+            ("GET", Some("status=started&uuid=u-4&uuid=u-5"), b""),
+            ("GET", Some("call_uuid=c-6&to=447700900000"), b""),
+            ("POST", Some("uuid=q-7"), b"  "),
+        ];
+        for (method, query, body) in requests {
+            let parsed = super::VoiceEvent::from_request(method, query, body).expect("parses");
+            assert_eq!(
+                super::VoiceEvent::claimed_call_uuid(method, query, body).as_deref(),
+                parsed.call_uuid(),
+                "{method} {query:?} {}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        for not_an_event in [&b"[1,2]"[..], b"\"uuid\"", b"{\"uuid\":", b"{\"uuid\":5}"] {
+            assert_eq!(
+                super::VoiceEvent::claimed_call_uuid("POST", None, not_an_event),
+                None
+            );
+        }
+    }
+
     use super::*;
 
     #[test]

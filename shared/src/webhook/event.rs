@@ -100,13 +100,24 @@ impl EventHandler {
     /// `input`) and is not processed again: an error status would send Vonage to the fallback
     /// URL. A replayed capture gets the same, so it learns nothing and changes nothing.
     pub async fn handle(&self, incoming: &IncomingWebhook) -> Outcome {
-        // Parsed once, before verification: the lines that follow carry the call's uuid (capped,
-        // as it is the caller's claim until the decision line says `verified`).
-        let parsed =
-            VoiceEvent::from_request(&incoming.method, incoming.query.as_deref(), &incoming.body);
-        crate::logging::record_call_uuid(parsed.as_ref().ok().and_then(VoiceEvent::call_uuid));
+        // The lines that follow carry the call's uuid as the request claims it (capped, as it is
+        // the caller's claim until the decision line says `verified`), read without parsing the
+        // body into anything.
+        crate::logging::record_call_uuid(
+            VoiceEvent::claimed_call_uuid(
+                &incoming.method,
+                incoming.query.as_deref(),
+                &incoming.body,
+            )
+            .as_deref(),
+        );
         if incoming.is_unsigned() {
             crate::metrics::count(crate::metrics::names::WEBHOOK_UNSIGNED);
+            let parsed = VoiceEvent::from_request(
+                &incoming.method,
+                incoming.query.as_deref(),
+                &incoming.body,
+            );
             return self.unsigned(parsed.as_ref().ok());
         }
 
@@ -141,6 +152,8 @@ impl EventHandler {
             }
         };
 
+        let parsed =
+            VoiceEvent::from_request(&incoming.method, incoming.query.as_deref(), &incoming.body);
         let event = parsed.as_ref().ok();
         let reply = event.and_then(VoiceEvent::reply_ncco);
         let answer = reply
