@@ -68,6 +68,9 @@ pub struct StandInLatency {
     /// Conditional PutItem round trips (a new key each), milliseconds: the event function's
     /// duplicate check costs one per webhook.
     pub moto_put_item_ms: Summary,
+    /// GetItem round trips for a key that is not there, milliseconds: the event function's look
+    /// for the alert of a call that is not one of ours.
+    pub moto_get_item_ms: Summary,
 }
 
 pub struct Stack {
@@ -235,9 +238,31 @@ impl Stack {
             put().await?;
             writes.push(ms(monotonic_ns() - started));
         }
+        let get = || async {
+            use aws_sdk_dynamodb::types::AttributeValue;
+            use vonage_voice_lambda::state::dynamodb::KEY_ATTRIBUTE;
+            self.state
+                .get_item()
+                .table_name(STATE_TABLE)
+                .key(
+                    KEY_ATTRIBUTE,
+                    AttributeValue::S(format!("bench#{}", uuid::Uuid::new_v4())),
+                )
+                .send()
+                .await
+                .map_err(|error| format!("moto GetItem: {error:?}"))
+        };
+        get().await?;
+        let mut reads = Vec::with_capacity(round_trips);
+        for _ in 0..round_trips.max(1) {
+            let started = monotonic_ns();
+            get().await?;
+            reads.push(ms(monotonic_ns() - started));
+        }
         Ok(StandInLatency {
             moto_get_secret_value_ms: Summary::of(&timings).ok_or("no moto timings")?,
             moto_put_item_ms: Summary::of(&writes).ok_or("no moto timings")?,
+            moto_get_item_ms: Summary::of(&reads).ok_or("no moto timings")?,
         })
     }
 
