@@ -5,9 +5,22 @@
 //! it posts the call's events to its `event_url`, each signed exactly as Vonage signs them (with
 //! the same [`WebhookSigner`] the operator CLI's `send-event` uses).
 //!
-//! The outcome of a call follows the number called (see [`Outcome::for_number`]), so a test can
-//! ask for a busy or unanswered callee. `GET /_emulator/calls` shows every call and what each
-//! event delivery was answered with.
+//! Reserved test numbers, by their last four digits, let a test ask for what a real callee or a
+//! real Voice API may do; any other number is answered 201 and its callee picks up and presses 1
+//! when the NCCO asks for a key (or the call ends as `--outcome` says):
+//!
+//! | number ends in | what happens |
+//! |---|---|
+//! | `0486` | the callee is busy ([`Outcome::Busy`]) |
+//! | `0408` | the callee does not answer ([`Outcome::Unanswered`]) |
+//! | `0500` | the call fails ([`Outcome::Failed`]) |
+//! | `0002` | the callee answers and presses 2, not the confirming 1 ([`Keypress::Two`]) |
+//! | `0204` | the callee answers and presses nothing: the input times out ([`Keypress::Nothing`]) |
+//! | `0504` | `POST /v1/calls` is answered `504 Gateway Timeout`, yet the call is placed and plays ([`Creation::GatewayTimeout`]) |
+//!
+//! A reserved number changes nothing else: the JWT and the body are checked first, and a request
+//! Vonage would refuse is refused whatever the number. `GET /_emulator/calls` shows every call
+//! and what each event delivery was answered with.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
@@ -42,7 +55,7 @@ impl Outcome {
     /// Reserved test numbers choose the outcome by their last four digits: `…0486` busy,
     /// `…0408` unanswered, `…0500` failed; any other number gets `default`.
     pub fn for_number(number: &str, default: Outcome) -> Outcome {
-        match number.get(number.len().saturating_sub(4)..) {
+        match reserved_suffix(number) {
             Some("0486") => Outcome::Busy,
             Some("0408") => Outcome::Unanswered,
             Some("0500") => Outcome::Failed,
@@ -56,6 +69,66 @@ impl Outcome {
             Outcome::Busy => &["started", "ringing", "busy"],
             Outcome::Unanswered => &["started", "ringing", "unanswered"],
             Outcome::Failed => &["started", "failed"],
+        }
+    }
+}
+
+/// The last four digits of a number, where reserved test numbers carry their meaning.
+fn reserved_suffix(number: &str) -> Option<&str> {
+    number.get(number.len().saturating_sub(4)..)
+}
+
+/// What the callee does when the call's NCCO asks for a key (an `input` action).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Keypress {
+    /// Presses 1, the digit that confirms an alert.
+    #[default]
+    One,
+    /// Presses 2.
+    Two,
+    /// Presses nothing: the input times out, and Vonage posts it with empty digits.
+    Nothing,
+}
+
+impl Keypress {
+    /// `…0002` presses 2, `…0204` presses nothing; any other number presses 1.
+    pub fn for_number(number: &str) -> Keypress {
+        match reserved_suffix(number) {
+            Some("0002") => Keypress::Two,
+            Some("0204") => Keypress::Nothing,
+            _ => Keypress::One,
+        }
+    }
+
+    /// The `dtmf` member of the `input` webhook, as Vonage sends it.
+    pub fn dtmf(self) -> Value {
+        match self {
+            Keypress::One => json!({"digits": "1", "timed_out": false}),
+            Keypress::Two => json!({"digits": "2", "timed_out": false}),
+            Keypress::Nothing => json!({"digits": "", "timed_out": true}),
+        }
+    }
+}
+
+/// How `POST /v1/calls` is answered once the request has been checked and the call placed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Creation {
+    /// `201 Created` with the call's uuids.
+    #[default]
+    Created,
+    /// `504 Gateway Timeout`: the call was placed and plays, but the caller is not told so. What
+    /// a gateway answers when Vonage's call logic took the request and did not reply in time.
+    GatewayTimeout,
+}
+
+impl Creation {
+    /// `…0504` is answered 504; any other number 201.
+    pub fn for_number(number: &str) -> Creation {
+        match reserved_suffix(number) {
+            Some("0504") => Creation::GatewayTimeout,
+            _ => Creation::Created,
         }
     }
 }
@@ -106,6 +179,12 @@ pub struct CallRecord {
     pub ncco: Value,
     pub event_url: Option<String>,
     pub outcome: Outcome,
+    /// What the callee presses when asked for a key.
+    #[serde(default)]
+    pub keypress: Keypress,
+    /// How the create request was answered.
+    #[serde(default)]
+    pub creation: Creation,
     pub deliveries: Vec<Delivery>,
     /// True once every event of the call has been delivered (or given up on).
     pub finished: bool,
@@ -379,6 +458,8 @@ async fn create_call(
         conversation_uuid: format!("CON-{}", uuid::Uuid::new_v4()),
         from: request.from.as_ref().and_then(|from| from.number.clone()),
         outcome: Outcome::for_number(&to, state.config.default_outcome),
+        keypress: Keypress::for_number(&to),
+        creation: Creation::for_number(&to),
         to,
         ncco: json!(request.ncco),
         event_url: request
@@ -397,8 +478,17 @@ async fn create_call(
     if let Ok(mut calls) = state.calls.lock() {
         calls.push(record.clone());
     }
+    let creation = record.creation;
     tokio::spawn(play_call(state, record));
-    (StatusCode::CREATED, Json(answer)).into_response()
+    match creation {
+        Creation::Created => (StatusCode::CREATED, Json(answer)).into_response(),
+        Creation::GatewayTimeout => problem(
+            StatusCode::GATEWAY_TIMEOUT,
+            "Gateway Timeout",
+            "the call service did not answer in time".into(),
+            Vec::new(),
+        ),
+    }
 }
 
 fn event_body(call: &CallRecord, status: &str, started_at: i64) -> Value {
@@ -425,14 +515,15 @@ fn event_body(call: &CallRecord, status: &str, started_at: i64) -> Value {
     event
 }
 
-/// The DTMF input the emulated callee gives when the NCCO asks for one: it presses 1.
+/// The DTMF input the emulated callee gives when the NCCO asks for one: it presses 1, unless
+/// the number is reserved for another [`Keypress`].
 fn input_body(call: &CallRecord) -> Value {
     json!({
         "from": call.from.clone().unwrap_or_default(),
         "to": call.to,
         "uuid": call.uuid,
         "conversation_uuid": call.conversation_uuid,
-        "dtmf": {"digits": "1", "timed_out": false},
+        "dtmf": call.keypress.dtmf(),
         "speech": {"results": []},
         "timestamp": format_rfc3339(SystemClock.unix_seconds()),
     })
@@ -656,6 +747,52 @@ mod tests {
             Outcome::Completed.statuses(),
             ["started", "ringing", "answered", "completed"]
         );
+    }
+
+    #[test]
+    fn reserved_numbers_choose_the_keypress_and_the_creation_answer() {
+        let record = |to: &str| CallRecord {
+            uuid: "u".into(),
+            conversation_uuid: "CON-u".into(),
+            to: to.into(),
+            from: None,
+            ncco: Value::Null,
+            event_url: None,
+            outcome: Outcome::for_number(to, Outcome::Completed),
+            keypress: Keypress::for_number(to),
+            creation: Creation::for_number(to),
+            deliveries: Vec::new(),
+            finished: false,
+        };
+        let pressed = |to: &str| input_body(&record(to))["dtmf"].clone();
+        assert_eq!(
+            pressed("447700900000"),
+            json!({"digits": "1", "timed_out": false})
+        );
+        assert_eq!(
+            pressed("447700900002"),
+            json!({"digits": "2", "timed_out": false})
+        );
+        assert_eq!(
+            pressed("447700900204"),
+            json!({"digits": "", "timed_out": true})
+        );
+        for to in ["447700900002", "447700900204", "447700900504"] {
+            assert_eq!(record(to).outcome, Outcome::Completed, "{to} is answered");
+        }
+        assert_eq!(
+            Creation::for_number("447700900504"),
+            Creation::GatewayTimeout
+        );
+        for to in [
+            "447700900000",
+            "447700900500",
+            "447700900486",
+            "447700900408",
+        ] {
+            assert_eq!(Creation::for_number(to), Creation::Created, "{to}");
+            assert_eq!(Keypress::for_number(to), Keypress::One, "{to}");
+        }
     }
 
     #[test]
