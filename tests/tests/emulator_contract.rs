@@ -133,3 +133,55 @@ async fn the_emulator_refuses_a_token_signed_by_another_key() {
         .expect("answers");
     assert_eq!(response.status(), 401);
 }
+
+/// `…0504` changes the answer, not the checks: a request Vonage would refuse is refused as
+/// before, and a valid one is placed (the emulator lists it) yet answered 504, which send-alert
+/// must read as an outcome it cannot know.
+#[tokio::test]
+async fn a_gateway_timeout_number_places_the_call_and_answers_504_after_the_checks() {
+    let emulator = start_emulator().await;
+    let token = ApplicationJwtSigner::from_pem(APPLICATION_ID, &test_key().private_pem)
+        .expect("key loads")
+        .sign_now()
+        .expect("signs");
+    let http = reqwest::Client::new();
+    let to = json!([{"type": "phone", "number": "447700900504"}]);
+    let valid = json!({"to": to, "random_from_number": true,
+                       "ncco": [{"action": "talk", "text": "Disk full on db-1"}]});
+    let refused = json!({"to": to, "random_from_number": true,
+                         "ncco": [{"action": "talk", "text": "hi"}],
+                         "answer_url": ["https://hooks.example.com/answer"]});
+    let post = |body: &Value, authorised: bool| {
+        let request = http.post(format!("{emulator}/v1/calls")).json(body);
+        if authorised {
+            request.bearer_auth(token.expose()).send()
+        } else {
+            request.send()
+        }
+    };
+    assert_eq!(post(&valid, false).await.expect("answers").status(), 401);
+    assert_eq!(post(&refused, true).await.expect("answers").status(), 400);
+    let calls = || async {
+        http.get(format!("{emulator}/_emulator/calls"))
+            .send()
+            .await
+            .expect("answers")
+            .json::<Vec<Value>>()
+            .await
+            .expect("JSON")
+    };
+    assert!(calls().await.is_empty(), "a refused request placed no call");
+
+    let timed_out = post(&valid, true).await.expect("answers");
+    assert_eq!(timed_out.status(), 504);
+    let problem: Value = timed_out.json().await.expect("a problem body");
+    assert_eq!(problem["title"], "Gateway Timeout", "{problem}");
+    assert!(
+        problem.get("uuid").is_none(),
+        "no call uuid is given: {problem}"
+    );
+    let placed = calls().await;
+    assert_eq!(placed.len(), 1, "{placed:?}");
+    assert_eq!(placed[0]["to"], "447700900504");
+    assert_eq!(placed[0]["creation"], "gateway_timeout");
+}
