@@ -592,20 +592,139 @@ async fn alert_outcomes_are_counted_where_they_are_decided() {
         .invoke_alert_status(&json!({"alert_id": "obs-confirmed"}))
         .await;
     assert_eq!(status["confirmation"], "confirmed", "{status}");
-    let mut confirmed = 0.0;
-    for _ in 0..100 {
+    assert_eq!(
+        watched_count(&stack, "event", ALERT_CONFIRMED, 1.0).await,
+        1.0
+    );
+    assert_eq!(
+        watched_count(&stack, "event", ALERT_NOT_CONFIRMED, 0.0).await,
+        0.0
+    );
+    send_alert.stop().await;
+}
+
+/// The sum of `name` in `lines`, every EMF line checked as [`total_over_functions`] checks it,
+/// and each datum of `name` checked to be in the default namespace (the local stack sets no
+/// `METRICS_NAMESPACE`) with `function` as its only dimension.
+fn counted(lines: &[Value], function: &str, name: &str) -> f64 {
+    let total = total_over_functions(lines, name);
+    for datum in emf::data(lines).iter().filter(|datum| datum.name == name) {
+        assert_eq!(datum.namespace, DEFAULT_NAMESPACE, "{datum:?}");
+        assert_eq!(
+            datum.dimensions,
+            [(FUNCTION_DIMENSION.to_owned(), function.to_owned())],
+            "{datum:?}"
+        );
+    }
+    total
+}
+
+/// [`counted`] over what the functions under `cargo lambda watch` wrote, once it reaches
+/// `expected` (at once for 0) or after 10 s: cargo lambda watch copies a function's output to its
+/// log on its own time, so the lines are looked for again until they come; a count that stays
+/// short fails the caller's assertion.
+async fn watched_count(stack: &LocalStack, function: &str, name: &str, expected: f64) -> f64 {
+    let mut attempts = 0;
+    loop {
         let watched: Vec<Value> = std::fs::read_to_string(stack.watch_log())
             .unwrap_or_default()
             .lines()
             .filter_map(|line| serde_json::from_str(line).ok())
             .collect();
-        confirmed = total_over_functions(&watched, ALERT_CONFIRMED);
-        if confirmed > 0.0 {
-            break;
+        let total = counted(&watched, function, name);
+        attempts += 1;
+        if total >= expected || attempts == 100 {
+            return total;
         }
-        // cargo lambda watch copies the function's output to its log on its own time.
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    assert_eq!(confirmed, 1.0);
+}
+
+/// The emulator answers a create-call to a number ending in `0504` with `504 Gateway Timeout`
+/// after placing the call: send-alert cannot know whether the phone rings, says so, counts
+/// `AlertOutcomeUnknown` (not placed, not failed), and answers a repeat from what it stored
+/// without ringing the phone again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_call_answered_504_is_counted_as_outcome_unknown() {
+    let stack = LocalStack::start(StackOptions {
+        event_interval: std::time::Duration::ZERO,
+        send_events: true,
+    })
+    .await;
+    let mut send_alert = stack
+        .start_send_alert_instance(Path::new(HELPER), "observability-unknown")
+        .await
+        .expect("send-alert starts");
+    let alert = json!({"alert_id": "obs-unknown", "to": "447700900504",
+                       "text": "Disk full on db-1"});
+    let unknown = send_alert.invoke(&alert).await.expect("answered");
+    assert_eq!(unknown["error"], "outcome_unknown", "{unknown}");
+    assert_eq!(unknown["status"], 504, "{unknown}");
+    let again = send_alert.invoke(&alert).await.expect("answered");
+    assert_eq!(again["duplicate"], true, "{again}");
+    assert_eq!(again["error"], "outcome_unknown", "{again}");
+    assert_eq!(
+        stack.emulator_calls().await.len(),
+        1,
+        "the call was placed once, though send-alert could not know it"
+    );
+
+    let lines = send_alert.log_lines().expect("its log");
+    assert_eq!(counted(&lines, "send-alert", ALERT_OUTCOME_UNKNOWN), 1.0);
+    assert_eq!(counted(&lines, "send-alert", ALERT_DUPLICATE), 1.0);
+    assert_eq!(counted(&lines, "send-alert", ALERT_PLACED), 0.0);
+    assert_eq!(counted(&lines, "send-alert", ALERT_FAILED), 0.0);
+    send_alert.stop().await;
+}
+
+/// Callees who answer without the confirming digit: one presses 2 (`…0002`), one presses nothing
+/// until the input times out (`…0204`). The event function records each as not confirmed and
+/// counts `AlertNotConfirmed` once per alert, `AlertConfirmed` never.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_without_the_confirming_digit_is_counted_as_not_confirmed() {
+    let stack = LocalStack::start(StackOptions {
+        event_interval: std::time::Duration::ZERO,
+        send_events: true,
+    })
+    .await;
+    let mut send_alert = stack
+        .start_send_alert_instance(Path::new(HELPER), "observability-not-confirmed")
+        .await
+        .expect("send-alert starts");
+    let cases = [
+        ("obs-pressed-2", "447700900002"),
+        ("obs-no-input", "447700900204"),
+    ];
+    for (count, (alert_id, to)) in (1..).zip(cases) {
+        let placed = send_alert
+            .invoke(&json!({"alert_id": alert_id, "to": to,
+                            "text": "Disk full on db-1", "confirm": true}))
+            .await
+            .expect("answered");
+        let call_uuid = placed["call_uuid"].as_str().expect("a call").to_owned();
+        let call = stack
+            .finished_call(&call_uuid, std::time::Duration::from_secs(120))
+            .await;
+        assert_eq!(call["finished"], true, "{call}");
+        let status = stack
+            .invoke_alert_status(&json!({"alert_id": alert_id}))
+            .await;
+        assert_eq!(status["state"], "completed", "{alert_id}: {status}");
+        assert_eq!(
+            status["confirmation"], "not_confirmed",
+            "{alert_id}: {status}"
+        );
+        assert_eq!(
+            watched_count(&stack, "event", ALERT_NOT_CONFIRMED, f64::from(count)).await,
+            f64::from(count),
+            "{alert_id}"
+        );
+    }
+    assert_eq!(
+        watched_count(&stack, "event", ALERT_CONFIRMED, 0.0).await,
+        0.0
+    );
+    let lines = send_alert.log_lines().expect("its log");
+    assert_eq!(counted(&lines, "send-alert", ALERT_PLACED), 2.0);
     send_alert.stop().await;
 }
