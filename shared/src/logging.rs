@@ -6,12 +6,15 @@
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
+/// The application log level Lambda's advanced logging controls set (`ApplicationLogLevel`).
+pub const LOG_LEVEL_SETTING: &str = "AWS_LAMBDA_LOG_LEVEL";
+
 /// Installs the JSON subscriber once, writing to stdout. The level comes from `RUST_LOG`, then
-/// `AWS_LAMBDA_LOG_LEVEL` (set by Lambda's advanced logging controls), then `info`.
+/// [`LOG_LEVEL_SETTING`], then `info`.
 pub fn init() {
     let filter = std::env::var("RUST_LOG")
         .ok()
-        .or_else(|| std::env::var("AWS_LAMBDA_LOG_LEVEL").ok())
+        .or_else(|| std::env::var(LOG_LEVEL_SETTING).ok())
         .map(|level| level.to_ascii_lowercase())
         .and_then(|level| EnvFilter::try_new(level).ok())
         .unwrap_or_else(|| EnvFilter::new("info"));

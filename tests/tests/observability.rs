@@ -124,6 +124,8 @@ impl Stand {
         env.push((WEBHOOK_SECRET_ID.to_owned(), SECRET_ID.to_owned()));
         env.push((STATE_TABLE_NAME.to_owned(), STATE_TABLE.to_owned()));
         env.push((METRICS_NAMESPACE.to_owned(), NAMESPACE.to_owned()));
+        // A setting given here replaces the harness's own (the process sees the first of two).
+        env.retain(|(name, _)| !settings.iter().any(|(setting, _)| setting == name));
         env.extend(
             settings
                 .iter()
@@ -246,6 +248,9 @@ async fn invoke(process: &mut FunctionProcess, event: &Value) -> Invoked {
         })
         .collect();
     let data = emf::data(&lines);
+    for line in lines.iter().filter(|line| line.get("_aws").is_some()) {
+        assert_lambda_can_read_its_level(line);
+    }
     for datum in &data {
         assert_eq!(datum.namespace, NAMESPACE, "{datum:?}");
         let unit = if names::MILLISECOND_HISTOGRAMS.contains(&datum.name.as_str()) {
@@ -404,6 +409,157 @@ async fn the_answer_function_counts_signed_and_unsigned_webhooks_apart() {
     );
     unsigned.assert_counted("answer", &[(WEBHOOK_UNSIGNED, None, 1.0)], &[]);
     process.stop().await.expect("the process stops");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Metric lines under Lambda's log-level filter
+// ---------------------------------------------------------------------------------------------
+
+/// The level Lambda's log-level filter files a JSON line under, as its documentation puts it
+/// (docs.aws.amazon.com/lambda/latest/dg/monitoring-cloudwatchlogs-log-level.html): the `level`
+/// field if it is a valid level, INFO if it is invalid or missing, and INFO as well when the
+/// line has no valid RFC 3339 `timestamp`.
+fn filed_level(line: &Value) -> &str {
+    let level = line[LEVEL_PROPERTY]
+        .as_str()
+        .and_then(|level| {
+            LAMBDA_LOG_LEVELS
+                .iter()
+                .find(|known| known.eq_ignore_ascii_case(level))
+        })
+        .copied();
+    match level {
+        Some(level)
+            if line[TIMESTAMP_PROPERTY]
+                .as_str()
+                .is_some_and(is_rfc3339_utc) =>
+        {
+            level
+        }
+        _ => "INFO",
+    }
+}
+
+/// Whether Lambda sends `line` to CloudWatch Logs under `application_log_level`: it sends a line
+/// filed at that level or a less detailed one.
+fn lambda_sends(line: &Value, application_log_level: &str) -> bool {
+    let rank = |level: &str| LAMBDA_LOG_LEVELS.iter().position(|known| *known == level);
+    rank(filed_level(line)) >= rank(application_log_level)
+}
+
+/// `2026-12-02T15:43:01.123456Z`: a date, `T`, a time with optional fraction, `Z`.
+fn is_rfc3339_utc(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let shape = b"dddd-dd-ddTdd:dd:dd";
+    let digits_at = |range: std::ops::Range<usize>| {
+        bytes
+            .get(range)
+            .is_some_and(|part| part.iter().all(u8::is_ascii_digit))
+    };
+    bytes.len() > shape.len()
+        && shape.iter().zip(bytes).all(|(want, got)| {
+            if *want == b'd' {
+                got.is_ascii_digit()
+            } else {
+                want == got
+            }
+        })
+        && text.ends_with('Z')
+        && match &text[shape.len()..text.len() - 1] {
+            "" => true,
+            fraction => fraction.starts_with('.') && digits_at(shape.len() + 1..text.len() - 1),
+        }
+}
+
+/// A metric line carries a `level` Lambda knows and an RFC 3339 `timestamp` within a second of
+/// its own `_aws.Timestamp`.
+fn assert_lambda_can_read_its_level(line: &Value) {
+    let level = line[LEVEL_PROPERTY].as_str().unwrap_or_default();
+    assert!(LAMBDA_LOG_LEVELS.contains(&level), "no level: {line}");
+    let timestamp = line[TIMESTAMP_PROPERTY].as_str().unwrap_or_default();
+    assert!(is_rfc3339_utc(timestamp), "no RFC 3339 timestamp: {line}");
+    let seconds = line["_aws"]["Timestamp"].as_i64().expect("EMF checked it") / 1000;
+    assert!(
+        (seconds - 1..=seconds + 1)
+            .map(vonage_voice_emulator::format_rfc3339)
+            .any(|near| near[..19] == timestamp[..19]),
+        "{timestamp} is not the line's time: {line}"
+    );
+    assert_eq!(filed_level(line), level, "{line}");
+}
+
+#[test]
+fn the_filter_model_files_lines_as_the_documentation_says() {
+    let at = |level: &str, timestamp: &str| json!({"level": level, "timestamp": timestamp});
+    let now = "2026-12-02T15:43:01.123456Z";
+    assert_eq!(filed_level(&at("ERROR", now)), "ERROR");
+    assert_eq!(filed_level(&at("warn", "2026-12-02T15:43:01Z")), "WARN");
+    assert_eq!(filed_level(&json!({"_aws": {}})), "INFO", "no level");
+    assert_eq!(filed_level(&at("LOUD", now)), "INFO", "not a level");
+    assert_eq!(filed_level(&at("ERROR", "")), "INFO", "no timestamp");
+    assert_eq!(filed_level(&at("ERROR", "2026-12-02 15:43:01")), "INFO");
+    assert!(!lambda_sends(&json!({"_aws": {}}), "WARN"));
+    assert!(lambda_sends(&json!({"_aws": {}}), "INFO"));
+    assert!(lambda_sends(&at("ERROR", now), "WARN"));
+    assert!(!lambda_sends(&at("WARN", now), "ERROR"));
+}
+
+/// With `AWS_LAMBDA_LOG_LEVEL` at WARN or at ERROR (what `LogLevel` sets through the template's
+/// `ApplicationLogLevel`), the event function's metric lines carry that level and a timestamp:
+/// Lambda's filter, as documented, sends them, and they are still valid EMF with every count.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metric_lines_pass_lambdas_filter_at_warn_and_error() {
+    let stand = Stand::start().await;
+    for level in ["WARN", "ERROR"] {
+        let mut process = stand
+            .function(
+                "event",
+                &format!("event-emf-{}", level.to_lowercase()),
+                &[(vonage_voice_lambda::logging::LOG_LEVEL_SETTING, level)],
+            )
+            .await;
+        let accepted = invoke(
+            &mut process,
+            &stand.signed_event(&sample_event(&fresh_id(), "answered")),
+        )
+        .await;
+        assert_eq!(accepted.reply.status, 200);
+        accepted.assert_counted(
+            "event",
+            &[(WEBHOOK_VERIFIED, None, 1.0), (COLD_START, None, 1.0)],
+            &[SECRET_READ, SECRET_READ_LATENCY],
+        );
+        let refused = invoke(
+            &mut process,
+            &with_authorization(event_v2(b"{}"), "Bearer not.a.jwt"),
+        )
+        .await;
+        assert_eq!(refused.reply.status, 401);
+        for invoked in [&accepted, &refused] {
+            let metric_lines: Vec<&Value> = invoked
+                .lines
+                .iter()
+                .filter(|line| line.get("_aws").is_some())
+                .collect();
+            assert!(!metric_lines.is_empty(), "{level}: {:#?}", invoked.lines);
+            for line in metric_lines {
+                assert_eq!(line[LEVEL_PROPERTY], level, "{line}");
+                assert!(lambda_sends(line, level), "{level} drops {line}");
+            }
+            // The INFO decision lines are the function's own to leave out at this level.
+            assert!(
+                invoked
+                    .lines
+                    .iter()
+                    .all(|line| line.get("_aws").is_some() || line["level"] != "INFO"),
+                "{level}: {:#?}",
+                invoked.lines
+            );
+        }
+        assert_eq!(refused.data.len(), 1, "{:#?}", refused.data);
+        assert_eq!(refused.data[0].name, WEBHOOK_REJECTED);
+        process.stop().await.expect("the process stops");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,6 +3,9 @@
 //! ([`count`], [`rejected`], …), and once per invocation [`flush`] writes one EMF JSON line per
 //! dimension set to stdout, beside the JSON logs, where CloudWatch extracts the metrics.
 //!
+//! Each metric line also carries a `level` and a `timestamp`, so Lambda's log-level filter passes
+//! it (see [`names::LEVEL_PROPERTY`]).
+//!
 //! Names, dimensions and the namespace setting live in [`names`]. Dimensions are low-cardinality
 //! only: the function's name and, for refusals, a stable reason from a closed set.
 //!
@@ -35,6 +38,8 @@ pub fn init(settings: &impl Settings, function_name: &str) {
         .init();
     match installed {
         Ok(collector) => {
+            let level = optional(settings, crate::logging::LOG_LEVEL_SETTING);
+            collector.set_property(LEVEL_PROPERTY, metric_line_level(level.as_deref()));
             let _ = COLLECTOR.set(collector);
             for name in COUNTERS {
                 metrics::describe_counter!(*name, metrics::Unit::Count, *name);
@@ -64,6 +69,7 @@ pub fn flush_to(writer: &mut dyn std::io::Write) {
     let Some(collector) = COLLECTOR.get() else {
         return;
     };
+    collector.set_property(TIMESTAMP_PROPERTY, rfc3339_now());
     let mut lines = Vec::new();
     if let Err(error) = collector.flush(&mut lines) {
         tracing::warn!(error = %error, "metrics could not be serialised");
@@ -72,6 +78,14 @@ pub fn flush_to(writer: &mut dyn std::io::Write) {
     if !lines.is_empty() {
         let _ = writer.write_all(&lines);
     }
+}
+
+/// Now in RFC 3339 (`2026-12-02T15:43:01.123456Z`), as the JSON log format writes it.
+fn rfc3339_now() -> String {
+    use tracing_subscriber::fmt::{format::Writer, time::FormatTime};
+    let mut text = String::with_capacity(32);
+    let _ = tracing_subscriber::fmt::time::SystemTime.format_time(&mut Writer::new(&mut text));
+    text
 }
 
 /// The invocation's correlation ids ride on its metric lines as properties (not dimensions), so

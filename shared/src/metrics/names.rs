@@ -6,6 +6,32 @@ pub const METRICS_NAMESPACE: &str = "METRICS_NAMESPACE";
 /// The namespace when the setting is absent.
 pub const DEFAULT_NAMESPACE: &str = "VonageSignedCallbacks";
 
+/// The property giving each metric line a log level. Under `LogFormat: JSON` with an
+/// `ApplicationLogLevel`, Lambda files a JSON line without a valid `level` as INFO and sends only
+/// lines at the configured level or more severe, so a metric line without one is dropped at WARN
+/// or ERROR. Metric lines carry the configured level itself (see [`metric_line_level`]).
+pub const LEVEL_PROPERTY: &str = "level";
+/// The property giving each metric line an RFC 3339 time: Lambda's documentation says a line
+/// without a valid timestamp is filed as INFO whatever its level.
+pub const TIMESTAMP_PROPERTY: &str = "timestamp";
+/// The levels Lambda's log-level filter knows, most detailed first.
+pub const LAMBDA_LOG_LEVELS: &[&str] = &["TRACE", "DEBUG", "INFO", "WARN", "ERROR", "FATAL"];
+
+/// The level metric lines carry: the application log level Lambda filters at
+/// (`AWS_LAMBDA_LOG_LEVEL`, any case), so they pass whatever it is; INFO when it is unset or not
+/// one of Lambda's levels (Lambda then filters nothing, or at INFO).
+pub fn metric_line_level(application_log_level: Option<&str>) -> &'static str {
+    application_log_level
+        .map(str::trim)
+        .and_then(|asked| {
+            LAMBDA_LOG_LEVELS
+                .iter()
+                .find(|level| level.eq_ignore_ascii_case(asked))
+        })
+        .copied()
+        .unwrap_or("INFO")
+}
+
 /// The dimension every metric carries: the Lambda function's name, unique per stack.
 pub const FUNCTION_DIMENSION: &str = "FunctionName";
 /// The second dimension of [`WEBHOOK_REJECTED`]: a stable reason
@@ -97,5 +123,27 @@ pub fn dimensions(metric: &str) -> &'static [&'static str] {
     match metric {
         WEBHOOK_REJECTED => &[FUNCTION_DIMENSION, REASON_DIMENSION],
         _ => &[FUNCTION_DIMENSION],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_lines_carry_the_level_lambda_filters_at() {
+        for (asked, level) in [
+            (Some("WARN"), "WARN"),
+            (Some("error"), "ERROR"),
+            (Some(" Debug "), "DEBUG"),
+            (Some("FATAL"), "FATAL"),
+            (Some("TRACE"), "TRACE"),
+            (Some("INFO"), "INFO"),
+            (Some("verbose"), "INFO"),
+            (Some(""), "INFO"),
+            (None, "INFO"),
+        ] {
+            assert_eq!(metric_line_level(asked), level, "{asked:?}");
+        }
     }
 }
