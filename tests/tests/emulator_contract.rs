@@ -29,14 +29,19 @@ async fn start_emulator() -> String {
     format!("http://{address}")
 }
 
+/// A fresh application JWT from the application's own key.
+fn application_token() -> vonage_voice_lambda::voice::ApplicationJwt {
+    ApplicationJwtSigner::from_pem(APPLICATION_ID, &test_key().private_pem)
+        .expect("key loads")
+        .sign_now()
+        .expect("signs")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_emulator_and_the_spec_agree_on_what_a_create_call_may_be() {
     let prism = Prism::start(&voice_spec_with_full_paths());
     let emulator = start_emulator().await;
-    let token = ApplicationJwtSigner::from_pem(APPLICATION_ID, &test_key().private_pem)
-        .expect("key loads")
-        .sign_now()
-        .expect("signs");
+    let token = application_token();
     let http = reqwest::Client::new();
     let post = |base: &str, body: &Value| {
         http.post(format!("{base}/v1/calls"))
@@ -140,10 +145,7 @@ async fn the_emulator_refuses_a_token_signed_by_another_key() {
 #[tokio::test]
 async fn a_gateway_timeout_number_places_the_call_and_answers_504_after_the_checks() {
     let emulator = start_emulator().await;
-    let token = ApplicationJwtSigner::from_pem(APPLICATION_ID, &test_key().private_pem)
-        .expect("key loads")
-        .sign_now()
-        .expect("signs");
+    let token = application_token();
     let http = reqwest::Client::new();
     let to = json!([{"type": "phone", "number": "447700900504"}]);
     let valid = json!({"to": to, "random_from_number": true,

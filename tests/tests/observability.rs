@@ -15,7 +15,9 @@ use axum::http::StatusCode;
 use integration_tests::apigw::{event_v2, fixture, with_authorization, with_token};
 use integration_tests::emf::{self, Datum};
 use integration_tests::fault_proxy::{Behaviour, FaultProxy};
-use integration_tests::flow::{API_KEY, LocalStack, StackOptions, build_binaries, sample_event};
+use integration_tests::flow::{
+    API_KEY, LocalStack, SendAlertInstance, StackOptions, build_binaries, sample_event,
+};
 use integration_tests::runtime_api::{
     DEFAULT_DEADLINE, FunctionProcess, HttpReply, Launch, fresh_log, lambda_environment,
 };
@@ -143,6 +145,11 @@ impl Stand {
         )
         .await
         .unwrap_or_else(|problem| panic!("{function} starts: {problem}"))
+    }
+
+    /// A signed `answered` event of a new call.
+    fn answered_event(&self) -> Value {
+        self.signed_event(&sample_event(&fresh_id(), "answered"))
     }
 
     fn signed_event(&self, body: &[u8]) -> Value {
@@ -346,11 +353,7 @@ async fn the_event_function_counts_each_outcome_in_emf() {
     stand
         .dynamodb
         .set(Behaviour::Fail(StatusCode::INTERNAL_SERVER_ERROR));
-    let on_memory = invoke(
-        &mut process,
-        &stand.signed_event(&sample_event(&fresh_id(), "answered")),
-    )
-    .await;
+    let on_memory = invoke(&mut process, &stand.answered_event()).await;
     assert_eq!(on_memory.reply.status, 200);
     on_memory.assert_counted(
         "event",
@@ -375,7 +378,7 @@ async fn a_webhook_without_its_secret_is_counted_as_secret_unavailable() {
             &[(SECRET_RETRY_BACKOFF_SECONDS, "0")],
         )
         .await;
-    let event = stand.signed_event(&sample_event(&fresh_id(), "answered"));
+    let event = stand.answered_event();
     let unavailable = invoke(&mut process, &event).await;
     assert_eq!(unavailable.reply.status, 503);
     assert_eq!(unavailable.logged_reason(), "secret_unavailable");
@@ -518,11 +521,7 @@ async fn metric_lines_pass_lambdas_filter_at_warn_and_error() {
                 &[(vonage_voice_lambda::logging::LOG_LEVEL_SETTING, level)],
             )
             .await;
-        let accepted = invoke(
-            &mut process,
-            &stand.signed_event(&sample_event(&fresh_id(), "answered")),
-        )
-        .await;
+        let accepted = invoke(&mut process, &stand.answered_event()).await;
         assert_eq!(accepted.reply.status, 200);
         accepted.assert_counted(
             "event",
@@ -628,7 +627,7 @@ async fn every_line_of_an_invocation_carries_its_correlation_ids() {
         .await;
 
     // The cold start's lines belong to no invocation; a first one lets them reach the log.
-    let warm = stand.signed_event(&sample_event(&fresh_id(), "answered"));
+    let warm = stand.answered_event();
     assert_eq!(invoke(&mut process, &warm).await.reply.status, 200);
 
     let call_uuid = fresh_id();
@@ -710,17 +709,24 @@ fn total_over_functions(lines: &[Value], name: &str) -> f64 {
         .sum()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn alert_outcomes_are_counted_where_they_are_decided() {
+/// The local stack, with events sent at once, and a send-alert process of its own labelled
+/// `label`, whose log the tests read.
+async fn alert_stack(label: &str) -> (LocalStack, SendAlertInstance) {
     let stack = LocalStack::start(StackOptions {
         event_interval: std::time::Duration::ZERO,
         send_events: true,
     })
     .await;
-    let mut send_alert = stack
-        .start_send_alert_instance(Path::new(HELPER), "observability")
+    let send_alert = stack
+        .start_send_alert_instance(Path::new(HELPER), label)
         .await
         .expect("send-alert starts");
+    (stack, send_alert)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_outcomes_are_counted_where_they_are_decided() {
+    let (stack, mut send_alert) = alert_stack("observability").await;
     let alert = json!({"alert_id": "obs-confirmed", "to": "447700900000",
                        "text": "Disk full on db-1", "confirm": true});
     let placed = send_alert.invoke(&alert).await.expect("answered");
@@ -802,15 +808,7 @@ async fn watched_count(stack: &LocalStack, function: &str, name: &str, expected:
 /// without ringing the phone again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_create_call_answered_504_is_counted_as_outcome_unknown() {
-    let stack = LocalStack::start(StackOptions {
-        event_interval: std::time::Duration::ZERO,
-        send_events: true,
-    })
-    .await;
-    let mut send_alert = stack
-        .start_send_alert_instance(Path::new(HELPER), "observability-unknown")
-        .await
-        .expect("send-alert starts");
+    let (stack, mut send_alert) = alert_stack("observability-unknown").await;
     let alert = json!({"alert_id": "obs-unknown", "to": "447700900504",
                        "text": "Disk full on db-1"});
     let unknown = send_alert.invoke(&alert).await.expect("answered");
@@ -838,15 +836,7 @@ async fn a_create_call_answered_504_is_counted_as_outcome_unknown() {
 /// counts `AlertNotConfirmed` once per alert, `AlertConfirmed` never.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_answer_without_the_confirming_digit_is_counted_as_not_confirmed() {
-    let stack = LocalStack::start(StackOptions {
-        event_interval: std::time::Duration::ZERO,
-        send_events: true,
-    })
-    .await;
-    let mut send_alert = stack
-        .start_send_alert_instance(Path::new(HELPER), "observability-not-confirmed")
-        .await
-        .expect("send-alert starts");
+    let (stack, mut send_alert) = alert_stack("observability-not-confirmed").await;
     let cases = [
         ("obs-pressed-2", "447700900002"),
         ("obs-no-input", "447700900204"),
