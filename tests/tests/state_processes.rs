@@ -32,8 +32,8 @@ use vonage_voice_lambda::webhook::{
     WEBHOOK_SECRET_ID,
 };
 
-/// The process helper (`bench-lambda spawner`), built by cargo with this suite.
-const HELPER: &str = env!("CARGO_BIN_EXE_bench-lambda");
+/// The process helper (`process-helper spawner`), built by cargo with this suite.
+const HELPER: &str = env!("CARGO_BIN_EXE_process-helper");
 const SECRET_ID: &str = "state-processes/vonage-webhooks";
 const APPLICATION_ID: &str = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab";
 const SIGNATURE_SECRET: &str = "state-processes-signature-secret-0123456789abcdef";
