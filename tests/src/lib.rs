@@ -6,6 +6,7 @@
 
 pub mod apigw;
 pub mod applications_fake;
+pub mod cfn;
 pub mod emf;
 
 pub mod event_tap;
