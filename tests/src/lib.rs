@@ -21,6 +21,8 @@ pub mod spawner;
 
 pub mod spec_schema;
 
+pub mod webhook_stand;
+
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
