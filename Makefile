@@ -4,6 +4,8 @@
 #   make test    every test: formatting, lints, unit, integration, contract, end-to-end, SAM
 #                (and a one-minute fuzz run per target)
 # Both install what they need (idempotently) and stop what they start.
+# Also: make bench  every benchmark, all in bench/ (scripts/bench.sh): writes BENCHMARKS.md;
+#                   BENCH_MODE=short bash scripts/bench.sh checks it cheaply, as make test does.
 # Also: make fuzz   runs each fuzz target in fuzz/ for FUZZ_SECONDS (default 600) from the seed
 #                   corpus, e.g. `make fuzz FUZZ_SECONDS=1800`; fails on any crash.
 

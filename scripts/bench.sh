@@ -1,5 +1,8 @@
 #!/usr/bin/env bash
-# `make bench`: builds what it measures, then measures, in one run, and writes BENCHMARKS.md:
+# `make bench`: builds what it measures, then measures, in one run, and writes BENCHMARKS.md.
+# Every benchmark lives in the `bench` package (bench/): the harness binary `bench-lambda`
+# (bench/src), criterion's bench/benches/verify.rs and the SDK scripts bench/sdk_verify_bench.*.
+# It measures:
 #   - webhook verification: ours (criterion and the harness) against Vonage's Python and Node SDKs
 #     on the same token and body, and against the raw crypto floor;
 #   - cold start, peak RSS and warm invocations of the answer, event and send-alert release
@@ -63,8 +66,13 @@ cargo lambda --version >/dev/null || { echo "cargo-lambda is missing: run make i
 # functions would unify their dependency features into the function binaries being measured.
 say "host builds of the functions ($BENCH_PROFILE_DIR)"
 run cargo build "${build_args[@]}" -p answer -p event -p send-alert
-say "builds of the Vonage emulator and the bench harness ($BENCH_PROFILE_DIR)"
-run cargo build "${build_args[@]}" -p vonage-voice-emulator -p integration-tests --bin vonage-voice-emulator --bin bench-lambda
+say "build of the Vonage emulator ($BENCH_PROFILE_DIR)"
+run cargo build "${build_args[@]}" -p vonage-voice-emulator --bin vonage-voice-emulator
+# cargo builds a package's binaries along with its benches, in the bench's profile and with its
+# dev-dependencies' features: this one invocation builds both the harness (bench-lambda) and
+# criterion's bench, so neither is built twice and the criterion step below compiles nothing.
+say "builds of the benchmarks: the harness and criterion's verify bench ($BENCH_PROFILE_DIR)"
+run cargo bench "${bench_args[@]}" -p bench --bench verify --no-run
 bootstraps_built=true
 for function in answer event send-alert; do
   [ -x "target/lambda/$function/bootstrap" ] || bootstraps_built=false
@@ -81,7 +89,7 @@ fi
 
 say "criterion: verify_event/full_verification and verify_event/crypto_floor"
 export CRITERION_HOME="$PWD/$criterion_home"
-run cargo bench "${bench_args[@]}" -p vonage-voice-lambda --bench verify -- "${criterion_args[@]}" verify_event
+run cargo bench "${bench_args[@]}" -p bench --bench verify -- "${criterion_args[@]}" verify_event
 
 say "the harness: verification against the SDKs, sizes, cold starts, RSS, warm invocations"
 run "target/$BENCH_PROFILE_DIR/bench-lambda" --mode "$mode" --out "$out" "${report_args[@]}"

@@ -420,7 +420,7 @@ impl LocalStack {
     }
 
     /// Starts a second `event` process beside the one under `cargo lambda watch`: the real
-    /// binary, under the project's Runtime API harness, forked by `helper` (the `bench-lambda`
+    /// binary, under the project's Runtime API harness, forked by `helper` (the `process-helper`
     /// binary, whose folder also holds the functions [`LocalStack::start`] built). It reads the
     /// same secret and shares the same DynamoDB state table in moto, with a memory of its own.
     pub async fn start_second_event_process(

@@ -6,6 +6,7 @@
 
 pub mod apigw;
 pub mod applications_fake;
+pub mod cfn;
 pub mod emf;
 
 pub mod event_tap;
@@ -19,6 +20,8 @@ pub mod runtime_api;
 pub mod spawner;
 
 pub mod spec_schema;
+
+pub mod webhook_stand;
 
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;

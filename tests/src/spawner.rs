@@ -6,7 +6,8 @@
 //! RSS of the address space it was forked from (exec records the old address space's high-water
 //! mark). A function spawned straight from the harness, which holds a tokio runtime, an AWS
 //! client and an HTTP server, would "peak" at the harness's size. The helper is a binary in a
-//! tiny synchronous mode ([`serve`], `bench-lambda spawner`); children forked from it inherit
+//! tiny synchronous mode ([`serve`]: `process-helper spawner`, or `bench-lambda spawner` in the
+//! benchmark); children forked from it inherit
 //! only its few hundred kilobytes, reported as [`MeasurementFloor`].
 //!
 //! The helper reads one JSON request per line on stdin and answers one JSON reply per line. It
@@ -103,7 +104,7 @@ pub struct MeasurementFloor {
 // ---------------------------------------------------------------------------------------------
 
 /// The helper's main loop: a binary calls this when its first argument is [`SUBCOMMAND`]
-/// (`bench-lambda spawner`).
+/// (`process-helper spawner`, `bench-lambda spawner`).
 pub fn serve() -> ExitCode {
     // SAFETY: setting a signal disposition; children restore the default before exec.
     unsafe { libc::signal(libc::SIGINT, libc::SIG_IGN) };
@@ -345,7 +346,7 @@ pub struct Spawned {
 
 impl Spawner {
     /// Starts `helper` with [`SUBCOMMAND`]: a binary whose `main` calls [`serve`] then (the
-    /// benchmark passes itself; the suites pass `env!("CARGO_BIN_EXE_bench-lambda")`).
+    /// benchmark passes itself; the suites pass `env!("CARGO_BIN_EXE_process-helper")`).
     pub async fn start(helper: &Path) -> Result<Self, String> {
         let mut helper = tokio::process::Command::new(helper)
             .arg(SUBCOMMAND)

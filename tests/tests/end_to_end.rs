@@ -113,7 +113,7 @@ async fn alert_call_events_and_attacks_through_the_local_stack() {
 
     // A second event process, with a memory that never saw the token, catches it in the table.
     let mut second = stack
-        .start_second_event_process(std::path::Path::new(env!("CARGO_BIN_EXE_bench-lambda")))
+        .start_second_event_process(std::path::Path::new(env!("CARGO_BIN_EXE_process-helper")))
         .await
         .expect("a second event process starts");
     let status = second

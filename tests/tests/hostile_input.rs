@@ -9,107 +9,58 @@
 //! in the handler is reported to the Runtime API as an error instead of aborting the process, so
 //! each check requires a proper HTTP answer, which catches the defect either way.
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 use std::time::Duration;
 
 use axum::http::StatusCode;
 use integration_tests::apigw::{event_v2, fixture, with_token};
 use integration_tests::fault_proxy::{Behaviour, FaultProxy};
-use integration_tests::flow::{API_KEY, build_binaries, sample_event};
-use integration_tests::runtime_api::{
-    DEFAULT_DEADLINE, FunctionProcess, HttpReply, Launch, fresh_log, lambda_environment,
-};
-use integration_tests::spawner::Spawner;
-use integration_tests::{MotoServer, repo_root};
+use integration_tests::flow::{API_KEY, sample_event};
+use integration_tests::runtime_api::{DEFAULT_DEADLINE, FunctionProcess, HttpReply};
+use integration_tests::webhook_stand::{StandNames, WebhookStand};
 use serde_json::{Value, json};
 use vonage_voice_lambda::logging::capped;
-use vonage_voice_lambda::secrets::WebhookSecret;
 use vonage_voice_lambda::sign::WebhookSigner;
-use vonage_voice_lambda::state::STATE_TABLE_NAME;
 use vonage_voice_lambda::webhook::{
     Clock as _, SECRET_CACHE_SECONDS, SECRET_REFRESH_MIN_INTERVAL_SECONDS,
     SECRET_RETRY_BACKOFF_SECONDS, SystemClock, UNSIGNED_EVENT_STATUSES, WEBHOOK_MAX_BODY_BYTES,
-    WEBHOOK_RESPONSE_BUDGET_MS, WEBHOOK_SECRET_ID,
+    WEBHOOK_RESPONSE_BUDGET_MS,
 };
 
-/// The process helper (`bench-lambda spawner`), built by cargo with this suite.
-const HELPER: &str = env!("CARGO_BIN_EXE_bench-lambda");
-const SECRET_ID: &str = "hostile/vonage-webhooks";
-const APPLICATION_ID: &str = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab";
-const SIGNATURE_SECRET: &str = "hostile-input-signature-secret-0123456789abcdef";
+/// The process helper (`process-helper spawner`), built by cargo with this suite.
+const HELPER: &str = env!("CARGO_BIN_EXE_process-helper");
 
 // ---------------------------------------------------------------------------------------------
 // The stand-ins and the functions
 // ---------------------------------------------------------------------------------------------
 
-/// The function binaries, built once per run of this suite into the folder cargo put the helper
-/// in, with the same packages as the benchmark (`scripts/bench.sh`) so the build is shared.
-fn function_binary(name: &str) -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| build_binaries(&["answer", "event", "send-alert"]));
-    build_folder().join(name)
-}
-
-fn build_folder() -> PathBuf {
-    Path::new(HELPER)
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| repo_root().join("target/debug"))
-}
-
-/// moto with the webhook secret, the fault proxy in front of it, the process helper.
-const STATE_TABLE: &str = "hostile-input-state";
-
+/// moto with the webhook secret and the state table, the fault proxy in front of it, the process
+/// helper.
 struct Stand {
-    _moto: MotoServer,
+    webhooks: WebhookStand,
     proxy: FaultProxy,
-    spawner: Spawner,
-    signer: WebhookSigner,
 }
 
 impl Stand {
     async fn start() -> Self {
-        let moto = MotoServer::start();
-        let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
-                "testing", "testing", None, None, "moto",
-            ))
-            .endpoint_url(moto.endpoint())
-            .load()
-            .await;
-        integration_tests::create_state_table(&aws_sdk_dynamodb::Client::new(&aws), STATE_TABLE)
-            .await;
-        let admin = aws_sdk_secretsmanager::Client::new(&aws);
-        admin
-            .create_secret()
-            .name(SECRET_ID)
-            .secret_string(
-                WebhookSecret::new(SIGNATURE_SECRET, API_KEY, Some(APPLICATION_ID.into()))
-                    .to_json(),
-            )
-            .send()
-            .await
-            .expect("moto stores the webhook secret");
-        let proxy = FaultProxy::start(&moto.endpoint())
+        let webhooks = WebhookStand::start(
+            Path::new(HELPER),
+            StandNames {
+                secret_id: "hostile/vonage-webhooks",
+                signature_secret: "hostile-input-signature-secret-0123456789abcdef",
+                state_table: "hostile-input-state",
+                log_prefix: "hostile",
+            },
+        )
+        .await;
+        let proxy = FaultProxy::start(&webhooks.moto.endpoint())
             .await
             .expect("the proxy starts");
-        let spawner = Spawner::start(Path::new(HELPER))
-            .await
-            .expect("the process helper starts");
-        let signer = WebhookSigner::new(SIGNATURE_SECRET, API_KEY, Some(APPLICATION_ID.into()))
-            .expect("a signer");
-        Self {
-            _moto: moto,
-            proxy,
-            spawner,
-            signer,
-        }
+        Self { webhooks, proxy }
     }
 
-    /// Starts `function` (answer or event) with `settings`, reaching Secrets Manager through the
-    /// proxy, and waits for its cold start to finish (its first `GET /next`). Its log is
+    /// Starts `function` (answer or event) with `settings`, reaching Secrets Manager (and every
+    /// other AWS service) through the proxy, and waits for its cold start to finish. Its log is
     /// `target/test-logs/hostile-<log_name>.log`.
     async fn function(
         &self,
@@ -117,36 +68,15 @@ impl Stand {
         log_name: &str,
         settings: &[(&str, &str)],
     ) -> FunctionProcess {
-        let log = fresh_log(&format!("hostile-{log_name}")).expect("the log file can be emptied");
-        let mut env = lambda_environment(function, &build_folder(), &self.proxy.endpoint());
-        env.push((WEBHOOK_SECRET_ID.to_owned(), SECRET_ID.to_owned()));
-        env.push((STATE_TABLE_NAME.to_owned(), STATE_TABLE.to_owned()));
-        env.extend(
-            settings
-                .iter()
-                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
-        );
-        FunctionProcess::start(
-            &self.spawner,
-            Launch {
-                name: function.to_owned(),
-                program: function_binary(function),
-                args: Vec::new(),
-                env,
-                log,
-            },
-        )
-        .await
-        .unwrap_or_else(|problem| panic!("{function} starts: {problem}"))
+        self.webhooks
+            .function(function, log_name, &self.proxy.endpoint(), settings)
+            .await
     }
 
     /// A payload-2.0 event webhook carrying `body`, signed with the real secret.
     fn signed_event(&self, body: &[u8]) -> Value {
-        let token = self
-            .signer
-            .sign_body(body, SystemClock.unix_seconds(), &fresh_id())
-            .expect("signs");
-        with_token(event_v2(body), &token)
+        self.webhooks
+            .signed_event(body, SystemClock.unix_seconds(), &fresh_id())
     }
 }
 

@@ -34,8 +34,8 @@ use vonage_voice_lambda::webhook::{
     WEBHOOK_MAX_BODY_BYTES, WEBHOOK_SECRET_ID,
 };
 
-/// The process helper (`bench-lambda spawner`), built by cargo with this suite.
-const HELPER: &str = env!("CARGO_BIN_EXE_bench-lambda");
+/// The process helper (`process-helper spawner`), built by cargo with this suite.
+const HELPER: &str = env!("CARGO_BIN_EXE_process-helper");
 const SECRET_ID: &str = "observability/vonage-webhooks";
 const APPLICATION_ID: &str = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab";
 const SIGNATURE_SECRET: &str = "observability-signature-secret-0123456789abcdef";

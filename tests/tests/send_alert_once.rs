@@ -74,7 +74,7 @@ async fn the_same_alert_reaches_the_voice_api_once_and_returns_the_same_call() {
 
     // From two processes at once: whichever instance wins, one call reaches the Voice API, and a
     // later invocation at either instance returns that call.
-    let helper = Path::new(env!("CARGO_BIN_EXE_bench-lambda"));
+    let helper = Path::new(env!("CARGO_BIN_EXE_process-helper"));
     let mut first_instance = stack
         .start_send_alert_instance(helper, "first")
         .await

@@ -8,35 +8,25 @@
 //! one is a duplicate at the other (same answer, nothing processed twice), and a slow or failing
 //! table never turns into a late answer or a 5xx.
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use axum::http::StatusCode;
-use integration_tests::apigw::{event_v2, fixture, with_token};
 use integration_tests::fault_proxy::{Behaviour, FaultProxy};
-use integration_tests::flow::{API_KEY, build_binaries, sample_event};
-use integration_tests::runtime_api::{
-    DEFAULT_DEADLINE, FunctionProcess, HttpReply, Launch, Reply, fresh_log, lambda_environment,
-};
-use integration_tests::spawner::Spawner;
-use integration_tests::{MotoServer, free_port, moto_loader, repo_root};
+use integration_tests::flow::sample_event;
+use integration_tests::free_port;
+use integration_tests::runtime_api::{DEFAULT_DEADLINE, FunctionProcess, HttpReply, Reply};
+use integration_tests::webhook_stand::{StandNames, WebhookStand};
 use serde_json::{Value, json};
-use vonage_voice_lambda::secrets::WebhookSecret;
-use vonage_voice_lambda::sign::WebhookSigner;
 use vonage_voice_lambda::state::dynamodb::{EXPIRES_AT_ATTRIBUTE, KEY_ATTRIBUTE};
-use vonage_voice_lambda::state::{DeliveryId, DuplicateKey, STATE_TABLE_NAME, STATE_TIMEOUT_MS};
+use vonage_voice_lambda::state::{DeliveryId, DuplicateKey, STATE_TIMEOUT_MS};
 use vonage_voice_lambda::webhook::{
     ANSWER_GREETING, Clock as _, SystemClock, WEBHOOK_MAX_AGE_SECONDS, WEBHOOK_RESPONSE_BUDGET_MS,
-    WEBHOOK_SECRET_ID,
 };
 
-/// The process helper (`bench-lambda spawner`), built by cargo with this suite.
-const HELPER: &str = env!("CARGO_BIN_EXE_bench-lambda");
-const SECRET_ID: &str = "state-processes/vonage-webhooks";
-const APPLICATION_ID: &str = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab";
-const SIGNATURE_SECRET: &str = "state-processes-signature-secret-0123456789abcdef";
+/// The process helper (`process-helper spawner`), built by cargo with this suite.
+const HELPER: &str = env!("CARGO_BIN_EXE_process-helper");
 const STATE_TABLE: &str = "state-processes-state";
 /// The service-specific endpoint setting aws-config reads for DynamoDB alone (the generated
 /// client looks up `AWS_ENDPOINT_URL_<service id>` before the shared `AWS_ENDPOINT_URL`).
@@ -46,62 +36,35 @@ const DYNAMODB_ENDPOINT: &str = "AWS_ENDPOINT_URL_DYNAMODB";
 // The stand-ins and the functions
 // ---------------------------------------------------------------------------------------------
 
-/// The function binaries, built once per run of this suite into the folder cargo put the helper
-/// in, with the same packages as the benchmark (`scripts/bench.sh`) so the build is shared.
-fn function_binary(name: &str) -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| build_binaries(&["answer", "event", "send-alert"]));
-    build_folder().join(name)
-}
-
-fn build_folder() -> PathBuf {
-    Path::new(HELPER)
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| repo_root().join("target/debug"))
-}
-
 /// One moto (the webhook secret, the state table), the DynamoDB proxy in front of it, the
 /// process helper. Secrets Manager is reached straight at moto: only table requests cross the
 /// proxy, so its count is the table requests.
 struct Stand {
-    moto: MotoServer,
+    webhooks: WebhookStand,
     dynamodb: FaultProxy,
     admin: aws_sdk_dynamodb::Client,
-    spawner: Spawner,
-    signer: WebhookSigner,
 }
 
 impl Stand {
     async fn start() -> Self {
-        let moto = MotoServer::start();
-        let aws = moto_loader(&moto.endpoint()).load().await;
-        let admin = aws_sdk_dynamodb::Client::new(&aws);
-        integration_tests::create_state_table(&admin, STATE_TABLE).await;
-        aws_sdk_secretsmanager::Client::new(&aws)
-            .create_secret()
-            .name(SECRET_ID)
-            .secret_string(
-                WebhookSecret::new(SIGNATURE_SECRET, API_KEY, Some(APPLICATION_ID.into()))
-                    .to_json(),
-            )
-            .send()
-            .await
-            .expect("moto stores the webhook secret");
-        let dynamodb = FaultProxy::start(&moto.endpoint())
+        let webhooks = WebhookStand::start(
+            Path::new(HELPER),
+            StandNames {
+                secret_id: "state-processes/vonage-webhooks",
+                signature_secret: "state-processes-signature-secret-0123456789abcdef",
+                state_table: STATE_TABLE,
+                log_prefix: "state",
+            },
+        )
+        .await;
+        let admin = aws_sdk_dynamodb::Client::new(&webhooks.aws);
+        let dynamodb = FaultProxy::start(&webhooks.moto.endpoint())
             .await
             .expect("the DynamoDB proxy starts");
-        let spawner = Spawner::start(Path::new(HELPER))
-            .await
-            .expect("the process helper starts");
-        let signer = WebhookSigner::new(SIGNATURE_SECRET, API_KEY, Some(APPLICATION_ID.into()))
-            .expect("a signer");
         Self {
-            moto,
+            webhooks,
             dynamodb,
             admin,
-            spawner,
-            signer,
         }
     }
 
@@ -115,50 +78,22 @@ impl Stand {
         dynamodb_endpoint: &str,
         settings: &[(&str, &str)],
     ) -> FunctionProcess {
-        let log = fresh_log(&format!("state-{log_name}")).expect("the log file can be emptied");
-        let mut env = lambda_environment(function, &build_folder(), &self.moto.endpoint());
-        env.push((DYNAMODB_ENDPOINT.to_owned(), dynamodb_endpoint.to_owned()));
-        env.push((WEBHOOK_SECRET_ID.to_owned(), SECRET_ID.to_owned()));
-        env.push((STATE_TABLE_NAME.to_owned(), STATE_TABLE.to_owned()));
-        env.extend(
-            settings
-                .iter()
-                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
-        );
-        FunctionProcess::start(
-            &self.spawner,
-            Launch {
-                name: function.to_owned(),
-                program: function_binary(function),
-                args: Vec::new(),
-                env,
-                log,
-            },
-        )
-        .await
-        .unwrap_or_else(|problem| panic!("{function} starts: {problem}"))
+        let mut all = vec![(DYNAMODB_ENDPOINT, dynamodb_endpoint)];
+        all.extend_from_slice(settings);
+        self.webhooks
+            .function(function, log_name, &self.webhooks.moto.endpoint(), &all)
+            .await
     }
 
     /// A payload-2.0 event webhook carrying `body`, signed at `iat` with token id `jti`.
     fn signed_event(&self, body: &[u8], iat: i64, jti: &str) -> Value {
-        let token = self.signer.sign_body(body, iat, jti).expect("signs");
-        with_token(event_v2(body), &token)
+        self.webhooks.signed_event(body, iat, jti)
     }
 
     /// A payload-2.0 answer webhook (GET) for `call_uuid`, its query signed with token id `jti`.
     fn signed_answer(&self, call_uuid: &str, jti: &str) -> Value {
-        let query = format!(
-            "to=447700900000&from=447700900001&uuid={call_uuid}&conversation_uuid=CON-{call_uuid}"
-        );
-        let token = self
-            .signer
-            .sign_query(&query, SystemClock.unix_seconds(), jti)
-            .expect("signs");
-        let mut event = fixture("answer_v2_get_unsigned.json");
-        event["rawQueryString"] = json!(query);
-        event["queryStringParameters"]["uuid"] = json!(call_uuid);
-        event["queryStringParameters"]["conversation_uuid"] = json!(format!("CON-{call_uuid}"));
-        with_token(event, &token)
+        self.webhooks
+            .signed_answer(call_uuid, SystemClock.unix_seconds(), jti)
     }
 
     /// The `expires_at` of the table item a delivery wrote, read straight from moto.

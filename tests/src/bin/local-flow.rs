@@ -47,7 +47,7 @@ fn shown_path(path: &std::path::Path) -> String {
         .to_string()
 }
 
-/// The process helper the second event process is forked from (`bench-lambda spawner`): built
+/// The process helper the second event process is forked from (`process-helper spawner`): built
 /// like the functions, into the folder this binary runs from.
 fn spawner_helper() -> Result<PathBuf, String> {
     let status = Command::new(env!("CARGO"))
@@ -58,19 +58,19 @@ fn spawner_helper() -> Result<PathBuf, String> {
             "-p",
             "integration-tests",
             "--bin",
-            "bench-lambda",
+            "process-helper",
         ])
         .status()
         .map_err(|error| format!("cargo did not run: {error}"))?;
     if !status.success() {
-        return Err(format!("cargo build of bench-lambda failed ({status})"));
+        return Err(format!("cargo build of process-helper failed ({status})"));
     }
     let folder = std::env::current_exe()
         .map_err(|error| format!("this binary's path is unknown: {error}"))?
         .parent()
         .map(PathBuf::from)
         .ok_or("this binary has no folder")?;
-    Ok(folder.join("bench-lambda"))
+    Ok(folder.join("process-helper"))
 }
 
 #[tokio::main]

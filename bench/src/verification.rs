@@ -1,7 +1,7 @@
 //! Webhook verification: ours, ours as it was before (`jsonwebtoken::decode` per request), the
 //! crypto floor, and Vonage's Python and Node SDKs, all on the same token and body, timed the same
 //! way (batches sized to a fixed length, median ns per operation over the batches), in this one
-//! run. Criterion's figures for the same body (shared/benches/verify.rs) are read alongside as a
+//! run. Criterion's figures for the same body (bench/benches/verify.rs) are read alongside as a
 //! cross-check.
 
 use std::hint::black_box;
@@ -26,7 +26,7 @@ use vonage_voice_lambda::webhook::{Clock as _, SystemClock};
 use crate::stats::{Summary, monotonic_ns};
 use crate::{Plan, allocations, previous_verifier};
 
-/// The event body of shared/benches/verify.rs (an `answered` event with its pricing fields, about
+/// The event body of bench/benches/verify.rs (an `answered` event with its pricing fields, about
 /// 300 bytes), so criterion's figures are for the same hashing work.
 pub const BODY: &str = r#"{"headers":{},"from":"447700900001","to":"447700900000","uuid":"aaaaaaaa-bbbb-cccc-dddd-0123456789ab","conversation_uuid":"CON-aaaaaaaa-bbbb-cccc-dddd-0123456789ab","status":"answered","direction":"outbound","timestamp":"2027-01-15T08:00:00.000Z","network":"23410","rate":"0.01400000","price":"0.00023333"}"#;
 const API_KEY: &str = "a1b2c3d";
@@ -525,7 +525,7 @@ pub fn measure(plan: &Plan, out_dir: &Path) -> Result<VerificationResults, Strin
         criterion_figure(&criterion_dir, name).ok_or_else(|| {
             format!(
                 "no criterion result for verify_event/{name} in {}: scripts/bench.sh runs \
-                 `cargo bench -p vonage-voice-lambda --bench verify` first",
+                 `cargo bench -p bench --bench verify` first",
                 criterion_dir.display()
             )
         })
