@@ -133,6 +133,8 @@ impl WebhookStand {
             STATE_TABLE_NAME.to_owned(),
             self.names.state_table.to_owned(),
         ));
+        // A setting given here replaces the stand's own (the process sees the first of two).
+        env.retain(|(name, _)| !settings.iter().any(|(setting, _)| setting == name));
         env.extend(
             settings
                 .iter()

@@ -8,105 +8,59 @@
 //! namespace the `METRICS_NAMESPACE` setting names, with the dimensions
 //! `vonage_voice_lambda::metrics::names` declares and the unit it describes.
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 
 use axum::http::StatusCode;
-use integration_tests::apigw::{event_v2, fixture, with_authorization, with_token};
+use integration_tests::apigw::{event_v2, fixture, with_authorization};
 use integration_tests::emf::{self, Datum};
 use integration_tests::fault_proxy::{Behaviour, FaultProxy};
-use integration_tests::flow::{
-    API_KEY, LocalStack, SendAlertInstance, StackOptions, build_binaries, sample_event,
-};
-use integration_tests::runtime_api::{
-    DEFAULT_DEADLINE, FunctionProcess, HttpReply, Launch, fresh_log, lambda_environment,
-};
-use integration_tests::spawner::Spawner;
-use integration_tests::{MotoServer, repo_root};
+use integration_tests::flow::{LocalStack, SendAlertInstance, StackOptions, sample_event};
+use integration_tests::runtime_api::{DEFAULT_DEADLINE, FunctionProcess, HttpReply};
+use integration_tests::webhook_stand::{StandNames, WebhookStand};
 use serde_json::{Value, json};
 use vonage_voice_lambda::logging::capped;
 use vonage_voice_lambda::metrics::names::{self, *};
-use vonage_voice_lambda::secrets::WebhookSecret;
-use vonage_voice_lambda::sign::WebhookSigner;
-use vonage_voice_lambda::state::STATE_TABLE_NAME;
 use vonage_voice_lambda::webhook::{
     Clock as _, SECRET_RETRY_BACKOFF_SECONDS, SystemClock, UNSIGNED_EVENT_STATUSES,
-    WEBHOOK_MAX_BODY_BYTES, WEBHOOK_SECRET_ID,
+    WEBHOOK_MAX_BODY_BYTES,
 };
 
 /// The process helper (`process-helper spawner`), built by cargo with this suite.
 const HELPER: &str = env!("CARGO_BIN_EXE_process-helper");
-const SECRET_ID: &str = "observability/vonage-webhooks";
-const APPLICATION_ID: &str = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab";
-const SIGNATURE_SECRET: &str = "observability-signature-secret-0123456789abcdef";
-const STATE_TABLE: &str = "observability-state";
 /// Not the default, so a metric in the default namespace shows the setting was ignored.
 const NAMESPACE: &str = "ObservabilityTest";
 const SECRETS_MANAGER_ENDPOINT: &str = "AWS_ENDPOINT_URL_SECRETS_MANAGER";
 const DYNAMODB_ENDPOINT: &str = "AWS_ENDPOINT_URL_DYNAMODB";
 
-fn function_binary(name: &str) -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| build_binaries(&["answer", "event", "send-alert"]));
-    build_folder().join(name)
-}
-
-fn build_folder() -> PathBuf {
-    Path::new(HELPER)
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| repo_root().join("target/debug"))
-}
-
 /// moto with the webhook secret and the state table; a proxy in front of each service.
 struct Stand {
-    moto: MotoServer,
+    webhooks: WebhookStand,
     secrets: FaultProxy,
     dynamodb: FaultProxy,
-    spawner: Spawner,
-    signer: WebhookSigner,
 }
 
 impl Stand {
     async fn start() -> Self {
-        let moto = MotoServer::start();
-        let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .region(aws_config::Region::new("us-east-1"))
-            .credentials_provider(aws_sdk_secretsmanager::config::Credentials::new(
-                "testing", "testing", None, None, "moto",
-            ))
-            .endpoint_url(moto.endpoint())
-            .load()
-            .await;
-        integration_tests::create_state_table(&aws_sdk_dynamodb::Client::new(&aws), STATE_TABLE)
-            .await;
-        aws_sdk_secretsmanager::Client::new(&aws)
-            .create_secret()
-            .name(SECRET_ID)
-            .secret_string(
-                WebhookSecret::new(SIGNATURE_SECRET, API_KEY, Some(APPLICATION_ID.into()))
-                    .to_json(),
-            )
-            .send()
-            .await
-            .expect("moto stores the webhook secret");
-        let secrets = FaultProxy::start(&moto.endpoint())
+        let webhooks = WebhookStand::start(
+            Path::new(HELPER),
+            StandNames {
+                secret_id: "observability/vonage-webhooks",
+                signature_secret: "observability-signature-secret-0123456789abcdef",
+                state_table: "observability-state",
+                log_prefix: "observability",
+            },
+        )
+        .await;
+        let secrets = FaultProxy::start(&webhooks.moto.endpoint())
             .await
             .expect("the proxy starts");
-        let dynamodb = FaultProxy::start(&moto.endpoint())
+        let dynamodb = FaultProxy::start(&webhooks.moto.endpoint())
             .await
             .expect("the proxy starts");
-        let spawner = Spawner::start(Path::new(HELPER))
-            .await
-            .expect("the process helper starts");
-        let signer = WebhookSigner::new(SIGNATURE_SECRET, API_KEY, Some(APPLICATION_ID.into()))
-            .expect("a signer");
         Self {
-            moto,
+            webhooks,
             secrets,
             dynamodb,
-            spawner,
-            signer,
         }
     }
 
@@ -118,33 +72,16 @@ impl Stand {
         log_name: &str,
         settings: &[(&str, &str)],
     ) -> FunctionProcess {
-        let log =
-            fresh_log(&format!("observability-{log_name}")).expect("the log file can be emptied");
-        let mut env = lambda_environment(function, &build_folder(), &self.moto.endpoint());
-        env.push((SECRETS_MANAGER_ENDPOINT.to_owned(), self.secrets.endpoint()));
-        env.push((DYNAMODB_ENDPOINT.to_owned(), self.dynamodb.endpoint()));
-        env.push((WEBHOOK_SECRET_ID.to_owned(), SECRET_ID.to_owned()));
-        env.push((STATE_TABLE_NAME.to_owned(), STATE_TABLE.to_owned()));
-        env.push((METRICS_NAMESPACE.to_owned(), NAMESPACE.to_owned()));
-        // A setting given here replaces the harness's own (the process sees the first of two).
-        env.retain(|(name, _)| !settings.iter().any(|(setting, _)| setting == name));
-        env.extend(
-            settings
-                .iter()
-                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
-        );
-        FunctionProcess::start(
-            &self.spawner,
-            Launch {
-                name: function.to_owned(),
-                program: function_binary(function),
-                args: Vec::new(),
-                env,
-                log,
-            },
-        )
-        .await
-        .unwrap_or_else(|problem| panic!("{function} starts: {problem}"))
+        let (secrets, dynamodb) = (self.secrets.endpoint(), self.dynamodb.endpoint());
+        let mut all = vec![
+            (SECRETS_MANAGER_ENDPOINT, secrets.as_str()),
+            (DYNAMODB_ENDPOINT, dynamodb.as_str()),
+            (METRICS_NAMESPACE, NAMESPACE),
+        ];
+        all.extend_from_slice(settings);
+        self.webhooks
+            .function(function, log_name, &self.webhooks.moto.endpoint(), &all)
+            .await
     }
 
     /// A signed `answered` event of a new call.
@@ -153,22 +90,13 @@ impl Stand {
     }
 
     fn signed_event(&self, body: &[u8]) -> Value {
-        let token = self
-            .signer
-            .sign_body(body, SystemClock.unix_seconds(), &fresh_id())
-            .expect("signs");
-        with_token(event_v2(body), &token)
+        self.webhooks
+            .signed_event(body, SystemClock.unix_seconds(), &fresh_id())
     }
 
     fn signed_answer(&self, call_uuid: &str) -> Value {
-        let query = format!(
-            "to=447700900000&from=447700900001&uuid={call_uuid}&conversation_uuid=CON-{call_uuid}"
-        );
-        let token = self
-            .signer
-            .sign_query(&query, SystemClock.unix_seconds(), &fresh_id())
-            .expect("signs");
-        with_token(answer_event(&query, call_uuid), &token)
+        self.webhooks
+            .signed_answer(call_uuid, SystemClock.unix_seconds(), &fresh_id())
     }
 }
 
