@@ -23,10 +23,10 @@ use integration_tests::runtime_api::{
 use integration_tests::spawner::Spawner;
 use integration_tests::{MotoServer, repo_root};
 use serde_json::{Value, json};
-use vonage_voice_lambda::logging::capped;
+use vonage_voice_lambda::observe::logging::capped;
 use vonage_voice_lambda::secrets::WebhookSecret;
-use vonage_voice_lambda::sign::WebhookSigner;
 use vonage_voice_lambda::state::STATE_TABLE_NAME;
+use vonage_voice_lambda::vonage::sign::WebhookSigner;
 use vonage_voice_lambda::webhook::{
     Clock as _, SECRET_CACHE_SECONDS, SECRET_REFRESH_MIN_INTERVAL_SECONDS,
     SECRET_RETRY_BACKOFF_SECONDS, SystemClock, UNSIGNED_EVENT_STATUSES, WEBHOOK_MAX_BODY_BYTES,

@@ -6,7 +6,7 @@
 //! an `_aws` member is checked against the Embedded Metric Format rules
 //! (`integration_tests::emf`), and each outcome a handler decides is counted once, in the
 //! namespace the `METRICS_NAMESPACE` setting names, with the dimensions
-//! `vonage_voice_lambda::metrics::names` declares and the unit it describes.
+//! `vonage_voice_lambda::observe::metrics::names` declares and the unit it describes.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -22,11 +22,11 @@ use integration_tests::runtime_api::{
 use integration_tests::spawner::Spawner;
 use integration_tests::{MotoServer, repo_root};
 use serde_json::{Value, json};
-use vonage_voice_lambda::logging::capped;
-use vonage_voice_lambda::metrics::names::{self, *};
+use vonage_voice_lambda::observe::logging::capped;
+use vonage_voice_lambda::observe::metrics::names::{self, *};
 use vonage_voice_lambda::secrets::WebhookSecret;
-use vonage_voice_lambda::sign::WebhookSigner;
 use vonage_voice_lambda::state::STATE_TABLE_NAME;
+use vonage_voice_lambda::vonage::sign::WebhookSigner;
 use vonage_voice_lambda::webhook::{
     Clock as _, SECRET_RETRY_BACKOFF_SECONDS, SystemClock, UNSIGNED_EVENT_STATUSES,
     WEBHOOK_MAX_BODY_BYTES, WEBHOOK_SECRET_ID,

@@ -19,8 +19,8 @@ use vonage_voice_lambda::outcome::{
     record_event,
 };
 use vonage_voice_lambda::secrets::{InMemorySecretStore, WebhookSecret};
-use vonage_voice_lambda::sign::WebhookSigner;
 use vonage_voice_lambda::state::{DynamoDbStore, StateConfig, StateError};
+use vonage_voice_lambda::vonage::sign::WebhookSigner;
 use vonage_voice_lambda::webhook::{
     Clock, EventConfig, EventHandler, IncomingWebhook, Outcome, Outcomes, SystemClock,
     WebhookConfig,

@@ -18,8 +18,8 @@ use hmac::{Hmac, Mac};
 use integration_tests::{node_bin, repo_root};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use vonage_voice_lambda::sign::WebhookSigner;
-use vonage_voice_lambda::verify::{
+use vonage_voice_lambda::vonage::sign::WebhookSigner;
+use vonage_voice_lambda::vonage::verify::{
     CandidateSecrets, Rejection, SignatureSecret, VerificationPolicy, WebhookRequest, verify,
 };
 

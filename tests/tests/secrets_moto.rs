@@ -19,8 +19,8 @@ use vonage_voice_lambda::http::{
 use vonage_voice_lambda::secrets::{
     CURRENT, PREVIOUS, SecretStore, SecretStoreError, SecretsManagerStore, WebhookSecret,
 };
-use vonage_voice_lambda::sign::WebhookSigner;
 use vonage_voice_lambda::state::MemoryReplayStore;
+use vonage_voice_lambda::vonage::sign::WebhookSigner;
 use vonage_voice_lambda::webhook::{
     AnswerConfig, AnswerHandler, Clock, EventConfig, EventHandler, ManualClock,
     SignedWebhookVerifier, SystemClock, VerificationFailure, WebhookConfig,

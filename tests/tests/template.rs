@@ -13,8 +13,8 @@ use std::process::Command;
 
 use integration_tests::repo_root;
 use serde_json::{Map, Value, json};
-use vonage_voice_lambda::alert_idempotency::{ALERT_DEDUP_SECONDS, ALERT_REQUIRE_IDEMPOTENCY};
-use vonage_voice_lambda::metrics::names;
+use vonage_voice_lambda::alert::place::{ALERT_DEDUP_SECONDS, ALERT_REQUIRE_IDEMPOTENCY};
+use vonage_voice_lambda::observe::metrics::names;
 use vonage_voice_lambda::outcome::ALERT_RETENTION_DAYS;
 use vonage_voice_lambda::state::dynamodb::{EXPIRES_AT_ATTRIBUTE, KEY_ATTRIBUTE};
 use vonage_voice_lambda::state::{STATE_TABLE_NAME, STATE_TIMEOUT_MS};
@@ -1385,7 +1385,7 @@ fn alert_status_is_an_on_demand_function_with_its_invoke_command() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Tracing, alarms and the dashboard, checked against `vonage_voice_lambda::metrics::names`
+// Tracing, alarms and the dashboard, checked against `vonage_voice_lambda::observe::metrics::names`
 // ---------------------------------------------------------------------------------------------
 
 #[test]
@@ -1465,7 +1465,7 @@ fn assert_emitted(
             assert_eq!(name, names::REASON_DIMENSION, "{what}");
             assert_eq!(
                 value,
-                vonage_voice_lambda::verify::Rejection::Signature.reason(),
+                vonage_voice_lambda::vonage::verify::Rejection::Signature.reason(),
                 "{what}: an alarm on a reason the code gives"
             );
         }

@@ -2,7 +2,7 @@
 //! callbacks on? The Developer Preview drops `signed_callbacks` whenever someone edits the
 //! application in the Dashboard, and nothing else would tell us.
 //!
-//! Each run logs what it found and counts it through `vonage_voice_lambda::metrics` (EMF, like
+//! Each run logs what it found and counts it through `vonage_voice_lambda::observe::metrics` (EMF, like
 //! every function), so an alarm can fire on `DriftFound` or `DriftCheckFailed`. With
 //! `DRIFT_AUTO_REPAIR=true` it also puts the application back, exactly as the CLI's `activate`.
 //! The decisions live in `vonage_voice_lambda::applications`; this crate reads settings and the
@@ -15,14 +15,14 @@ use vonage_voice_lambda::applications::{
     ApplicationApiAccess, ApplicationsError, DEFAULT_API_BASE_URL, DriftReport,
     HttpApplicationsApi, Repair, WebhookTargets, WithinBudget, check_drift,
 };
-use vonage_voice_lambda::config::{self, ConfigError, Settings};
 use vonage_voice_lambda::deadline::{Budget, DeadlineExceeded};
-use vonage_voice_lambda::metrics;
-use vonage_voice_lambda::metrics::names::{
+use vonage_voice_lambda::observe::metrics;
+use vonage_voice_lambda::observe::metrics::names::{
     DRIFT_CHECK_FAILED, DRIFT_FOUND, DRIFT_REPAIR_FAILED, DRIFT_REPAIRED, SIGNED_CALLBACKS_OFF,
     WEBHOOK_MISMATCHES,
 };
 use vonage_voice_lambda::secrets::{CURRENT, SecretStore};
+use vonage_voice_lambda::settings::{self, ConfigError, Settings};
 
 /// Each Applications API request gets this long; the function's timeout is 30 s.
 const API_TIMEOUT: Duration = Duration::from_secs(10);
@@ -43,15 +43,15 @@ pub struct DriftCheckConfig {
 impl DriftCheckConfig {
     pub fn from_settings(settings: &impl Settings) -> Result<Self, ConfigError> {
         Ok(Self {
-            application_secret_id: config::required(settings, "VONAGE_APPLICATION_SECRET_ID")?,
-            api_base_url: config::url(settings, "VONAGE_API_BASE_URL")?
+            application_secret_id: settings::required(settings, "VONAGE_APPLICATION_SECRET_ID")?,
+            api_base_url: settings::url(settings, "VONAGE_API_BASE_URL")?
                 .unwrap_or_else(|| DEFAULT_API_BASE_URL.to_owned()),
             targets: WebhookTargets {
-                answer_url: config::url(settings, "EXPECTED_ANSWER_URL")?,
-                event_url: config::url(settings, "EXPECTED_EVENT_URL")?,
+                answer_url: settings::url(settings, "EXPECTED_ANSWER_URL")?,
+                event_url: settings::url(settings, "EXPECTED_EVENT_URL")?,
                 fallback_answer_url: None,
             },
-            auto_repair: config::flag_or(settings, "DRIFT_AUTO_REPAIR", false)?,
+            auto_repair: settings::flag_or(settings, "DRIFT_AUTO_REPAIR", false)?,
         })
     }
 }
@@ -127,7 +127,7 @@ pub async fn run_check(
     })
 }
 
-/// The metric values of one run, by name (see `vonage_voice_lambda::metrics::names`).
+/// The metric values of one run, by name (see `vonage_voice_lambda::observe::metrics::names`).
 pub fn metric_values(outcome: &Result<DriftCheckRun, DriftCheckError>) -> Vec<(&'static str, u64)> {
     match outcome {
         Ok(run) => {

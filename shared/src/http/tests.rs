@@ -1,7 +1,7 @@
 use serde_json::json;
 
 use super::*;
-use crate::ncco::{Action, Ncco, Talk};
+use crate::vonage::ncco::{Action, Ncco, Talk};
 use crate::webhook::Clock;
 
 fn talk(text: &str) -> Ncco {
@@ -123,7 +123,7 @@ fn a_rest_api_query_keeps_the_events_order_and_repeated_names() {
     assert_eq!(query, "zeta=1&zeta=2&alpha=1+%2B%2F&mid=c");
     // What Vonage would have hashed for `zeta=1&alpha=1+%2B%2F&zeta=2&mid=c`.
     assert_eq!(
-        crate::verify::query_as_compact_json(&query),
+        crate::vonage::verify::query_as_compact_json(&query),
         r#"{"zeta":"2","alpha":"1 +/","mid":"c"}"#
     );
 }

@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use super::record::{AlertRecord, CallState, Confirmation, TimelineEntry, timeline_field};
-use crate::events::VoiceEvent;
+use crate::vonage::events::VoiceEvent;
 
 /// The digit that confirms an alert.
 pub const CONFIRM_DIGIT: &str = "1";

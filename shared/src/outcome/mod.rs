@@ -7,7 +7,6 @@
 //!   table;
 //! - [`publish`]: the [`EventPublisher`] port and [`Publisher`], which publishes each change of
 //!   state within the webhook's budget; [`eventbridge`]: the publisher on EventBridge;
-//! - [`status`]: alert-status, reading a record back by alert id or call uuid.
 
 pub mod dynamodb;
 pub mod eventbridge;
@@ -15,12 +14,11 @@ pub mod machine;
 pub mod placed;
 pub mod publish;
 pub mod record;
-pub mod status;
 pub mod store;
 
 use std::time::Duration;
 
-use crate::config::{self, ConfigError, Settings};
+use crate::settings::{self, ConfigError, Settings};
 
 pub use eventbridge::EventBridgePublisher;
 pub use machine::{Applied, CallEvent, StateChange, apply};
@@ -58,7 +56,7 @@ impl Default for OutcomeConfig {
 
 impl OutcomeConfig {
     pub fn from_settings(settings: &impl Settings) -> Result<Self, ConfigError> {
-        let days = config::parsed_or(settings, ALERT_RETENTION_DAYS, 30u64)?;
+        let days = settings::parsed_or(settings, ALERT_RETENTION_DAYS, 30u64)?;
         if !(1..=3650).contains(&days) {
             return Err(ConfigError::Invalid {
                 name: ALERT_RETENTION_DAYS,

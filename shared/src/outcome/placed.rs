@@ -7,7 +7,7 @@ use super::record::{AlertRecord, AskedMessage, NewAlert};
 use super::store::AlertStore;
 use crate::alert::{AlertError, AlertRequest, AlertSent, Message};
 use crate::deadline::Budget;
-use crate::logging::capped;
+use crate::observe::logging::capped;
 use crate::webhook::Clock;
 
 /// Where send-alert records the alerts it places.

@@ -13,7 +13,7 @@ use serde::Serialize;
 use super::machine::StateChange;
 use super::record::{AlertRecord, AskedMessage, CallState, Confirmation};
 use crate::deadline::Budget;
-use crate::logging::capped;
+use crate::observe::logging::capped;
 
 /// The EventBridge `source` of every event this project publishes.
 pub const EVENT_SOURCE: &str = "vonage-voice-lambda.alerts";
@@ -187,7 +187,7 @@ impl Publisher {
             }
         }
         let failures = self.failed.fetch_add(1, Ordering::Relaxed) + 1;
-        crate::metrics::count(crate::metrics::names::EVENTBRIDGE_FAILURE);
+        crate::observe::metrics::count(crate::observe::metrics::names::EVENTBRIDGE_FAILURE);
         tracing::error!(
             alert_id = %capped(&event.alert_id),
             state = event.state.as_str(),

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::logging::capped_to;
+use crate::observe::logging::capped_to;
 
 /// The most events a record keeps. Past it the oldest entry goes and `timeline_dropped` counts
 /// it: a call that loops on `input` or retries its webhooks cannot grow an item without bound

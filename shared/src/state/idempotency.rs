@@ -20,7 +20,7 @@ use serde_json::Value;
 use super::StateError;
 
 /// The key an operation is deduplicated by. The caller derives it (for send-alert:
-/// `crate::alert_idempotency::alert_key`); the store only prefixes it.
+/// `crate::alert::place::alert_key`); the store only prefixes it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct IdempotencyKey(String);
 

@@ -63,8 +63,8 @@ use std::time::Duration;
 use aws_lc_rs::digest;
 use serde_json::Value;
 
-use crate::config::{self, ConfigError, Settings};
-use crate::events::VoiceEvent;
+use crate::settings::{self, ConfigError, Settings};
+use crate::vonage::events::VoiceEvent;
 
 pub use dynamodb::DynamoDbStore;
 pub use idempotency::{Claim, IdempotencyKey, IdempotencyStore};
@@ -88,7 +88,7 @@ pub struct StateConfig {
 
 impl StateConfig {
     pub fn from_settings(settings: &impl Settings) -> Result<Self, ConfigError> {
-        let timeout_ms = config::parsed_or(
+        let timeout_ms = settings::parsed_or(
             settings,
             STATE_TIMEOUT_MS,
             u64::try_from(DEFAULT_STATE_TIMEOUT.as_millis()).unwrap_or(1000),
@@ -100,7 +100,7 @@ impl StateConfig {
             });
         }
         Ok(Self {
-            table_name: config::required(settings, STATE_TABLE_NAME)?,
+            table_name: settings::required(settings, STATE_TABLE_NAME)?,
             timeout: Duration::from_millis(timeout_ms),
         })
     }

@@ -8,7 +8,7 @@ use crate::state::{
     Delivery, DeliveryId, DuplicateKey, LayeredReplayStore, MemoryReplayStore, ReplayCheck,
     ReplayStore, SharedCheck, StateError, StoredAnswer,
 };
-use crate::verify::VonageClaims;
+use crate::vonage::verify::VonageClaims;
 
 /// The deliveries one webhook function has seen: its own, and through the shared store, every
 /// instance's.

@@ -4,25 +4,24 @@
 //! values and the HTTP mapping lives in one place.
 
 mod answer;
-mod clock;
+
 mod deliveries;
 mod event;
-mod settings;
 
 use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use crate::clock::{Clock, ManualClock, SystemClock};
+pub use crate::settings::webhook::*;
 pub use answer::{AnswerHandler, NOTIFY_STEP};
-pub use clock::{Clock, ManualClock, SystemClock};
 pub use deliveries::Deliveries;
 pub use event::{EventHandler, Outcomes};
-pub use settings::*;
 
 use crate::deadline::DEADLINE_MARGIN;
-use crate::ncco::Ncco;
 use crate::secrets::{SecretStore, SecretVersions, WebhookSecretCache, WebhookSecretError};
-use crate::verify::{
+use crate::vonage::ncco::Ncco;
+use crate::vonage::verify::{
     CandidateSecrets, Rejection, VerificationPolicy, Verified, WebhookRequest, verify,
 };
 

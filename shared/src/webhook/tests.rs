@@ -4,10 +4,10 @@ use serde_json::json;
 
 use super::*;
 use crate::secrets::{InMemorySecretStore, WebhookSecret};
-use crate::sign::WebhookSigner;
 use crate::state::{
     Delivery, DuplicateKey, KeyKind, MemoryReplayStore, ReplayStore, StateError, StoredAnswer,
 };
+use crate::vonage::sign::WebhookSigner;
 
 const SECRET_ID: &str = "vonage/webhook";
 const SECRET: &str = "current-signature-secret-0123456789";

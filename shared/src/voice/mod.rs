@@ -17,7 +17,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Serialize, Serializer};
 
 use crate::deadline::{Budget, DeadlineExceeded};
-use crate::ncco::Ncco;
+use crate::vonage::ncco::Ncco;
 
 /// Vonage's global API host; regional hosts (e.g. `https://api-eu-3.vonage.com`) work the same.
 pub const DEFAULT_API_BASE_URL: &str = "https://api.nexmo.com";
@@ -757,7 +757,7 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::ncco::{Action, Talk};
+    use crate::vonage::ncco::{Action, Talk};
     use aws_lc_rs::encoding::AsDer;
     use aws_lc_rs::signature::KeyPair;
     use base64::Engine;

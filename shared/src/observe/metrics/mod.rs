@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use metrics_cloudwatch_embedded::Collector;
 
-use crate::config::{Settings, optional};
+use crate::settings::{Settings, optional};
 use names::*;
 
 static COLLECTOR: OnceLock<&'static Collector> = OnceLock::new();
@@ -76,7 +76,7 @@ pub fn flush_to(writer: &mut dyn std::io::Write) {
 
 /// The invocation's correlation ids ride on its metric lines as properties (not dimensions), so
 /// a metric line joins its log lines too.
-pub fn correlate(correlation: &crate::logging::Correlation) {
+pub fn correlate(correlation: &crate::observe::logging::Correlation) {
     let Some(collector) = COLLECTOR.get() else {
         return;
     };

@@ -6,7 +6,7 @@ use aws_lc_rs::digest;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 
-use crate::verify::{VONAGE_ISSUER, query_as_compact_json};
+use crate::vonage::verify::{VONAGE_ISSUER, query_as_compact_json};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignError {

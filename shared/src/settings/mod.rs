@@ -1,6 +1,8 @@
 //! Settings read once at cold start from the environment. Every error names the variable, so a
 //! bad deployment fails at init with a message that says what to fix.
 
+pub mod webhook;
+
 use std::str::FromStr;
 use std::time::Duration;
 

@@ -22,9 +22,9 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::alert::{AlertError, AlertRequest, AlertSent, InvalidInput, response_payload};
-use crate::config::{self, ConfigError, Settings};
 use crate::deadline::Budget;
-use crate::logging::capped;
+use crate::observe::logging::capped;
+use crate::settings::{self, ConfigError, Settings};
 use crate::state::{Claim, IdempotencyKey, IdempotencyStore, sha256_hex};
 use crate::webhook::Clock;
 
@@ -47,7 +47,8 @@ pub struct AlertIdempotencyConfig {
 
 impl AlertIdempotencyConfig {
     pub fn from_settings(settings: &impl Settings) -> Result<Self, ConfigError> {
-        let dedup_window = config::seconds_or(settings, ALERT_DEDUP_SECONDS, DEFAULT_ALERT_DEDUP)?;
+        let dedup_window =
+            settings::seconds_or(settings, ALERT_DEDUP_SECONDS, DEFAULT_ALERT_DEDUP)?;
         if dedup_window.is_zero() {
             return Err(ConfigError::Invalid {
                 name: ALERT_DEDUP_SECONDS,
@@ -56,7 +57,7 @@ impl AlertIdempotencyConfig {
         }
         Ok(Self {
             dedup_window,
-            require: config::flag_or(settings, ALERT_REQUIRE_IDEMPOTENCY, false)?,
+            require: settings::flag_or(settings, ALERT_REQUIRE_IDEMPOTENCY, false)?,
         })
     }
 }
@@ -164,7 +165,7 @@ where
         Ok(derived) => derived,
         Err(invalid) => {
             let error = AlertError::InvalidInput(invalid);
-            crate::metrics::count(crate::metrics::names::ALERT_FAILED);
+            crate::observe::metrics::count(crate::observe::metrics::names::ALERT_FAILED);
             tracing::error!(error = error.kind(), detail = %error, "alert not placed");
             return error.to_json();
         }
@@ -188,7 +189,7 @@ where
     match claim {
         Ok(Claim::Began) => {}
         Ok(Claim::Completed(mut stored)) => {
-            crate::metrics::count(crate::metrics::names::ALERT_DUPLICATE);
+            crate::observe::metrics::count(crate::observe::metrics::names::ALERT_DUPLICATE);
             tracing::info!(
                 duplicate = true,
                 key = %capped(key.key.as_str()),
@@ -215,7 +216,7 @@ where
             });
         }
         Err(error) if config.require => {
-            crate::metrics::count(crate::metrics::names::ALERT_FAILED);
+            crate::observe::metrics::count(crate::observe::metrics::names::ALERT_FAILED);
             tracing::error!(error = error.kind(), detail = %error, "idempotency store unavailable: alert refused");
             return json!({
                 "error": "idempotency_unavailable",

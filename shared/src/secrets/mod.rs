@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::verify::{CandidateSecrets, SecretError, SignatureSecret};
+use crate::vonage::verify::{CandidateSecrets, SecretError, SignatureSecret};
 
 /// Secrets Manager's staging labels for the secret in force and the one before it.
 pub const CURRENT: &str = "AWSCURRENT";
@@ -583,7 +583,7 @@ impl SecretStore for SecretsManagerStore {
             .version_stage(version_stage)
             .send()
             .await;
-        crate::metrics::secret_read(started.elapsed());
+        crate::observe::metrics::secret_read(started.elapsed());
         match response {
             Ok(output) => match output.secret_string {
                 Some(value) => Ok(Some(value)),

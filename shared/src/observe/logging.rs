@@ -97,17 +97,17 @@ pub fn record_call_uuid(call_uuid: Option<&str>) {
     if let Some(call_uuid) = call_uuid {
         let call_uuid = capped(call_uuid);
         tracing::Span::current().record("call_uuid", call_uuid.as_str());
-        crate::metrics::correlate_call(call_uuid);
+        crate::observe::metrics::correlate_call(call_uuid);
     }
 }
 
 /// Runs one invocation inside its [`Correlation::span`], its metric lines carrying the same
-/// ids, and then flushes its metrics (`crate::metrics::flush`).
+/// ids, and then flushes its metrics (`crate::observe::metrics::flush`).
 pub async fn observed<F: Future>(correlation: Correlation, invocation: F) -> F::Output {
     use tracing::Instrument as _;
-    crate::metrics::correlate(&correlation);
+    crate::observe::metrics::correlate(&correlation);
     let output = invocation.instrument(correlation.span()).await;
-    crate::metrics::flush();
+    crate::observe::metrics::flush();
     output
 }
 

@@ -8,20 +8,23 @@
 //! function error: an asynchronous invocation that ends in a function error is retried by Lambda,
 //! and retrying an unknown outcome could ring the phone twice.
 
+pub mod place;
+pub mod status;
+
 use std::time::Duration;
 
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::config::{self, ConfigError, Settings};
 use crate::deadline::{Budget, DeadlineExceeded};
-use crate::logging;
-use crate::ncco::{self, Action, Input, Ncco, NccoError, Talk};
+use crate::observe::logging;
 use crate::secrets::{CURRENT, SecretStore};
+use crate::settings::{self, ConfigError, Settings};
 use crate::voice::{
     ApplicationJwtSigner, CallerId, CreateCallRequest, CredentialsError, DEFAULT_API_BASE_URL,
     PhoneNumber, VoiceApi, VoiceApiError, VoiceClientConfig,
 };
+use crate::vonage::ncco::{self, Action, Input, Ncco, NccoError, Talk};
 
 pub const APPLICATION_SECRET_ID_SETTING: &str = "VONAGE_APPLICATION_SECRET_ID";
 pub const API_BASE_URL_SETTING: &str = "VONAGE_API_BASE_URL";
@@ -68,10 +71,10 @@ pub struct AlertConfig {
 
 impl AlertConfig {
     pub fn from_settings(settings: &impl Settings) -> Result<Self, ConfigError> {
-        let application_secret_id = config::required(settings, APPLICATION_SECRET_ID_SETTING)?;
-        let base_url = config::url(settings, API_BASE_URL_SETTING)?
+        let application_secret_id = settings::required(settings, APPLICATION_SECRET_ID_SETTING)?;
+        let base_url = settings::url(settings, API_BASE_URL_SETTING)?
             .unwrap_or_else(|| DEFAULT_API_BASE_URL.to_owned());
-        let caller_id = match config::optional(settings, FROM_NUMBER_SETTING) {
+        let caller_id = match settings::optional(settings, FROM_NUMBER_SETTING) {
             None => CallerId::RandomLinkedNumber,
             Some(number) => CallerId::Number(PhoneNumber::parse(&number).map_err(|error| {
                 ConfigError::Invalid {
@@ -80,10 +83,11 @@ impl AlertConfig {
                 }
             })?),
         };
-        let event_url = config::url(settings, EVENT_URL_SETTING)?.ok_or(ConfigError::Missing {
-            name: EVENT_URL_SETTING,
-        })?;
-        let language = config::optional(settings, LANGUAGE_SETTING)
+        let event_url =
+            settings::url(settings, EVENT_URL_SETTING)?.ok_or(ConfigError::Missing {
+                name: EVENT_URL_SETTING,
+            })?;
+        let language = settings::optional(settings, LANGUAGE_SETTING)
             .unwrap_or_else(|| DEFAULT_LANGUAGE.to_owned());
         if !is_language_tag(&language) {
             return Err(ConfigError::Invalid {
@@ -92,7 +96,7 @@ impl AlertConfig {
             });
         }
         let secret_cache =
-            config::seconds_or(settings, SECRET_CACHE_SETTING, DEFAULT_SECRET_CACHE)?;
+            settings::seconds_or(settings, SECRET_CACHE_SETTING, DEFAULT_SECRET_CACHE)?;
         Ok(Self {
             application_secret_id,
             caller_id,
@@ -473,9 +477,9 @@ pub async fn handle_alert(
         // Vonage refused our token: the key may have been rotated, so read it afresh next time.
         secrets.forget(&config.application_secret_id);
     }
-    crate::metrics::alert_attempted(&outcome);
+    crate::observe::metrics::alert_attempted(&outcome);
     if let Ok(sent) = &outcome {
-        crate::logging::record_call_uuid(Some(&sent.call_uuid));
+        crate::observe::logging::record_call_uuid(Some(&sent.call_uuid));
     }
     match &outcome {
         Ok(sent) => tracing::info!(

@@ -6,10 +6,10 @@
 
 use serde_json::{Value, json};
 
-use super::record::{AlertRecord, Confirmation};
-use super::store::{AlertStore, Versioned};
 use crate::deadline::{Budget, DeadlineExceeded};
-use crate::logging::capped;
+use crate::observe::logging::capped;
+use crate::outcome::record::{AlertRecord, Confirmation};
+use crate::outcome::store::{AlertStore, Versioned};
 use crate::state::StateError;
 
 /// The longest id either field may hold (an alert id is at most 128 characters).

@@ -137,7 +137,7 @@ fn the_bearer_scheme_is_case_insensitive_and_whitespace_tolerated() {
 
 #[test]
 fn tokens_signed_by_our_own_signer_are_accepted() {
-    let signer = crate::sign::WebhookSigner::new(SECRET, "a1b2c3d", None).unwrap();
+    let signer = crate::vonage::sign::WebhookSigner::new(SECRET, "a1b2c3d", None).unwrap();
     let jwt = signer.sign_body(BODY, NOW, "jti-1").unwrap();
     assert!(check(&bearer(&jwt), BODY).is_ok());
 }

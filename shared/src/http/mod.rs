@@ -26,7 +26,7 @@ use serde::Deserialize as _;
 use serde_json::Value;
 
 use crate::deadline::Budget;
-use crate::verify::Rejection;
+use crate::vonage::verify::Rejection;
 use crate::webhook::{AnswerHandler, Clock, EventHandler, IncomingWebhook, Outcome, SystemClock};
 
 /// The request and response types of [`run`]'s handlers, so callers need no `lambda_http` of
@@ -106,10 +106,12 @@ where
         let handler = Arc::clone(&handler);
         async move {
             let (payload, context) = event.into_parts();
-            let correlation = crate::logging::Correlation::of(&context, Some(&payload));
-            let reply =
-                crate::logging::observed(correlation, respond(limits, payload, context, handler))
-                    .await;
+            let correlation = crate::observe::logging::Correlation::of(&context, Some(&payload));
+            let reply = crate::observe::logging::observed(
+                correlation,
+                respond(limits, payload, context, handler),
+            )
+            .await;
             Ok::<_, lambda_http::Error>(reply)
         }
     }))
@@ -131,7 +133,7 @@ where
     let (lambda_request, mut original) = match lambda_request_from_event(event, limits) {
         Ok(parts) => parts,
         Err(refusal) => {
-            crate::metrics::rejected(refusal.reason());
+            crate::observe::metrics::rejected(refusal.reason());
             tracing::warn!(
                 outcome = "rejected",
                 verified = false,

@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
-use crate::config::{self, ConfigError, Settings};
-use crate::ncco::{Action, Ncco, Talk};
 use crate::secrets::SecretCacheSettings;
-use crate::verify::{BodyHashMode, VerificationPolicy};
+use crate::settings::{self, ConfigError, Settings};
+use crate::vonage::ncco::{Action, Ncco, Talk};
+use crate::vonage::verify::{BodyHashMode, VerificationPolicy};
 
 pub const WEBHOOK_SECRET_ID: &str = "VONAGE_WEBHOOK_SECRET_ID";
 pub const SECRET_CACHE_SECONDS: &str = "SECRET_CACHE_SECONDS";
@@ -53,7 +53,7 @@ impl WebhookConfig {
         let defaults = SecretCacheSettings::default();
         let policy_defaults = VerificationPolicy::default();
         let max_age =
-            config::seconds_or(settings, WEBHOOK_MAX_AGE_SECONDS, policy_defaults.max_age)?;
+            settings::seconds_or(settings, WEBHOOK_MAX_AGE_SECONDS, policy_defaults.max_age)?;
         if max_age.is_zero() {
             return Err(ConfigError::Invalid {
                 name: WEBHOOK_MAX_AGE_SECONDS,
@@ -61,8 +61,8 @@ impl WebhookConfig {
             });
         }
         let max_body_bytes =
-            config::parsed_or(settings, WEBHOOK_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES)?;
-        let response_budget = config::millis_or(
+            settings::parsed_or(settings, WEBHOOK_MAX_BODY_BYTES, DEFAULT_MAX_BODY_BYTES)?;
+        let response_budget = settings::millis_or(
             settings,
             WEBHOOK_RESPONSE_BUDGET_MS,
             DEFAULT_RESPONSE_BUDGET,
@@ -74,15 +74,15 @@ impl WebhookConfig {
             });
         }
         Ok(Self {
-            secret_id: config::required(settings, WEBHOOK_SECRET_ID)?,
+            secret_id: settings::required(settings, WEBHOOK_SECRET_ID)?,
             secret_cache: SecretCacheSettings {
-                ttl: config::seconds_or(settings, SECRET_CACHE_SECONDS, defaults.ttl)?,
-                refresh_min_interval: config::seconds_or(
+                ttl: settings::seconds_or(settings, SECRET_CACHE_SECONDS, defaults.ttl)?,
+                refresh_min_interval: settings::seconds_or(
                     settings,
                     SECRET_REFRESH_MIN_INTERVAL_SECONDS,
                     defaults.refresh_min_interval,
                 )?,
-                failure_backoff: config::seconds_or(
+                failure_backoff: settings::seconds_or(
                     settings,
                     SECRET_RETRY_BACKOFF_SECONDS,
                     defaults.failure_backoff,
@@ -92,7 +92,7 @@ impl WebhookConfig {
             response_budget,
             policy: VerificationPolicy {
                 max_age,
-                max_clock_ahead: config::seconds_or(
+                max_clock_ahead: settings::seconds_or(
                     settings,
                     WEBHOOK_MAX_CLOCK_AHEAD_SECONDS,
                     policy_defaults.max_clock_ahead,
@@ -120,7 +120,7 @@ impl WebhookConfig {
 }
 
 fn body_hash_mode(settings: &impl Settings) -> Result<BodyHashMode, ConfigError> {
-    match config::optional(settings, PAYLOAD_HASH_MODE)
+    match settings::optional(settings, PAYLOAD_HASH_MODE)
         .map(|mode| mode.to_ascii_lowercase())
         .as_deref()
     {
@@ -145,7 +145,7 @@ impl EventConfig {
     pub fn from_settings(settings: &impl Settings) -> Result<Self, ConfigError> {
         Ok(Self {
             webhook: WebhookConfig::from_settings(settings)?,
-            unsigned_statuses: config::list(settings, UNSIGNED_EVENT_STATUSES)
+            unsigned_statuses: settings::list(settings, UNSIGNED_EVENT_STATUSES)
                 .into_iter()
                 .map(|status| status.to_ascii_lowercase())
                 .collect(),
@@ -167,9 +167,9 @@ pub struct AnswerConfig {
 
 impl AnswerConfig {
     pub fn from_settings(settings: &impl Settings) -> Result<Self, ConfigError> {
-        let text = config::optional(settings, ANSWER_GREETING)
+        let text = settings::optional(settings, ANSWER_GREETING)
             .unwrap_or_else(|| DEFAULT_GREETING.to_owned());
-        let language = config::optional(settings, ANSWER_LANGUAGE)
+        let language = settings::optional(settings, ANSWER_LANGUAGE)
             .unwrap_or_else(|| DEFAULT_LANGUAGE.to_owned());
         if !looks_like_language_tag(&language) {
             return Err(ConfigError::Invalid {
@@ -188,9 +188,9 @@ impl AnswerConfig {
             })?;
         Ok(Self {
             webhook: WebhookConfig::from_settings(settings)?,
-            allow_unsigned: config::flag_or(settings, ANSWER_ALLOW_UNSIGNED, true)?,
+            allow_unsigned: settings::flag_or(settings, ANSWER_ALLOW_UNSIGNED, true)?,
             greeting,
-            event_url: config::url(settings, EVENT_URL)?,
+            event_url: settings::url(settings, EVENT_URL)?,
         })
     }
 }
@@ -230,7 +230,7 @@ impl WebhookConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ncco::Action;
+    use crate::vonage::ncco::Action;
 
     #[test]
     fn defaults_apply_when_only_the_secret_id_is_set() {

@@ -6,8 +6,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::ncco::{Action, Ncco, Talk};
 use crate::outcome::machine::CONFIRM_DIGIT;
+use crate::vonage::ncco::{Action, Ncco, Talk};
 
 /// What a callee who pressed 1 hears.
 pub const CONFIRMED_REPLY: &str = "Thank you. Your confirmation is recorded. Goodbye.";
