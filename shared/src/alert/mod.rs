@@ -819,7 +819,7 @@ mod tests {
     fn application_secret() -> InMemorySecretStore {
         InMemorySecretStore::new().with_secret(
             "vonage/app",
-            json!({"application_id": "app-1", "private_key": crate::voice::tests::test_key_pair().0,
+            json!({"application_id": "app-1", "private_key": crate::voice::test_keys::test_key_pair().0,
                    "api_key": "k", "api_secret": "s"})
             .to_string(),
         )
