@@ -2,27 +2,74 @@
 //! callbacks on? The Developer Preview drops `signed_callbacks` whenever someone edits the
 //! application in the Dashboard, and nothing else would tell us.
 //!
-//! Each run logs what it found and counts it through `vonage_voice_lambda::observe::metrics` (EMF, like
+//! Each run logs what it found and counts it through [`crate::observe::metrics`] (EMF, like
 //! every function), so an alarm can fire on `DriftFound` or `DriftCheckFailed`. With
 //! `DRIFT_AUTO_REPAIR=true` it also puts the application back, exactly as the CLI's `activate`.
-//! The decisions live in `vonage_voice_lambda::applications`; this crate reads settings and the
-//! secret, and reports.
+//! The drift-check function only wires this module to the runtime.
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
-use vonage_voice_lambda::applications::{
-    ApplicationApiAccess, ApplicationsError, DEFAULT_API_BASE_URL, DriftReport,
-    HttpApplicationsApi, Repair, WebhookTargets, WithinBudget, check_drift,
-};
-use vonage_voice_lambda::deadline::{Budget, DeadlineExceeded};
-use vonage_voice_lambda::observe::metrics;
-use vonage_voice_lambda::observe::metrics::names::{
+use super::*;
+use crate::deadline::{Budget, DeadlineExceeded};
+use crate::observe::metrics;
+use crate::observe::metrics::names::{
     DRIFT_CHECK_FAILED, DRIFT_FOUND, DRIFT_REPAIR_FAILED, DRIFT_REPAIRED, SIGNED_CALLBACKS_OFF,
     WEBHOOK_MISMATCHES,
 };
-use vonage_voice_lambda::secrets::{CURRENT, SecretStore};
-use vonage_voice_lambda::settings::{self, ConfigError, Settings};
+use crate::secrets::{CURRENT, SecretStore};
+use crate::settings::{self, ConfigError, Settings};
+use serde_json::{Value, json};
+
+/// What the scheduled drift check found and did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DriftReport {
+    /// The application as it was found.
+    pub found: ApplicationStatus,
+    pub repair: Repair,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Repair {
+    /// Nothing had drifted.
+    NotNeeded,
+    /// Something had drifted and automatic repair is off.
+    Disabled,
+    /// The application was put back and a fresh GET confirmed it.
+    Applied { changes: Vec<FieldChange> },
+    /// Repair was tried and did not succeed.
+    Failed { problem: String },
+}
+
+/// Reads the application and, when it has drifted and `auto_repair` is on, puts it back the way
+/// `activate` would. Only a failure to read the application is an error: a failed repair is part
+/// of the report, so the drift itself is still logged and counted.
+pub async fn check_drift(
+    api: &dyn ApplicationsApi,
+    application_id: &str,
+    targets: &WebhookTargets,
+    auto_repair: bool,
+) -> Result<DriftReport, ApplicationsError> {
+    let current = api.get_application(application_id).await?;
+    let found = ApplicationStatus::evaluate(&current, targets);
+    let repair = if found.is_healthy() {
+        Repair::NotNeeded
+    } else if !auto_repair {
+        Repair::Disabled
+    } else {
+        let applied = match plan_activation(&current, targets) {
+            Ok(plan) => apply(api, application_id, plan, targets).await,
+            Err(error) => Err(error.into()),
+        };
+        match applied {
+            Ok(ActivationOutcome::Applied { changes, .. }) => Repair::Applied { changes },
+            Ok(_) => Repair::NotNeeded,
+            Err(error) => Repair::Failed {
+                problem: error.to_string(),
+            },
+        }
+    };
+    Ok(DriftReport { found, repair })
+}
 
 /// Each Applications API request gets this long; the function's timeout is 30 s.
 const API_TIMEOUT: Duration = Duration::from_secs(10);
@@ -127,7 +174,7 @@ pub async fn run_check(
     })
 }
 
-/// The metric values of one run, by name (see `vonage_voice_lambda::observe::metrics::names`).
+/// The metric values of one run, by name (see `crate::observe::metrics::names`).
 pub fn metric_values(outcome: &Result<DriftCheckRun, DriftCheckError>) -> Vec<(&'static str, u64)> {
     match outcome {
         Ok(run) => {
@@ -243,133 +290,4 @@ pub fn log_outcome(outcome: &Result<DriftCheckRun, DriftCheckError>) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use vonage_voice_lambda::applications::{ApplicationStatus, FieldChange};
-
-    fn settings_with<'a>(
-        extra: &[(&'a str, &'a str)],
-    ) -> std::collections::HashMap<String, String> {
-        [("VONAGE_APPLICATION_SECRET_ID", "arn:secret:app")]
-            .iter()
-            .chain(extra)
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
-    }
-
-    #[test]
-    fn settings_have_safe_defaults_and_name_the_bad_variable() {
-        let config = DriftCheckConfig::from_settings(&settings_with(&[])).unwrap();
-        assert_eq!(config.api_base_url, DEFAULT_API_BASE_URL);
-        assert_eq!(config.targets, WebhookTargets::default());
-        assert!(!config.auto_repair, "repair is opt-in");
-
-        let config = DriftCheckConfig::from_settings(&settings_with(&[
-            (
-                "EXPECTED_ANSWER_URL",
-                "https://x.execute-api.eu-west-1.amazonaws.com/answer",
-            ),
-            (
-                "EXPECTED_EVENT_URL",
-                "https://x.execute-api.eu-west-1.amazonaws.com/event/",
-            ),
-            ("DRIFT_AUTO_REPAIR", "true"),
-            ("VONAGE_API_BASE_URL", "https://api-eu-3.vonage.com"),
-        ]))
-        .unwrap();
-        assert!(config.auto_repair);
-        assert_eq!(config.api_base_url, "https://api-eu-3.vonage.com");
-        assert_eq!(
-            config.targets.event_url.as_deref(),
-            Some("https://x.execute-api.eu-west-1.amazonaws.com/event")
-        );
-
-        assert_eq!(
-            DriftCheckConfig::from_settings(&std::collections::HashMap::<String, String>::new()),
-            Err(ConfigError::Missing {
-                name: "VONAGE_APPLICATION_SECRET_ID"
-            })
-        );
-        for (name, value) in [
-            ("DRIFT_AUTO_REPAIR", "sometimes"),
-            ("EXPECTED_ANSWER_URL", "x.example.com/answer"),
-        ] {
-            let error =
-                DriftCheckConfig::from_settings(&settings_with(&[(name, value)])).unwrap_err();
-            assert!(error.to_string().contains(name), "{error}");
-        }
-    }
-
-    fn run_with(application: Value, repair: Repair) -> Result<DriftCheckRun, DriftCheckError> {
-        let targets = WebhookTargets {
-            answer_url: Some("https://x/answer".into()),
-            event_url: None,
-            fallback_answer_url: None,
-        };
-        Ok(DriftCheckRun {
-            application_id: "app-1".into(),
-            report: DriftReport {
-                found: ApplicationStatus::evaluate(&application, &targets),
-                repair,
-            },
-        })
-    }
-
-    /// One run's metric values as a JSON object, by name.
-    fn values(outcome: &Result<DriftCheckRun, DriftCheckError>) -> Value {
-        Value::Object(
-            metric_values(outcome)
-                .into_iter()
-                .map(|(name, value)| (name.to_owned(), json!(value)))
-                .collect(),
-        )
-    }
-
-    #[test]
-    fn the_metrics_count_drift_and_repairs() {
-        let dropped = json!({"capabilities": {"voice": {"webhooks": {"answer_url": {"address": "https://elsewhere/answer"}}}}});
-        let outcome = run_with(dropped, Repair::Disabled);
-        let document = values(&outcome);
-        assert_eq!(document["DriftFound"], 1);
-        assert_eq!(document["SignedCallbacksOff"], 1);
-        assert_eq!(document["WebhookMismatches"], 1);
-        assert_eq!(document["DriftRepaired"], 0);
-        assert_eq!(document["DriftCheckFailed"], 0);
-
-        let healthy = json!({"capabilities": {"voice": {"signed_callbacks": "true", "webhooks": {"answer_url": {"address": "https://x/answer"}}}}});
-        let document = values(&run_with(healthy, Repair::NotNeeded));
-        assert_eq!(document["SignedCallbacksOff"], 0);
-        assert_eq!(document["WebhookMismatches"], 0);
-        assert_eq!(document["DriftFound"], 0);
-
-        let repaired = Repair::Applied {
-            changes: vec![FieldChange {
-                path: "capabilities.voice.signed_callbacks".into(),
-                before: None,
-                after: json!(true),
-            }],
-        };
-        let outcome = run_with(json!({"capabilities": {"voice": {}}}), repaired);
-        let document = values(&outcome);
-        assert_eq!(document["DriftRepaired"], 1);
-        assert_eq!(
-            document["SignedCallbacksOff"], 1,
-            "what was found is still counted"
-        );
-        let summary = summary(outcome.as_ref().unwrap());
-        assert_eq!(summary["repair"], "applied");
-        assert_eq!(
-            summary["changes"][0],
-            "capabilities.voice.signed_callbacks: (absent) -> true"
-        );
-    }
-
-    #[test]
-    fn a_failed_check_is_a_metric_too() {
-        let error = DriftCheckError::from(ApplicationsError::BadCredentials);
-        assert_eq!(error.kind(), "bad_credentials");
-        let document = values(&Err(error));
-        assert_eq!(document["DriftCheckFailed"], 1);
-        assert!(document.get("SignedCallbacksOff").is_none());
-    }
-}
+mod tests;
