@@ -8,7 +8,6 @@
 
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::fmt;
 use std::time::Duration;
 
 use aws_lc_rs::{digest, hmac};
@@ -22,7 +21,10 @@ use subtle::ConstantTimeEq;
 
 mod claims;
 
+mod secrets;
+
 use claims::{ClaimValue, CompactJws, RawClaims};
+pub use secrets::{CandidateSecrets, SecretError, SignatureSecret};
 
 /// Tokens larger than this are refused before any decoding. Genuine Vonage tokens are about 400
 /// bytes; the cap keeps a hostile header from costing us base64 and JSON work.
@@ -30,80 +32,6 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 
 /// Vonage's `iss` claim on every signed webhook.
 pub const VONAGE_ISSUER: &str = "Vonage";
-
-/// One candidate signature secret, with a label that logs may show (never the secret itself).
-///
-/// The HMAC key is set up once here, not per request: `jsonwebtoken::decode` would rebuild it
-/// from the raw bytes on every call, which costs about as much as hashing a small body.
-///
-/// Labels are usually static (the staging labels), so reporting which secret matched copies
-/// nothing.
-#[derive(Clone)]
-pub struct SignatureSecret {
-    label: Cow<'static, str>,
-    key: hmac::Key,
-}
-
-impl SignatureSecret {
-    /// Refuses an empty secret: an empty HMAC key would make every forged token trivially valid.
-    pub fn new(label: impl Into<Cow<'static, str>>, secret: &str) -> Result<Self, SecretError> {
-        let label = label.into();
-        if secret.is_empty() {
-            return Err(SecretError::Empty {
-                label: label.into_owned(),
-            });
-        }
-        // Vonage uses the signature secret as raw UTF-8 bytes, not base64.
-        let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
-        Ok(Self { label, key })
-    }
-
-    pub fn label(&self) -> &str {
-        &self.label
-    }
-}
-
-impl fmt::Debug for SignatureSecret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SignatureSecret")
-            .field("label", &self.label)
-            .field("key", &"<redacted>")
-            .finish()
-    }
-}
-
-/// The secrets to try, in order: during a rotation the new one first, the previous one after it.
-#[derive(Clone, Debug)]
-pub struct CandidateSecrets(Vec<SignatureSecret>);
-
-impl CandidateSecrets {
-    pub fn new(secrets: Vec<SignatureSecret>) -> Result<Self, SecretError> {
-        if secrets.is_empty() {
-            return Err(SecretError::NoneGiven);
-        }
-        Ok(Self(secrets))
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &SignatureSecret> {
-        self.0.iter()
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum SecretError {
-    #[error("the signature secret `{label}` is empty")]
-    Empty { label: String },
-    #[error("no signature secret was given")]
-    NoneGiven,
-}
 
 /// How `payload_hash` is matched against the body.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
