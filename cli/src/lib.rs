@@ -309,11 +309,10 @@ fn print(out: &mut dyn Write, text: std::fmt::Arguments<'_>) -> Result<(), CliEr
     writeln!(out, "{text}").map_err(|error| CliError::Unreachable(format!("stdout: {error}")))
 }
 
+/// The real clock's Unix seconds.
 fn now_unix_seconds() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or_default()
+    use vonage_voice_lambda::clock::Clock as _;
+    vonage_voice_lambda::clock::SystemClock.unix_seconds()
 }
 
 /// A value given on the command line or in the environment, trimmed; blank counts as absent.

@@ -12,7 +12,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
-use vonage_voice_lambda::webhook::{Clock as _, SystemClock};
+use vonage_voice_lambda::clock::{Clock as _, SystemClock};
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};

@@ -22,14 +22,15 @@ use integration_tests::runtime_api::{
 use integration_tests::spawner::Spawner;
 use integration_tests::{MotoServer, repo_root};
 use serde_json::{Value, json};
+use vonage_voice_lambda::clock::{Clock as _, SystemClock};
 use vonage_voice_lambda::observe::logging::capped;
 use vonage_voice_lambda::observe::metrics::names::{self, *};
 use vonage_voice_lambda::secrets::WebhookSecret;
 use vonage_voice_lambda::state::STATE_TABLE_NAME;
 use vonage_voice_lambda::vonage::sign::WebhookSigner;
 use vonage_voice_lambda::webhook::{
-    Clock as _, SECRET_RETRY_BACKOFF_SECONDS, SystemClock, UNSIGNED_EVENT_STATUSES,
-    WEBHOOK_MAX_BODY_BYTES, WEBHOOK_SECRET_ID,
+    SECRET_RETRY_BACKOFF_SECONDS, UNSIGNED_EVENT_STATUSES, WEBHOOK_MAX_BODY_BYTES,
+    WEBHOOK_SECRET_ID,
 };
 
 /// The process helper (`bench-lambda spawner`), built by cargo with this suite.

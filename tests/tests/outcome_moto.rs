@@ -12,6 +12,7 @@ use integration_tests::event_tap::EventTap;
 use integration_tests::{MotoServer, create_state_table, free_port, moto_loader};
 use serde_json::Value;
 use vonage_voice_lambda::aws;
+use vonage_voice_lambda::clock::{Clock, SystemClock};
 use vonage_voice_lambda::http::status_for;
 use vonage_voice_lambda::outcome::{
     AlertRecord, AlertStore, AskedMessage, CallEvent, CallState, Confirmation,
@@ -22,8 +23,7 @@ use vonage_voice_lambda::secrets::{InMemorySecretStore, WebhookSecret};
 use vonage_voice_lambda::state::{DynamoDbStore, StateConfig, StateError};
 use vonage_voice_lambda::vonage::sign::WebhookSigner;
 use vonage_voice_lambda::webhook::{
-    Clock, EventConfig, EventHandler, IncomingWebhook, Outcome, Outcomes, SystemClock,
-    WebhookConfig,
+    EventConfig, EventHandler, IncomingWebhook, Outcome, Outcomes, WebhookConfig,
 };
 
 const TABLE: &str = "vonage-state";

@@ -10,7 +10,7 @@
 
 use std::io::Write;
 use std::process::{Command, Stdio};
-use vonage_voice_lambda::webhook::{Clock as _, SystemClock};
+use vonage_voice_lambda::clock::{Clock as _, SystemClock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

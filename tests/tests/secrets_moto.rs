@@ -13,6 +13,7 @@ use aws_sdk_secretsmanager::primitives::Blob;
 use integration_tests::fault_proxy::FaultProxy;
 use integration_tests::{MotoServer, repo_root};
 use serde_json::{Value, json};
+use vonage_voice_lambda::clock::{Clock, ManualClock, SystemClock};
 use vonage_voice_lambda::http::{
     HttpRequest, RequestLimits, incoming_webhook, request_from_event, serve_answer, serve_event,
 };
@@ -22,8 +23,8 @@ use vonage_voice_lambda::secrets::{
 use vonage_voice_lambda::state::MemoryReplayStore;
 use vonage_voice_lambda::vonage::sign::WebhookSigner;
 use vonage_voice_lambda::webhook::{
-    AnswerConfig, AnswerHandler, Clock, EventConfig, EventHandler, ManualClock,
-    SignedWebhookVerifier, SystemClock, VerificationFailure, WebhookConfig,
+    AnswerConfig, AnswerHandler, EventConfig, EventHandler, SignedWebhookVerifier,
+    VerificationFailure, WebhookConfig,
 };
 
 const SECRET_ID: &str = "vonage/webhook";

@@ -23,13 +23,13 @@ use integration_tests::runtime_api::{
 use integration_tests::spawner::Spawner;
 use integration_tests::{MotoServer, free_port, moto_loader, repo_root};
 use serde_json::{Value, json};
+use vonage_voice_lambda::clock::{Clock as _, SystemClock};
 use vonage_voice_lambda::secrets::WebhookSecret;
 use vonage_voice_lambda::state::dynamodb::{EXPIRES_AT_ATTRIBUTE, KEY_ATTRIBUTE};
 use vonage_voice_lambda::state::{DeliveryId, DuplicateKey, STATE_TABLE_NAME, STATE_TIMEOUT_MS};
 use vonage_voice_lambda::vonage::sign::WebhookSigner;
 use vonage_voice_lambda::webhook::{
-    ANSWER_GREETING, Clock as _, SystemClock, WEBHOOK_MAX_AGE_SECONDS, WEBHOOK_RESPONSE_BUDGET_MS,
-    WEBHOOK_SECRET_ID,
+    ANSWER_GREETING, WEBHOOK_MAX_AGE_SECONDS, WEBHOOK_RESPONSE_BUDGET_MS, WEBHOOK_SECRET_ID,
 };
 
 /// The process helper (`bench-lambda spawner`), built by cargo with this suite.

@@ -11,11 +11,11 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
 use vonage_voice_lambda::alert::status::handle_status;
 use vonage_voice_lambda::aws;
+use vonage_voice_lambda::clock::{Clock, SystemClock};
 use vonage_voice_lambda::deadline::Budget;
 use vonage_voice_lambda::observe::{logging, metrics};
 use vonage_voice_lambda::settings::Environment;
 use vonage_voice_lambda::state::StateConfig;
-use vonage_voice_lambda::webhook::{Clock, SystemClock};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

@@ -9,11 +9,11 @@ use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
+use vonage_voice_lambda::clock::{Clock, SystemClock};
 use vonage_voice_lambda::deadline::Budget;
 use vonage_voice_lambda::observe::{logging, metrics};
 use vonage_voice_lambda::secrets::SecretsManagerStore;
 use vonage_voice_lambda::settings::Environment;
-use vonage_voice_lambda::webhook::{Clock, SystemClock};
 
 use vonage_voice_lambda::applications::drift::{
     DriftCheckConfig, log_outcome, record_metrics, run_check, summary,

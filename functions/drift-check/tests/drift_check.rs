@@ -13,8 +13,8 @@ use vonage_voice_lambda::secrets::InMemorySecretStore;
 use vonage_voice_lambda::applications::drift::{
     DriftCheckConfig, DriftCheckError, DriftCheckRun, metric_values, run_check, summary,
 };
+use vonage_voice_lambda::clock::SystemClock;
 use vonage_voice_lambda::deadline::Budget;
-use vonage_voice_lambda::webhook::SystemClock;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -15,6 +15,7 @@ use serde_json::Value;
 use vonage_voice_lambda::alert::place::{AlertIdempotencyConfig, Invocation, handle_alert_once};
 use vonage_voice_lambda::alert::{AlertConfig, handle_alert};
 use vonage_voice_lambda::aws;
+use vonage_voice_lambda::clock::{Clock, SystemClock};
 use vonage_voice_lambda::deadline::Budget;
 use vonage_voice_lambda::observe::{logging, metrics};
 use vonage_voice_lambda::outcome::{AlertRecording, OutcomeConfig};
@@ -22,7 +23,6 @@ use vonage_voice_lambda::secrets::{CURRENT, CachedSecretStore, SecretStore};
 use vonage_voice_lambda::settings::Environment;
 use vonage_voice_lambda::state::StateConfig;
 use vonage_voice_lambda::voice::HttpVoiceApi;
-use vonage_voice_lambda::webhook::{Clock, SystemClock};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

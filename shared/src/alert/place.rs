@@ -22,11 +22,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::alert::{AlertError, AlertRequest, AlertSent, InvalidInput, response_payload};
+use crate::clock::Clock;
 use crate::deadline::Budget;
 use crate::observe::logging::capped;
 use crate::settings::{self, ConfigError, Settings};
 use crate::state::{Claim, IdempotencyKey, IdempotencyStore, sha256_hex};
-use crate::webhook::Clock;
 
 pub const ALERT_DEDUP_SECONDS: &str = "ALERT_DEDUP_SECONDS";
 pub const ALERT_REQUIRE_IDEMPOTENCY: &str = "ALERT_REQUIRE_IDEMPOTENCY";

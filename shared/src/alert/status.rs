@@ -60,8 +60,8 @@ mod deadline_tests {
     use std::time::Duration;
 
     use super::*;
+    use crate::clock::ManualClock;
     use crate::outcome::store::MemoryAlertStore;
-    use crate::webhook::ManualClock;
 
     #[tokio::test]
     async fn no_time_left_is_a_typed_error_not_a_hang() {
@@ -185,10 +185,10 @@ pub async fn handle_status(input: &Value, store: &dyn AlertStore, budget: &Budge
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::ManualClock;
     use crate::outcome::machine::CallEvent;
     use crate::outcome::record::sample_record;
     use crate::outcome::store::{MemoryAlertStore, record_event};
-    use crate::webhook::ManualClock;
 
     #[tokio::test]
     async fn an_alert_is_read_by_either_id_and_an_unknown_one_is_a_typed_error() {

@@ -28,9 +28,10 @@ mod raw_event;
 
 use raw_event::*;
 
+use crate::clock::{Clock, SystemClock};
 use crate::deadline::Budget;
 use crate::vonage::verify::Rejection;
-use crate::webhook::{AnswerHandler, Clock, EventHandler, IncomingWebhook, Outcome, SystemClock};
+use crate::webhook::{AnswerHandler, EventHandler, IncomingWebhook, Outcome};
 
 /// The request and response types of [`run`]'s handlers, so callers need no `lambda_http` of
 /// their own.

@@ -6,9 +6,9 @@ use super::OutcomeConfig;
 use super::record::{AlertRecord, AskedMessage, NewAlert};
 use super::store::AlertStore;
 use crate::alert::{AlertError, AlertRequest, AlertSent, Message};
+use crate::clock::Clock;
 use crate::deadline::Budget;
 use crate::observe::logging::capped;
-use crate::webhook::Clock;
 
 /// Where send-alert records the alerts it places.
 #[derive(Clone, Copy)]
@@ -88,9 +88,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::clock::ManualClock;
     use crate::outcome::record::{CallState, Confirmation};
     use crate::outcome::store::MemoryAlertStore;
-    use crate::webhook::ManualClock;
 
     #[tokio::test]
     async fn a_placed_call_is_recorded_with_what_was_asked_and_a_masked_number() {

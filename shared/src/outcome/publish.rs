@@ -274,8 +274,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::clock::Clock;
     use crate::outcome::record::sample_record;
-    use crate::webhook::Clock;
 
     /// Reads tokio's (paused) time, so that a budget runs out as the test's time passes.
     struct TokioClock;

@@ -1,12 +1,12 @@
 //! The application's credentials and the RS256 application JWT the Voice API wants.
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 
 use super::*;
+use crate::clock::{Clock, SystemClock};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CredentialsError {
@@ -134,15 +134,13 @@ impl ApplicationJwtSigner {
 
     /// A fresh token: the current time and a random `jti`.
     pub fn sign_now(&self) -> Result<ApplicationJwt, CredentialsError> {
-        self.sign(unix_now(), &uuid::Uuid::new_v4().to_string())
+        self.sign(unix_now(&SystemClock), &uuid::Uuid::new_v4().to_string())
     }
 }
 
-pub(super) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|elapsed| elapsed.as_secs())
-        .unwrap_or(0)
-}
-
 // ---------------------------------------------------------------------------------------------
+
+/// The clock's Unix seconds as a JWT's `iat` (0 before the epoch).
+pub(super) fn unix_now(clock: &dyn Clock) -> u64 {
+    u64::try_from(clock.unix_seconds()).unwrap_or(0)
+}

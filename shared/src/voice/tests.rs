@@ -145,7 +145,7 @@ fn each_fresh_token_has_its_own_jti_and_the_current_time() {
     let first = decode(signer.sign_now().unwrap().expose(), &test_key_pair().1).claims;
     let second = decode(signer.sign_now().unwrap().expose(), &test_key_pair().1).claims;
     assert_ne!(first.jti, second.jti);
-    assert!(first.iat.abs_diff(unix_now()) <= 5);
+    assert!(first.iat.abs_diff(unix_now(&crate::clock::SystemClock)) <= 5);
 }
 
 #[test]
@@ -350,7 +350,7 @@ fn outcome_unknown_says_so_with_status_and_body() {
 
 #[test]
 fn each_attempt_gets_its_timeout_or_the_time_left_and_none_starts_with_too_little() {
-    use crate::webhook::ManualClock;
+    use crate::clock::ManualClock;
     let clock = std::sync::Arc::new(ManualClock::at(1_800_000_000));
     let config = VoiceClientConfig::new("https://api.nexmo.com");
     let budget = Budget::lasting(Duration::from_secs(25), clock.clone());
@@ -377,7 +377,7 @@ fn each_attempt_gets_its_timeout_or_the_time_left_and_none_starts_with_too_littl
 
 #[test]
 fn a_retry_starts_only_when_its_wait_and_whole_attempt_fit() {
-    use crate::webhook::ManualClock;
+    use crate::clock::ManualClock;
     let clock = std::sync::Arc::new(ManualClock::at(1_800_000_000));
     let config = VoiceClientConfig::new("https://api.nexmo.com");
     let budget = Budget::lasting(Duration::from_secs(29), clock.clone());

@@ -12,7 +12,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-pub use crate::clock::{Clock, ManualClock, SystemClock};
+use crate::clock::Clock;
 pub use crate::settings::webhook::*;
 pub use answer::{AnswerHandler, NOTIFY_STEP};
 pub use deliveries::Deliveries;

@@ -7,12 +7,13 @@ use std::sync::Arc;
 
 use lambda_http::Request;
 use serde_json::Value;
+use vonage_voice_lambda::clock::ManualClock;
 use vonage_voice_lambda::http::{RequestLimits, request_from_event};
 use vonage_voice_lambda::secrets::{InMemorySecretStore, WebhookSecret};
 use vonage_voice_lambda::settings::Settings;
 use vonage_voice_lambda::state::MemoryReplayStore;
 use vonage_voice_lambda::webhook::{
-    AnswerConfig, AnswerHandler, EventConfig, EventHandler, ManualClock, WEBHOOK_SECRET_ID,
+    AnswerConfig, AnswerHandler, EventConfig, EventHandler, WEBHOOK_SECRET_ID,
 };
 
 /// The values `tests/fixtures/apigw/README.md` says the fixtures were signed with.

@@ -2,9 +2,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::*;
+use crate::clock::ManualClock;
 use crate::state::{MemoryIdempotencyStore, StateError};
 use crate::voice::VoiceApiError;
-use crate::webhook::ManualClock;
 
 const NOW: i64 = 1_800_000_000;
 const DEADLINE_MS: u64 = (NOW as u64 + 30) * 1000 + 500;

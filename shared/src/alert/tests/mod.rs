@@ -1,9 +1,9 @@
 mod request;
 
 use super::*;
+use crate::clock::{ManualClock, SystemClock};
 use crate::secrets::InMemorySecretStore;
 use crate::voice::{CreateCallRequest, CreateCallResponse};
-use crate::webhook::{ManualClock, SystemClock};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 

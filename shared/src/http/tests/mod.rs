@@ -1,8 +1,8 @@
 use serde_json::json;
 
 use super::*;
+use crate::clock::Clock;
 use crate::vonage::ncco::{Action, Ncco, Talk};
-use crate::webhook::Clock;
 
 fn talk(text: &str) -> Ncco {
     Ncco::new(vec![Action::Talk(Talk::new(text))]).unwrap()

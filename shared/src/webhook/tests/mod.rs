@@ -3,6 +3,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::*;
+use crate::clock::ManualClock;
 use crate::secrets::{InMemorySecretStore, WebhookSecret};
 use crate::state::{
     Delivery, DuplicateKey, KeyKind, MemoryReplayStore, ReplayStore, StateError, StoredAnswer,

@@ -13,11 +13,12 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::util::SubscriberInitExt;
+use vonage_voice_lambda::clock::SystemClock;
 use vonage_voice_lambda::http;
 use vonage_voice_lambda::secrets::{InMemorySecretStore, WebhookSecret};
 use vonage_voice_lambda::state::MemoryReplayStore;
 use vonage_voice_lambda::vonage::sign::WebhookSigner;
-use vonage_voice_lambda::webhook::{EventConfig, EventHandler, SystemClock};
+use vonage_voice_lambda::webhook::{EventConfig, EventHandler};
 
 use crate::stack::signed_answered_event;
 use crate::stats::{Summary, monotonic_ns};

@@ -16,11 +16,12 @@ use serde_json::Value;
 use tracing::Instrument as _;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::util::SubscriberInitExt;
+use vonage_voice_lambda::clock::SystemClock;
 use vonage_voice_lambda::observe::logging::Correlation;
 use vonage_voice_lambda::secrets::{InMemorySecretStore, WebhookSecret};
 use vonage_voice_lambda::state::MemoryReplayStore;
 use vonage_voice_lambda::vonage::sign::WebhookSigner;
-use vonage_voice_lambda::webhook::{EventConfig, EventHandler, SystemClock};
+use vonage_voice_lambda::webhook::{EventConfig, EventHandler};
 use vonage_voice_lambda::{http, observe::metrics};
 
 use crate::stack::signed_answered_event;

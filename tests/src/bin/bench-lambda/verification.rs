@@ -17,11 +17,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
+use vonage_voice_lambda::clock::{Clock as _, SystemClock};
 use vonage_voice_lambda::vonage::sign::WebhookSigner;
 use vonage_voice_lambda::vonage::verify::{
     CandidateSecrets, SignatureSecret, VerificationPolicy, WebhookRequest, bearer_token, verify,
 };
-use vonage_voice_lambda::webhook::{Clock as _, SystemClock};
 
 use crate::stats::{Summary, monotonic_ns};
 use crate::{Plan, allocations, previous_verifier};
