@@ -15,9 +15,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use vonage_voice_lambda::applications::{
-    ActivationError, ApplicationsError, DEFAULT_API_BASE_URL, PlanError,
-};
+use vonage_voice_lambda::applications::{ActivationError, ApplicationsError, PlanError};
+use vonage_voice_lambda::settings::DEFAULT_API_BASE_URL;
 
 mod alert_status;
 mod application;

@@ -11,8 +11,8 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use vonage_voice_lambda::clock::{Clock as _, SystemClock};
-use vonage_voice_lambda::state::STATE_TABLE_NAME;
-use vonage_voice_lambda::webhook::WEBHOOK_SECRET_ID as WEBHOOK_SECRET_SETTING;
+use vonage_voice_lambda::settings::STATE_TABLE_NAME;
+use vonage_voice_lambda::settings::WEBHOOK_SECRET_ID as WEBHOOK_SECRET_SETTING;
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};

@@ -26,12 +26,12 @@ use vonage_voice_lambda::clock::{Clock as _, SystemClock};
 use vonage_voice_lambda::observe::logging::capped;
 use vonage_voice_lambda::observe::metrics::names::{self, *};
 use vonage_voice_lambda::secrets::WebhookSecret;
-use vonage_voice_lambda::state::STATE_TABLE_NAME;
-use vonage_voice_lambda::vonage::sign::WebhookSigner;
-use vonage_voice_lambda::webhook::{
+use vonage_voice_lambda::settings::STATE_TABLE_NAME;
+use vonage_voice_lambda::settings::{
     SECRET_RETRY_BACKOFF_SECONDS, UNSIGNED_EVENT_STATUSES, WEBHOOK_MAX_BODY_BYTES,
     WEBHOOK_SECRET_ID,
 };
+use vonage_voice_lambda::vonage::sign::WebhookSigner;
 
 /// The process helper (`bench-lambda spawner`), built by cargo with this suite.
 const HELPER: &str = env!("CARGO_BIN_EXE_bench-lambda");

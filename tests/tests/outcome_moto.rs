@@ -20,11 +20,10 @@ use vonage_voice_lambda::outcome::{
     record_event,
 };
 use vonage_voice_lambda::secrets::{InMemorySecretStore, WebhookSecret};
+use vonage_voice_lambda::settings::webhook::{EventConfig, WebhookConfig};
 use vonage_voice_lambda::state::{DynamoDbStore, StateConfig, StateError};
 use vonage_voice_lambda::vonage::sign::WebhookSigner;
-use vonage_voice_lambda::webhook::{
-    EventConfig, EventHandler, IncomingWebhook, Outcome, Outcomes, WebhookConfig,
-};
+use vonage_voice_lambda::webhook::{EventHandler, IncomingWebhook, Outcome, Outcomes};
 
 const TABLE: &str = "vonage-state";
 const SECRET_ID: &str = "vonage/webhook";

@@ -20,11 +20,11 @@ use vonage_voice_lambda::http::{
 use vonage_voice_lambda::secrets::{
     CURRENT, PREVIOUS, SecretStore, SecretStoreError, SecretsManagerStore, WebhookSecret,
 };
+use vonage_voice_lambda::settings::webhook::{AnswerConfig, EventConfig, WebhookConfig};
 use vonage_voice_lambda::state::MemoryReplayStore;
 use vonage_voice_lambda::vonage::sign::WebhookSigner;
 use vonage_voice_lambda::webhook::{
-    AnswerConfig, AnswerHandler, EventConfig, EventHandler, SignedWebhookVerifier,
-    VerificationFailure, WebhookConfig,
+    AnswerHandler, EventHandler, SignedWebhookVerifier, VerificationFailure,
 };
 
 const SECRET_ID: &str = "vonage/webhook";

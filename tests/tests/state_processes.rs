@@ -25,12 +25,13 @@ use integration_tests::{MotoServer, free_port, moto_loader, repo_root};
 use serde_json::{Value, json};
 use vonage_voice_lambda::clock::{Clock as _, SystemClock};
 use vonage_voice_lambda::secrets::WebhookSecret;
-use vonage_voice_lambda::state::dynamodb::{EXPIRES_AT_ATTRIBUTE, KEY_ATTRIBUTE};
-use vonage_voice_lambda::state::{DeliveryId, DuplicateKey, STATE_TABLE_NAME, STATE_TIMEOUT_MS};
-use vonage_voice_lambda::vonage::sign::WebhookSigner;
-use vonage_voice_lambda::webhook::{
+use vonage_voice_lambda::settings::{
     ANSWER_GREETING, WEBHOOK_MAX_AGE_SECONDS, WEBHOOK_RESPONSE_BUDGET_MS, WEBHOOK_SECRET_ID,
 };
+use vonage_voice_lambda::settings::{STATE_TABLE_NAME, STATE_TIMEOUT_MS};
+use vonage_voice_lambda::state::dynamodb::{EXPIRES_AT_ATTRIBUTE, KEY_ATTRIBUTE};
+use vonage_voice_lambda::state::{DeliveryId, DuplicateKey};
+use vonage_voice_lambda::vonage::sign::WebhookSigner;
 
 /// The process helper (`bench-lambda spawner`), built by cargo with this suite.
 const HELPER: &str = env!("CARGO_BIN_EXE_bench-lambda");

@@ -13,12 +13,12 @@ use std::process::Command;
 
 use integration_tests::repo_root;
 use serde_json::{Map, Value, json};
-use vonage_voice_lambda::alert::place::{ALERT_DEDUP_SECONDS, ALERT_REQUIRE_IDEMPOTENCY};
 use vonage_voice_lambda::observe::metrics::names;
-use vonage_voice_lambda::outcome::ALERT_RETENTION_DAYS;
+use vonage_voice_lambda::settings;
+use vonage_voice_lambda::settings::ALERT_RETENTION_DAYS;
+use vonage_voice_lambda::settings::{ALERT_DEDUP_SECONDS, ALERT_REQUIRE_IDEMPOTENCY};
+use vonage_voice_lambda::settings::{STATE_TABLE_NAME, STATE_TIMEOUT_MS};
 use vonage_voice_lambda::state::dynamodb::{EXPIRES_AT_ATTRIBUTE, KEY_ATTRIBUTE};
-use vonage_voice_lambda::state::{STATE_TABLE_NAME, STATE_TIMEOUT_MS};
-use vonage_voice_lambda::webhook;
 
 const WEBHOOK_SECRET_VARIABLE: &str = "VONAGE_WEBHOOK_SECRET_ID";
 const APPLICATION_SECRET_VARIABLE: &str = "VONAGE_APPLICATION_SECRET_ID";
@@ -37,9 +37,9 @@ const AGREED_SETTINGS: &[&str] = &[
     "WEBHOOK_MAX_CLOCK_AHEAD_SECONDS",
     "PAYLOAD_HASH_MODE",
     "UNSIGNED_EVENT_STATUSES",
-    webhook::WEBHOOK_MAX_BODY_BYTES,
-    webhook::WEBHOOK_RESPONSE_BUDGET_MS,
-    webhook::SECRET_RETRY_BACKOFF_SECONDS,
+    settings::WEBHOOK_MAX_BODY_BYTES,
+    settings::WEBHOOK_RESPONSE_BUDGET_MS,
+    settings::SECRET_RETRY_BACKOFF_SECONDS,
     "ANSWER_ALLOW_UNSIGNED",
     "ANSWER_GREETING",
     "ANSWER_LANGUAGE",
@@ -71,9 +71,9 @@ fn required_settings(binary: &str) -> &'static [&'static str] {
             "ANSWER_ALLOW_UNSIGNED",
             "ANSWER_GREETING",
             "ANSWER_LANGUAGE",
-            webhook::WEBHOOK_MAX_BODY_BYTES,
-            webhook::WEBHOOK_RESPONSE_BUDGET_MS,
-            webhook::SECRET_RETRY_BACKOFF_SECONDS,
+            settings::WEBHOOK_MAX_BODY_BYTES,
+            settings::WEBHOOK_RESPONSE_BUDGET_MS,
+            settings::SECRET_RETRY_BACKOFF_SECONDS,
             STATE_TABLE_NAME,
             STATE_TIMEOUT_MS,
         ],
@@ -85,9 +85,9 @@ fn required_settings(binary: &str) -> &'static [&'static str] {
             "WEBHOOK_MAX_CLOCK_AHEAD_SECONDS",
             "PAYLOAD_HASH_MODE",
             "UNSIGNED_EVENT_STATUSES",
-            webhook::WEBHOOK_MAX_BODY_BYTES,
-            webhook::WEBHOOK_RESPONSE_BUDGET_MS,
-            webhook::SECRET_RETRY_BACKOFF_SECONDS,
+            settings::WEBHOOK_MAX_BODY_BYTES,
+            settings::WEBHOOK_RESPONSE_BUDGET_MS,
+            settings::SECRET_RETRY_BACKOFF_SECONDS,
             STATE_TABLE_NAME,
             STATE_TIMEOUT_MS,
             ALERT_RETENTION_DAYS,
@@ -688,7 +688,7 @@ fn the_webhook_response_budget_fits_the_function_timeouts() {
     let default = parameter["Default"].as_u64().unwrap();
     assert_eq!(
         u128::from(default),
-        webhook::DEFAULT_RESPONSE_BUDGET.as_millis()
+        settings::DEFAULT_RESPONSE_BUDGET.as_millis()
     );
     for binary in ["answer", "event"] {
         let timeout_ms = function(&functions, binary).properties["Timeout"]
@@ -703,7 +703,7 @@ fn the_webhook_response_budget_fits_the_function_timeouts() {
     assert!(default < ANSWER_SOCKET_TIMEOUT_SECONDS * 1000);
     assert_eq!(
         template["Parameters"]["WebhookMaxBodyBytes"]["Default"].as_u64(),
-        u64::try_from(webhook::DEFAULT_MAX_BODY_BYTES).ok()
+        u64::try_from(settings::DEFAULT_MAX_BODY_BYTES).ok()
     );
 }
 

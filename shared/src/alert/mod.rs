@@ -14,6 +14,10 @@ pub mod status;
 
 pub use request::*;
 
+use crate::settings::{
+    ALERT_LANGUAGE, DEFAULT_API_BASE_URL, DEFAULT_SECRET_CACHE, EVENT_URL, SECRET_CACHE_SECONDS,
+    VONAGE_API_BASE_URL, VONAGE_APPLICATION_SECRET_ID, VONAGE_FROM_NUMBER,
+};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -23,18 +27,10 @@ use crate::deadline::{Budget, DeadlineExceeded};
 use crate::secrets::{CURRENT, SecretStore};
 use crate::settings::{self, ConfigError, Settings};
 use crate::voice::{
-    ApplicationJwtSigner, CallerId, CredentialsError, DEFAULT_API_BASE_URL, PhoneNumber, VoiceApi,
-    VoiceApiError, VoiceClientConfig,
+    ApplicationJwtSigner, CallerId, CredentialsError, PhoneNumber, VoiceApi, VoiceApiError,
+    VoiceClientConfig,
 };
 
-pub const APPLICATION_SECRET_ID_SETTING: &str = "VONAGE_APPLICATION_SECRET_ID";
-pub const API_BASE_URL_SETTING: &str = "VONAGE_API_BASE_URL";
-pub const FROM_NUMBER_SETTING: &str = "VONAGE_FROM_NUMBER";
-pub const EVENT_URL_SETTING: &str = "EVENT_URL";
-pub const LANGUAGE_SETTING: &str = "ALERT_LANGUAGE";
-pub const SECRET_CACHE_SETTING: &str = "SECRET_CACHE_SECONDS";
-/// How long a warm send-alert keeps the application secret before reading it again.
-pub const DEFAULT_SECRET_CACHE: Duration = Duration::from_secs(300);
 pub const DEFAULT_LANGUAGE: &str = "en-US";
 
 /// send-alert's settings, read once at cold start.
@@ -55,32 +51,30 @@ pub struct AlertConfig {
 
 impl AlertConfig {
     pub fn from_settings(settings: &impl Settings) -> Result<Self, ConfigError> {
-        let application_secret_id = settings::required(settings, APPLICATION_SECRET_ID_SETTING)?;
-        let base_url = settings::url(settings, API_BASE_URL_SETTING)?
+        let application_secret_id = settings::required(settings, VONAGE_APPLICATION_SECRET_ID)?;
+        let base_url = settings::url(settings, VONAGE_API_BASE_URL)?
             .unwrap_or_else(|| DEFAULT_API_BASE_URL.to_owned());
-        let caller_id = match settings::optional(settings, FROM_NUMBER_SETTING) {
+        let caller_id = match settings::optional(settings, VONAGE_FROM_NUMBER) {
             None => CallerId::RandomLinkedNumber,
             Some(number) => CallerId::Number(PhoneNumber::parse(&number).map_err(|error| {
                 ConfigError::Invalid {
-                    name: FROM_NUMBER_SETTING,
+                    name: VONAGE_FROM_NUMBER,
                     problem: error.to_string(),
                 }
             })?),
         };
         let event_url =
-            settings::url(settings, EVENT_URL_SETTING)?.ok_or(ConfigError::Missing {
-                name: EVENT_URL_SETTING,
-            })?;
-        let language = settings::optional(settings, LANGUAGE_SETTING)
+            settings::url(settings, EVENT_URL)?.ok_or(ConfigError::Missing { name: EVENT_URL })?;
+        let language = settings::optional(settings, ALERT_LANGUAGE)
             .unwrap_or_else(|| DEFAULT_LANGUAGE.to_owned());
-        if !is_language_tag(&language) {
+        if !settings::is_language_tag(&language) {
             return Err(ConfigError::Invalid {
-                name: LANGUAGE_SETTING,
+                name: ALERT_LANGUAGE,
                 problem: format!("expected a language tag such as en-US, got {language:?}"),
             });
         }
         let secret_cache =
-            settings::seconds_or(settings, SECRET_CACHE_SETTING, DEFAULT_SECRET_CACHE)?;
+            settings::seconds_or(settings, SECRET_CACHE_SECONDS, DEFAULT_SECRET_CACHE)?;
         Ok(Self {
             application_secret_id,
             caller_id,

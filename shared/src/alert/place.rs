@@ -17,6 +17,7 @@
 //!   `"idempotency": "unavailable"` (an alert beats a duplicate), unless
 //!   `ALERT_REQUIRE_IDEMPOTENCY=true`, which refuses with the retryable `idempotency_unavailable`.
 
+use crate::settings::{ALERT_DEDUP_SECONDS, ALERT_REQUIRE_IDEMPOTENCY, DEFAULT_ALERT_DEDUP};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -27,10 +28,6 @@ use crate::deadline::Budget;
 use crate::observe::logging::capped;
 use crate::settings::{self, ConfigError, Settings};
 use crate::state::{Claim, IdempotencyKey, IdempotencyStore, sha256_hex};
-
-pub const ALERT_DEDUP_SECONDS: &str = "ALERT_DEDUP_SECONDS";
-pub const ALERT_REQUIRE_IDEMPOTENCY: &str = "ALERT_REQUIRE_IDEMPOTENCY";
-pub const DEFAULT_ALERT_DEDUP: Duration = Duration::from_secs(300);
 
 /// The optional input field naming an alert.
 pub const ALERT_ID_FIELD: &str = "alert_id";

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::*;
 use crate::observe::logging;
+use crate::settings;
 use crate::voice::{CallerId, CreateCallRequest, PhoneNumber};
 use crate::vonage::ncco::{self, Action, Input, Ncco, NccoError, Talk};
 
@@ -106,7 +107,7 @@ impl AlertRequest {
         };
         let language = field("language")
             .map(|value| match value.as_str() {
-                Some(tag) if is_language_tag(tag) => Ok(tag.to_owned()),
+                Some(tag) if settings::is_language_tag(tag) => Ok(tag.to_owned()),
                 _ => Err(InvalidInput::new(
                     "language",
                     "must be a language tag such as en-US or de-DE",
@@ -181,14 +182,6 @@ fn checked_text(value: &Value) -> Result<String, InvalidInput> {
 }
 
 /// BCP-47 as Vonage uses it: a 2–3 letter language, then subtags such as a region ("en-US").
-pub(crate) fn is_language_tag(tag: &str) -> bool {
-    let mut parts = tag.split('-');
-    let language_ok = parts
-        .next()
-        .is_some_and(|p| (2..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()));
-    language_ok
-        && parts.all(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
-}
 
 /// The alert's NCCO: the message (a code digit by digit), repeated; with `confirm`, the message
 /// and a prompt can be interrupted by a key, and a one-digit DTMF input posts it to `event_url`.

@@ -17,7 +17,10 @@ use crate::observe::metrics::names::{
     WEBHOOK_MISMATCHES,
 };
 use crate::secrets::{CURRENT, SecretStore};
-use crate::settings::{self, ConfigError, Settings};
+use crate::settings::{
+    self, ConfigError, DEFAULT_API_BASE_URL, DRIFT_AUTO_REPAIR, EXPECTED_ANSWER_URL,
+    EXPECTED_EVENT_URL, Settings, VONAGE_API_BASE_URL, VONAGE_APPLICATION_SECRET_ID,
+};
 use serde_json::{Value, json};
 
 /// What the scheduled drift check found and did.
@@ -90,15 +93,15 @@ pub struct DriftCheckConfig {
 impl DriftCheckConfig {
     pub fn from_settings(settings: &impl Settings) -> Result<Self, ConfigError> {
         Ok(Self {
-            application_secret_id: settings::required(settings, "VONAGE_APPLICATION_SECRET_ID")?,
-            api_base_url: settings::url(settings, "VONAGE_API_BASE_URL")?
+            application_secret_id: settings::required(settings, VONAGE_APPLICATION_SECRET_ID)?,
+            api_base_url: settings::url(settings, VONAGE_API_BASE_URL)?
                 .unwrap_or_else(|| DEFAULT_API_BASE_URL.to_owned()),
             targets: WebhookTargets {
-                answer_url: settings::url(settings, "EXPECTED_ANSWER_URL")?,
-                event_url: settings::url(settings, "EXPECTED_EVENT_URL")?,
+                answer_url: settings::url(settings, EXPECTED_ANSWER_URL)?,
+                event_url: settings::url(settings, EXPECTED_EVENT_URL)?,
                 fallback_answer_url: None,
             },
-            auto_repair: settings::flag_or(settings, "DRIFT_AUTO_REPAIR", false)?,
+            auto_repair: settings::flag_or(settings, DRIFT_AUTO_REPAIR, false)?,
         })
     }
 }

@@ -25,9 +25,6 @@ pub use client::*;
 pub use contract::{Contract, ContractProblem};
 pub use status::*;
 
-/// Vonage's REST host; regional hosts work too.
-pub const DEFAULT_API_BASE_URL: &str = "https://api.nexmo.com";
-
 /// Error bodies are quoted in messages up to this many characters.
 const MAX_QUOTED_BODY_CHARS: usize = 1000;
 

@@ -12,6 +12,7 @@
 //! Base64 bodies (`isBase64Encoded: true`) are decoded by `lambda_http` into `Body::Binary`
 //! before any handler sees them, so hashes are taken over the bytes Vonage sent.
 
+use crate::settings::DEFAULT_MAX_BODY_BYTES;
 use std::convert::Infallible;
 use std::future::Future;
 use std::sync::{Arc, LazyLock};
@@ -63,7 +64,7 @@ pub struct RequestLimits {
 impl Default for RequestLimits {
     fn default() -> Self {
         Self {
-            max_body_bytes: crate::webhook::DEFAULT_MAX_BODY_BYTES,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod publish;
 pub mod record;
 pub mod store;
 
+use crate::settings::{ALERT_RETENTION_DAYS, DEFAULT_ALERT_RETENTION};
 use std::time::Duration;
 
 use crate::settings::{self, ConfigError, Settings};
@@ -28,10 +29,6 @@ pub use publish::{
 };
 pub use record::{AlertRecord, AskedMessage, CallState, Confirmation, NewAlert, TimelineEntry};
 pub use store::{AlertStore, MemoryAlertStore, Recorded, Replaced, Versioned, record_event};
-
-/// How long an alert record is kept after its last change, in days.
-pub const ALERT_RETENTION_DAYS: &str = "ALERT_RETENTION_DAYS";
-pub const DEFAULT_ALERT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// The alert records' settings (send-alert and the event function read them).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,7 +1,10 @@
 //! Settings read once at cold start from the environment. Every error names the variable, so a
 //! bad deployment fails at init with a message that says what to fix.
 
+mod names;
 pub mod webhook;
+
+pub use names::*;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -135,6 +138,19 @@ pub fn url(settings: &impl Settings, name: &'static str) -> Result<Option<String
         });
     }
     Ok(Some(value.trim_end_matches('/').to_owned()))
+}
+
+/// A BCP 47 language tag as Vonage's `talk` action takes it (`en-US`, `cmn-CN`): a primary
+/// language subtag of 2 or 3 letters, then subtags of 1 to 8 letters or digits. One-character
+/// subtags are allowed, as BCP 47 allows them for extensions and private use (`en-US-x-a`).
+pub fn is_language_tag(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let primary = parts.next().unwrap_or_default();
+    (2..=3).contains(&primary.len())
+        && primary.bytes().all(|b| b.is_ascii_alphabetic())
+        && parts.all(|part| {
+            (1..=8).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_alphanumeric())
+        })
 }
 
 #[cfg(test)]

@@ -1,37 +1,19 @@
 //! The answer and event functions' settings, read once at cold start. Each error names the
 //! environment variable to fix.
 
+use crate::settings::{
+    ANSWER_ALLOW_UNSIGNED, ANSWER_GREETING, ANSWER_LANGUAGE, DEFAULT_GREETING, DEFAULT_LANGUAGE,
+    DEFAULT_MAX_BODY_BYTES, DEFAULT_RESPONSE_BUDGET, EVENT_URL, PAYLOAD_HASH_MODE,
+    SECRET_CACHE_SECONDS, SECRET_REFRESH_MIN_INTERVAL_SECONDS, SECRET_RETRY_BACKOFF_SECONDS,
+    UNSIGNED_EVENT_STATUSES, WEBHOOK_MAX_AGE_SECONDS, WEBHOOK_MAX_BODY_BYTES,
+    WEBHOOK_MAX_CLOCK_AHEAD_SECONDS, WEBHOOK_RESPONSE_BUDGET_MS, WEBHOOK_SECRET_ID,
+};
 use std::time::Duration;
 
 use crate::secrets::SecretCacheSettings;
 use crate::settings::{self, ConfigError, Settings};
 use crate::vonage::ncco::{Action, Ncco, Talk};
 use crate::vonage::verify::{BodyHashMode, VerificationPolicy};
-
-pub const WEBHOOK_SECRET_ID: &str = "VONAGE_WEBHOOK_SECRET_ID";
-pub const SECRET_CACHE_SECONDS: &str = "SECRET_CACHE_SECONDS";
-pub const SECRET_REFRESH_MIN_INTERVAL_SECONDS: &str = "SECRET_REFRESH_MIN_INTERVAL_SECONDS";
-pub const WEBHOOK_MAX_AGE_SECONDS: &str = "WEBHOOK_MAX_AGE_SECONDS";
-pub const WEBHOOK_MAX_CLOCK_AHEAD_SECONDS: &str = "WEBHOOK_MAX_CLOCK_AHEAD_SECONDS";
-pub const PAYLOAD_HASH_MODE: &str = "PAYLOAD_HASH_MODE";
-pub const UNSIGNED_EVENT_STATUSES: &str = "UNSIGNED_EVENT_STATUSES";
-pub const ANSWER_ALLOW_UNSIGNED: &str = "ANSWER_ALLOW_UNSIGNED";
-pub const ANSWER_GREETING: &str = "ANSWER_GREETING";
-pub const ANSWER_LANGUAGE: &str = "ANSWER_LANGUAGE";
-pub const EVENT_URL: &str = "EVENT_URL";
-pub const WEBHOOK_MAX_BODY_BYTES: &str = "WEBHOOK_MAX_BODY_BYTES";
-pub const WEBHOOK_RESPONSE_BUDGET_MS: &str = "WEBHOOK_RESPONSE_BUDGET_MS";
-pub const SECRET_RETRY_BACKOFF_SECONDS: &str = "SECRET_RETRY_BACKOFF_SECONDS";
-
-/// Vonage's webhooks are a few KB; 64 KiB is ample and keeps a hostile body's parse cheap.
-pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
-/// Inside the answer function's 3 s timeout and Vonage's 5 s (answer) and 10 s (event) default
-/// socket timeouts; lower it when the application's socket timeout is lowered.
-pub const DEFAULT_RESPONSE_BUDGET: Duration = Duration::from_millis(2500);
-
-pub const DEFAULT_GREETING: &str =
-    "Hello. This call is answered by a signed webhook on AWS Lambda. Goodbye.";
-pub const DEFAULT_LANGUAGE: &str = "en-US";
 
 /// What both webhook functions need: where the secret is, how long to keep it, what a token
 /// must satisfy.
@@ -171,7 +153,7 @@ impl AnswerConfig {
             .unwrap_or_else(|| DEFAULT_GREETING.to_owned());
         let language = settings::optional(settings, ANSWER_LANGUAGE)
             .unwrap_or_else(|| DEFAULT_LANGUAGE.to_owned());
-        if !looks_like_language_tag(&language) {
+        if !settings::is_language_tag(&language) {
             return Err(ConfigError::Invalid {
                 name: ANSWER_LANGUAGE,
                 problem: format!("expected a BCP-47 tag such as en-US, got {language:?}"),
@@ -193,16 +175,6 @@ impl AnswerConfig {
             event_url: settings::url(settings, EVENT_URL)?,
         })
     }
-}
-
-fn looks_like_language_tag(tag: &str) -> bool {
-    let mut parts = tag.split('-');
-    let primary = parts.next().unwrap_or_default();
-    (2..=3).contains(&primary.len())
-        && primary.bytes().all(|b| b.is_ascii_alphabetic())
-        && parts.all(|part| {
-            (1..=8).contains(&part.len()) && part.bytes().all(|b| b.is_ascii_alphanumeric())
-        })
 }
 
 /// Used by tests that build a configuration by hand.

@@ -56,6 +56,7 @@ pub mod idempotency;
 pub mod layered;
 pub mod memory;
 
+use crate::settings::{DEFAULT_STATE_TIMEOUT, STATE_TABLE_NAME, STATE_TIMEOUT_MS};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -70,14 +71,6 @@ pub use dynamodb::DynamoDbStore;
 pub use idempotency::{Claim, IdempotencyKey, IdempotencyStore};
 pub use layered::{LayeredReplayStore, LocalReplayStore, ReplayCheck, SharedCheck};
 pub use memory::{MemoryIdempotencyStore, MemoryReplayStore};
-
-/// The DynamoDB table every function shares (answer, event, send-alert).
-pub const STATE_TABLE_NAME: &str = "STATE_TABLE_NAME";
-/// The most one state call may take, in milliseconds, retries included.
-pub const STATE_TIMEOUT_MS: &str = "STATE_TIMEOUT_MS";
-/// One second: Vonage's tightest socket timeout (the answer webhook's, at most 5 s, often less)
-/// must still cover the secret, the verification, this call and the answer.
-pub const DEFAULT_STATE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Where the shared state lives and how long a call to it may take.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -24,8 +24,6 @@ pub use retry::RetryPolicy;
 use crate::deadline::{Budget, DeadlineExceeded};
 use crate::vonage::ncco::Ncco;
 
-/// Vonage's global API host; regional hosts (e.g. `https://api-eu-3.vonage.com`) work the same.
-pub const DEFAULT_API_BASE_URL: &str = "https://api.nexmo.com";
 const CREATE_CALL_PATH: &str = "/v1/calls";
 
 /// Vonage accepts 30 s to 24 h. A token is used for one request straight away, so two minutes

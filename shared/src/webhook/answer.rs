@@ -5,11 +5,12 @@ use std::sync::Arc;
 use serde_json::Map;
 
 use super::{
-    AnswerConfig, Clock, Deliveries, IncomingWebhook, Outcome, SignedWebhookVerifier,
-    VerificationFailure,
+    Clock, Deliveries, IncomingWebhook, Outcome, SignedWebhookVerifier, VerificationFailure,
 };
 use crate::observe::logging::capped;
 use crate::secrets::SecretStore;
+use crate::settings::EVENT_URL;
+use crate::settings::webhook::AnswerConfig;
 use crate::state::{Delivery, DeliveryId, ReplayStore, StoredAnswer};
 use crate::vonage::events::{NOTIFY_MARKER, VoiceEvent};
 use crate::vonage::ncco::{Action, Ncco, Notify};
@@ -63,7 +64,7 @@ impl AnswerHandler {
         request_event_url: Option<&str>,
     ) -> Outcome {
         let (event_url, event_url_source) = match (&self.configured_event_url, request_event_url) {
-            (Some(configured), _) => (Some(configured.as_str()), "EVENT_URL"),
+            (Some(configured), _) => (Some(configured.as_str()), EVENT_URL),
             (None, Some(derived)) => (Some(derived), "request"),
             (None, None) => (None, "none"),
         };

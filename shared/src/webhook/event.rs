@@ -5,8 +5,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::{
-    Clock, Deliveries, EventConfig, IncomingWebhook, Outcome, SignedWebhookVerifier,
-    VerificationFailure, VerifiedWebhook,
+    Clock, Deliveries, IncomingWebhook, Outcome, SignedWebhookVerifier, VerificationFailure,
+    VerifiedWebhook,
 };
 use crate::deadline::Budget;
 use crate::observe::logging::capped;
@@ -14,6 +14,7 @@ use crate::outcome::{
     AlertChanged, AlertStore, CallEvent, OutcomeConfig, Publisher, Recorded, record_event,
 };
 use crate::secrets::SecretStore;
+use crate::settings::webhook::EventConfig;
 use crate::state::{Delivery, DeliveryId, ReplayStore, SharedCheck, StoredAnswer};
 use crate::vonage::events::VoiceEvent;
 use crate::vonage::verify::Rejection;

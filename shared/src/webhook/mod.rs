@@ -13,7 +13,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::clock::Clock;
-pub use crate::settings::webhook::*;
+use crate::settings::webhook::WebhookConfig;
+
 pub use answer::{AnswerHandler, NOTIFY_STEP};
 pub use deliveries::Deliveries;
 pub use event::{EventHandler, Outcomes};

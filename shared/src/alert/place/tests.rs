@@ -1,3 +1,4 @@
+use crate::settings::{ALERT_DEDUP_SECONDS, ALERT_REQUIRE_IDEMPOTENCY};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 

@@ -3,6 +3,10 @@ mod request;
 use super::*;
 use crate::clock::{ManualClock, SystemClock};
 use crate::secrets::InMemorySecretStore;
+use crate::settings::{
+    ALERT_LANGUAGE, DEFAULT_SECRET_CACHE, EVENT_URL, VONAGE_API_BASE_URL,
+    VONAGE_APPLICATION_SECRET_ID, VONAGE_FROM_NUMBER,
+};
 use crate::voice::{CreateCallRequest, CreateCallResponse};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -11,8 +15,8 @@ const EVENT: &str = "https://hooks.example.com/event";
 
 fn settings() -> HashMap<String, String> {
     HashMap::from([
-        (APPLICATION_SECRET_ID_SETTING.into(), "vonage/app".into()),
-        (EVENT_URL_SETTING.into(), EVENT.into()),
+        (VONAGE_APPLICATION_SECRET_ID.into(), "vonage/app".into()),
+        (EVENT_URL.into(), EVENT.into()),
     ])
 }
 
@@ -42,11 +46,11 @@ fn config_defaults_and_random_caller_id() {
 fn config_reads_every_setting() {
     let mut settings = settings();
     settings.insert(
-        API_BASE_URL_SETTING.into(),
+        VONAGE_API_BASE_URL.into(),
         "https://api-eu-3.vonage.com/".into(),
     );
-    settings.insert(FROM_NUMBER_SETTING.into(), "+44 7700 900001".into());
-    settings.insert(LANGUAGE_SETTING.into(), "en-GB".into());
+    settings.insert(VONAGE_FROM_NUMBER.into(), "+44 7700 900001".into());
+    settings.insert(ALERT_LANGUAGE.into(), "en-GB".into());
     let config = AlertConfig::from_settings(&settings).unwrap();
     assert_eq!(
         config.voice.create_call_url(),
@@ -62,12 +66,12 @@ fn config_reads_every_setting() {
 #[test]
 fn config_errors_name_the_variable() {
     let cases = [
-        (APPLICATION_SECRET_ID_SETTING, ""),
-        (EVENT_URL_SETTING, ""),
-        (EVENT_URL_SETTING, "hooks.example.com/event"),
-        (API_BASE_URL_SETTING, "api.nexmo.com"),
-        (FROM_NUMBER_SETTING, "VONAGE"),
-        (LANGUAGE_SETTING, "english please"),
+        (VONAGE_APPLICATION_SECRET_ID, ""),
+        (EVENT_URL, ""),
+        (EVENT_URL, "hooks.example.com/event"),
+        (VONAGE_API_BASE_URL, "api.nexmo.com"),
+        (VONAGE_FROM_NUMBER, "VONAGE"),
+        (ALERT_LANGUAGE, "english please"),
     ];
     for (name, value) in cases {
         let mut settings = settings();

@@ -1,3 +1,4 @@
+use crate::settings::DEFAULT_API_BASE_URL;
 use std::sync::Mutex;
 use std::time::Duration;
 

@@ -1,6 +1,8 @@
 //! Duplicates across instances: the replay store shared through DynamoDB and each instance's own memory.
 
 use super::*;
+use crate::settings::DEFAULT_RESPONSE_BUDGET;
+use crate::settings::webhook::{EventConfig, WebhookConfig};
 
 #[tokio::test]
 async fn an_event_accepted_by_one_instance_is_a_duplicate_at_another() {

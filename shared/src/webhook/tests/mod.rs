@@ -1,3 +1,4 @@
+use crate::settings::{ANSWER_ALLOW_UNSIGNED, ANSWER_GREETING, EVENT_URL, WEBHOOK_SECRET_ID};
 use std::time::Duration;
 
 use serde_json::json;
@@ -5,6 +6,7 @@ use serde_json::json;
 use super::*;
 use crate::clock::ManualClock;
 use crate::secrets::{InMemorySecretStore, WebhookSecret};
+use crate::settings::webhook::{AnswerConfig, EventConfig, WebhookConfig};
 use crate::state::{
     Delivery, DuplicateKey, KeyKind, MemoryReplayStore, ReplayStore, StateError, StoredAnswer,
 };

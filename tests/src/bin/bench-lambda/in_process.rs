@@ -16,9 +16,10 @@ use tracing_subscriber::util::SubscriberInitExt;
 use vonage_voice_lambda::clock::SystemClock;
 use vonage_voice_lambda::http;
 use vonage_voice_lambda::secrets::{InMemorySecretStore, WebhookSecret};
+use vonage_voice_lambda::settings::webhook::EventConfig;
 use vonage_voice_lambda::state::MemoryReplayStore;
 use vonage_voice_lambda::vonage::sign::WebhookSigner;
-use vonage_voice_lambda::webhook::{EventConfig, EventHandler};
+use vonage_voice_lambda::webhook::EventHandler;
 
 use crate::stack::signed_answered_event;
 use crate::stats::{Summary, monotonic_ns};

@@ -19,9 +19,10 @@ use tracing_subscriber::util::SubscriberInitExt;
 use vonage_voice_lambda::clock::SystemClock;
 use vonage_voice_lambda::observe::logging::Correlation;
 use vonage_voice_lambda::secrets::{InMemorySecretStore, WebhookSecret};
+use vonage_voice_lambda::settings::webhook::EventConfig;
 use vonage_voice_lambda::state::MemoryReplayStore;
 use vonage_voice_lambda::vonage::sign::WebhookSigner;
-use vonage_voice_lambda::webhook::{EventConfig, EventHandler};
+use vonage_voice_lambda::webhook::EventHandler;
 use vonage_voice_lambda::{http, observe::metrics};
 
 use crate::stack::signed_answered_event;
