@@ -4,7 +4,7 @@
 use std::io::Write;
 
 use serde_json::{Value, json};
-use vonage_voice_lambda::applications::error_chain;
+use vonage_voice_lambda::observe::error_chain;
 use vonage_voice_lambda::secrets::WebhookSecret;
 use vonage_voice_lambda::vonage::sign::WebhookSigner;
 

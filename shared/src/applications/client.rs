@@ -6,6 +6,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::*;
+use crate::observe::error_chain;
 
 /// The Applications API over HTTPS with `reqwest`.
 pub struct HttpApplicationsApi {
@@ -142,20 +143,4 @@ impl ApplicationsApi for HttpApplicationsApi {
             .await;
         self.application_from(sent, application_id).await
     }
-}
-
-/// A transport error with its causes ("error sending request … : tcp connect error: Connection
-/// refused"), which is what an operator needs to tell DNS from TLS from a refused port.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.contains(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }

@@ -8,6 +8,7 @@ use backon::Retryable;
 
 use super::*;
 use crate::deadline::{Budget, DeadlineExceeded};
+use crate::observe::error_chain;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct VoiceClientConfig {
@@ -342,16 +343,4 @@ pub(super) fn echoable_body(bytes: &[u8], token: &ApplicationJwt) -> String {
         echoed.push('…');
     }
     echoed
-}
-
-/// An error with its sources, e.g. "error sending request: client error (Connect): refused".
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
