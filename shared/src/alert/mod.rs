@@ -24,7 +24,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::deadline::{Budget, DeadlineExceeded};
-use crate::secrets::{CURRENT, SecretStore};
+use crate::secrets::{CURRENT, SecretStore, SecretStoreError};
 use crate::settings::{self, ConfigError, Settings};
 use crate::voice::{
     ApplicationJwtSigner, CallerId, CredentialsError, PhoneNumber, VoiceApi, VoiceApiError,
@@ -98,8 +98,12 @@ pub struct AlertSent {
 pub enum AlertError {
     #[error("invalid input: {0}")]
     InvalidInput(#[from] InvalidInput),
+    /// The secret store failed or refused the read.
     #[error("the application secret could not be read: {0}")]
-    SecretUnavailable(String),
+    SecretUnavailable(#[source] SecretStoreError),
+    /// The application secret has no current version.
+    #[error("the application secret could not be read: {secret_id} has no {CURRENT} version")]
+    NoCurrentSecret { secret_id: String },
     /// The deadline came before anything was sent to Vonage: no call was placed.
     #[error("no call was placed: {0}; sending again is safe")]
     DeadlineExceeded(#[from] DeadlineExceeded),
@@ -114,7 +118,7 @@ impl AlertError {
     pub fn kind(&self) -> &'static str {
         match self {
             Self::InvalidInput(_) => "invalid_input",
-            Self::SecretUnavailable(_) => "secret_unavailable",
+            Self::SecretUnavailable(_) | Self::NoCurrentSecret { .. } => "secret_unavailable",
             Self::DeadlineExceeded(_) | Self::Voice(VoiceApiError::DeadlineExceeded { .. }) => {
                 "deadline_exceeded"
             }
@@ -186,9 +190,9 @@ pub async fn load_signer(
             secrets.secret_string(secret_id, CURRENT),
         )
         .await?
-        .map_err(|error| AlertError::SecretUnavailable(error.to_string()))?
-        .ok_or_else(|| {
-            AlertError::SecretUnavailable(format!("{secret_id} has no {CURRENT} version"))
+        .map_err(AlertError::SecretUnavailable)?
+        .ok_or_else(|| AlertError::NoCurrentSecret {
+            secret_id: secret_id.to_owned(),
         })?;
     Ok(ApplicationJwtSigner::from_secret_json(&secret)?)
 }

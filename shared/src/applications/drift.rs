@@ -16,7 +16,7 @@ use crate::observe::metrics::names::{
     DRIFT_CHECK_FAILED, DRIFT_FOUND, DRIFT_REPAIR_FAILED, DRIFT_REPAIRED, SIGNED_CALLBACKS_OFF,
     WEBHOOK_MISMATCHES,
 };
-use crate::secrets::{CURRENT, SecretStore};
+use crate::secrets::{CURRENT, SecretDocumentError, SecretStore, SecretStoreError};
 use crate::settings::{
     self, ConfigError, DEFAULT_API_BASE_URL, DRIFT_AUTO_REPAIR, EXPECTED_ANSWER_URL,
     EXPECTED_EVENT_URL, Settings, VONAGE_API_BASE_URL, VONAGE_APPLICATION_SECRET_ID,
@@ -109,8 +109,15 @@ impl DriftCheckConfig {
 /// Why a run could not find out. None of these carries a secret.
 #[derive(Debug, thiserror::Error)]
 pub enum DriftCheckError {
+    /// The secret store failed or refused the read.
     #[error("the application secret cannot be read: {0}")]
-    Secret(String),
+    SecretStore(#[from] SecretStoreError),
+    /// The secret has no current version.
+    #[error("the application secret cannot be read: it has no current version")]
+    NoCurrentSecret,
+    /// The secret's value is not the application's document.
+    #[error("the application secret cannot be read: {0}")]
+    SecretDocument(#[from] SecretDocumentError),
     #[error(transparent)]
     DeadlineExceeded(#[from] DeadlineExceeded),
     #[error(transparent)]
@@ -121,7 +128,9 @@ impl DriftCheckError {
     /// A stable name for logs.
     pub fn kind(&self) -> &'static str {
         match self {
-            DriftCheckError::Secret(_) => "secret",
+            DriftCheckError::SecretStore(_)
+            | DriftCheckError::NoCurrentSecret
+            | DriftCheckError::SecretDocument(_) => "secret",
             DriftCheckError::DeadlineExceeded(_)
             | DriftCheckError::Applications(ApplicationsError::DeadlineExceeded(_)) => {
                 "deadline_exceeded"
@@ -158,10 +167,10 @@ pub async fn run_check(
             secrets.secret_string(&config.application_secret_id, CURRENT),
         )
         .await?
-        .map_err(|error| DriftCheckError::Secret(error.to_string()))?
-        .ok_or_else(|| DriftCheckError::Secret("it has no current version".into()))?;
+        .map_err(DriftCheckError::SecretStore)?
+        .ok_or(DriftCheckError::NoCurrentSecret)?;
     let access = ApplicationApiAccess::from_secret_json(&document)
-        .map_err(|problem| DriftCheckError::Secret(problem.to_string()))?;
+        .map_err(DriftCheckError::SecretDocument)?;
     let http = HttpApplicationsApi::new(&config.api_base_url, access.credentials, API_TIMEOUT)?;
     let api = WithinBudget { api: &http, budget };
     let report = check_drift(

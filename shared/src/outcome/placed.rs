@@ -109,7 +109,9 @@ mod tests {
         };
         let budget = Budget::lasting(Duration::from_secs(5), clock.clone());
         let input = json!({"to": "447700900123", "code": "4821", "confirm": true});
-        let not_placed = Err(AlertError::SecretUnavailable("no secret".into()));
+        let not_placed = Err(AlertError::SecretUnavailable(
+            crate::secrets::SecretStoreError::Unavailable("no secret".into()),
+        ));
         let outcome = recording
             .record_if_placed("alert-0", &input, not_placed, &budget)
             .await;
