@@ -1,7 +1,10 @@
 //! Time, passed in: wall-clock seconds for token times, a monotonic instant for cache ages.
 
+#[cfg(any(test, feature = "test-util"))]
 use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+#[cfg(any(test, feature = "test-util"))]
+use std::time::Duration;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 pub trait Clock: Send + Sync {
     /// Unix seconds, compared with a token's `iat`.
@@ -42,6 +45,7 @@ impl Clock for SystemClock {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 /// A clock that moves only when told, for tests and simulations: both readings advance together.
 #[derive(Debug)]
 pub struct ManualClock {
@@ -50,6 +54,7 @@ pub struct ManualClock {
     elapsed: Mutex<Duration>,
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl ManualClock {
     /// A clock reading `unix_seconds` now.
     pub fn at(unix_seconds: i64) -> Self {
@@ -71,6 +76,7 @@ impl ManualClock {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl Clock for ManualClock {
     fn unix_seconds(&self) -> i64 {
         let elapsed = i64::try_from(self.lock().as_secs()).unwrap_or(i64::MAX);

@@ -196,6 +196,7 @@ fn deadline_instant(deadline_unix_ms: u64) -> Option<Instant> {
     Some(Budget::until(deadline_unix_ms, Duration::ZERO, Arc::clone(&CLOCK)).ends_at())
 }
 
+#[cfg(any(test, feature = "test-util"))]
 /// An API Gateway event (payload 1.0 or 2.0) as the request handlers receive it under [`run`].
 /// Tests build requests from event JSON with this.
 pub fn request_from_event(event: Value, limits: RequestLimits) -> Result<Request, EventRefusal> {

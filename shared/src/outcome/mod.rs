@@ -24,11 +24,13 @@ use crate::settings::{self, ConfigError, Settings};
 pub use eventbridge::EventBridgePublisher;
 pub use machine::{Applied, CallEvent, StateChange, apply};
 pub use placed::AlertRecording;
-pub use publish::{
-    AlertChanged, DETAIL_TYPE, EVENT_SOURCE, EventPublisher, MemoryPublisher, Published, Publisher,
-};
+#[cfg(any(test, feature = "test-util"))]
+pub use publish::MemoryPublisher;
+pub use publish::{AlertChanged, DETAIL_TYPE, EVENT_SOURCE, EventPublisher, Published, Publisher};
 pub use record::{AlertRecord, AskedMessage, CallState, Confirmation, NewAlert, TimelineEntry};
-pub use store::{AlertStore, MemoryAlertStore, Recorded, Replaced, Versioned, record_event};
+#[cfg(any(test, feature = "test-util"))]
+pub use store::MemoryAlertStore;
+pub use store::{AlertStore, Recorded, Replaced, Versioned, record_event};
 
 /// The alert records' settings (send-alert and the event function read them).
 #[derive(Clone, Debug, PartialEq, Eq)]

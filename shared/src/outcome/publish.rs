@@ -4,6 +4,7 @@
 //! A publish never fails the webhook: it is tried for as long as the webhook's budget allows
 //! (at most [`MAX_PUBLISH_ATTEMPTS`] times), then given up, logged and counted.
 
+#[cfg(any(test, feature = "test-util"))]
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -206,6 +207,7 @@ impl Publisher {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 /// Events kept in memory, for unit tests: fails the first `fail_first` attempts when told to.
 #[derive(Debug, Default)]
 pub struct MemoryPublisher {
@@ -214,6 +216,7 @@ pub struct MemoryPublisher {
     refuse: bool,
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl MemoryPublisher {
     /// A publisher whose first `attempts` attempts fail as unavailable.
     pub fn failing(attempts: u64) -> Self {
@@ -239,6 +242,7 @@ impl MemoryPublisher {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 #[async_trait::async_trait]
 impl EventPublisher for MemoryPublisher {
     async fn put(&self, event: &AlertChanged, _timeout: Duration) -> Result<(), PublishError> {

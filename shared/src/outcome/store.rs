@@ -6,8 +6,11 @@
 //! that one. So two instances applying events to the same alert at once never lose each other's
 //! writes, and since the machine's outcome does not depend on order, they agree on the result.
 
+#[cfg(any(test, feature = "test-util"))]
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+#[cfg(any(test, feature = "test-util"))]
+use std::sync::Mutex;
 
 use super::machine::{Applied, CallEvent, StateChange, apply};
 use super::record::AlertRecord;
@@ -125,18 +128,21 @@ pub async fn record_event(
     )))
 }
 
+#[cfg(any(test, feature = "test-util"))]
 /// Alert records in this process's memory: for unit tests and the local tools.
 #[derive(Debug, Default)]
 pub struct MemoryAlertStore {
     inner: Mutex<MemoryAlerts>,
 }
 
+#[cfg(any(test, feature = "test-util"))]
 #[derive(Debug, Default)]
 struct MemoryAlerts {
     by_call: HashMap<String, Versioned>,
     call_of_alert: HashMap<String, String>,
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl MemoryAlertStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, MemoryAlerts> {
         self.inner
@@ -145,6 +151,7 @@ impl MemoryAlertStore {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 #[async_trait::async_trait]
 impl AlertStore for MemoryAlertStore {
     async fn create(&self, record: &AlertRecord, _expires_at: i64) -> Result<(), StateError> {

@@ -14,11 +14,13 @@
 
 mod cache;
 mod document;
+#[cfg(any(test, feature = "test-util"))]
 mod memory;
 mod secrets_manager;
 
 pub use cache::*;
 pub use document::*;
+#[cfg(any(test, feature = "test-util"))]
 pub use memory::*;
 pub use secrets_manager::*;
 

@@ -177,6 +177,7 @@ impl AnswerConfig {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 /// Used by tests that build a configuration by hand.
 impl WebhookConfig {
     pub fn for_secret(secret_id: impl Into<String>) -> Self {

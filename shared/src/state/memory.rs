@@ -10,14 +10,15 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+#[cfg(any(test, feature = "test-util"))]
 use serde_json::Value;
 
+#[cfg(any(test, feature = "test-util"))]
 use super::idempotency::claim_on_live_record;
 use super::layered::LocalReplayStore;
-use super::{
-    Claim, Delivery, DuplicateKey, IdempotencyKey, IdempotencyStore, ReplayStore, StateError,
-    StoredAnswer,
-};
+#[cfg(any(test, feature = "test-util"))]
+use super::{Claim, IdempotencyKey, IdempotencyStore};
+use super::{Delivery, DuplicateKey, ReplayStore, StateError, StoredAnswer};
 
 /// Enough for sustained traffic far above one Lambda instance's share of a 5-minute window.
 pub const DEFAULT_MEMORY_REPLAY_CAPACITY: usize = 10_000;
@@ -203,6 +204,7 @@ impl ReplayStore for MemoryReplayStore {
 // Idempotency
 // ---------------------------------------------------------------------------------------------
 
+#[cfg(any(test, feature = "test-util"))]
 struct IdempotencyRecord {
     payload_hash: String,
     expires_at: i64,
@@ -210,6 +212,7 @@ struct IdempotencyRecord {
     result: Option<Value>,
 }
 
+#[cfg(any(test, feature = "test-util"))]
 /// Idempotency records in memory, for unit tests of what send-alert does with each claim.
 #[derive(Default)]
 pub struct MemoryIdempotencyStore {
@@ -218,6 +221,7 @@ pub struct MemoryIdempotencyStore {
     failure: Mutex<Option<StateError>>,
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl MemoryIdempotencyStore {
     pub fn new() -> Self {
         Self::default()
@@ -249,6 +253,7 @@ impl MemoryIdempotencyStore {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 #[async_trait::async_trait]
 impl IdempotencyStore for MemoryIdempotencyStore {
     async fn begin(

@@ -70,7 +70,9 @@ use crate::vonage::events::VoiceEvent;
 pub use dynamodb::DynamoDbStore;
 pub use idempotency::{Claim, IdempotencyKey, IdempotencyStore};
 pub use layered::{LayeredReplayStore, LocalReplayStore, ReplayCheck, SharedCheck};
-pub use memory::{MemoryIdempotencyStore, MemoryReplayStore};
+#[cfg(any(test, feature = "test-util"))]
+pub use memory::MemoryIdempotencyStore;
+pub use memory::MemoryReplayStore;
 
 /// Where the shared state lives and how long a call to it may take.
 #[derive(Clone, Debug, PartialEq, Eq)]
