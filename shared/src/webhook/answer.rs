@@ -128,9 +128,6 @@ impl AnswerHandler {
                     first_answer,
                 } = check.delivery
                 {
-                    crate::observe::metrics::count(
-                        crate::observe::metrics::names::WEBHOOK_DUPLICATE,
-                    );
                     tracing::info!(
                         webhook = "answer",
                         outcome = "duplicate",

@@ -175,7 +175,6 @@ impl EventHandler {
             first_answer,
         } = check.delivery
         {
-            crate::observe::metrics::count(crate::observe::metrics::names::WEBHOOK_DUPLICATE);
             event_line!(
                 info,
                 event,

@@ -193,13 +193,18 @@ fn alert(id: &str, text: &str) -> Value {
     json!({"alert_id": id, "to": "447700900000", "text": text})
 }
 
-#[tokio::test]
-async fn a_repeat_gets_the_stored_result_and_places_no_second_call() {
-    let (store, clock, placer) = (
+/// A fresh store, a clock at [`NOW`] and a placer that has placed nothing.
+fn fixture() -> (MemoryIdempotencyStore, ManualClock, Arc<Placer>) {
+    (
         MemoryIdempotencyStore::new(),
         ManualClock::at(NOW),
         Placer::new(),
-    );
+    )
+}
+
+#[tokio::test]
+async fn a_repeat_gets_the_stored_result_and_places_no_second_call() {
+    let (store, clock, placer) = fixture();
     let config = AlertIdempotencyConfig::default();
     let first = run(
         alert("a1", "Disk full"),
@@ -242,11 +247,7 @@ async fn a_repeat_gets_the_stored_result_and_places_no_second_call() {
 
 #[tokio::test]
 async fn an_unknown_outcome_is_stored_and_never_placed_again_but_a_refusal_frees_the_key() {
-    let (store, clock, placer) = (
-        MemoryIdempotencyStore::new(),
-        ManualClock::at(NOW),
-        Placer::new(),
-    );
+    let (store, clock, placer) = fixture();
     let config = AlertIdempotencyConfig::default();
     let first = run(alert("u", "x"), &config, &store, &clock, &placer, unknown).await;
     assert_eq!(first["error"], "outcome_unknown");
@@ -264,11 +265,7 @@ async fn an_unknown_outcome_is_stored_and_never_placed_again_but_a_refusal_frees
 
 #[tokio::test]
 async fn in_progress_and_reused_keys_are_refused_without_a_call() {
-    let (store, clock, placer) = (
-        MemoryIdempotencyStore::new(),
-        ManualClock::at(NOW),
-        Placer::new(),
-    );
+    let (store, clock, placer) = fixture();
     let config = AlertIdempotencyConfig::default();
     let (key, _) = alert_key(&alert("busy", "x")).unwrap();
     // Another invocation holds the key.
@@ -289,11 +286,7 @@ async fn in_progress_and_reused_keys_are_refused_without_a_call() {
 
 #[tokio::test]
 async fn a_store_that_is_down_places_the_call_and_says_so_unless_idempotency_is_required() {
-    let (store, clock, placer) = (
-        MemoryIdempotencyStore::new(),
-        ManualClock::at(NOW),
-        Placer::new(),
-    );
+    let (store, clock, placer) = fixture();
     store.fail_with(Some(StateError::Unavailable("down".into())));
     let lenient = AlertIdempotencyConfig::default();
     let placed_anyway = run(alert("d", "x"), &lenient, &store, &clock, &placer, placed).await;
@@ -312,11 +305,7 @@ async fn a_store_that_is_down_places_the_call_and_says_so_unless_idempotency_is_
 
 #[tokio::test]
 async fn invalid_input_is_answered_without_touching_the_store() {
-    let (store, clock, placer) = (
-        MemoryIdempotencyStore::new(),
-        ManualClock::at(NOW),
-        Placer::new(),
-    );
+    let (store, clock, placer) = fixture();
     let config = AlertIdempotencyConfig::default();
     let bad_id = run(
         json!({"alert_id": "no spaces", "to": "447700900000", "code": "4821"}),
