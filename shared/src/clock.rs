@@ -6,6 +6,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+/// Where the time comes from: the machine's clocks in production, a manual one in tests.
 pub trait Clock: Send + Sync {
     /// Unix seconds, compared with a token's `iat`.
     fn unix_seconds(&self) -> i64;
@@ -65,6 +66,7 @@ impl ManualClock {
         }
     }
 
+    /// Moves the clock forward by `by`.
     pub fn advance(&self, by: Duration) {
         *self.lock() += by;
     }

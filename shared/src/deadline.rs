@@ -129,12 +129,14 @@ pub struct DeadlineExceeded {
 }
 
 impl DeadlineExceeded {
+    /// A step that was not started for lack of time.
     pub fn not_started(step: &str) -> Self {
         Self {
             step: step.to_owned(),
         }
     }
 
+    /// A step cut after running for `after`.
     pub fn cut(step: &str, after: Duration) -> Self {
         Self {
             step: format!("{step} (cut after {after:.1?})"),

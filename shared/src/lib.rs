@@ -19,6 +19,8 @@
 //! they would push the file past 500 lines. Helpers that only tests use (manual clock, fixed
 //! configurations, in-memory stand-ins used by no binary) sit behind the `test-util` feature.
 
+#![warn(missing_docs)]
+
 pub mod alert;
 pub mod applications;
 pub mod aws;

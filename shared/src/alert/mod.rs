@@ -25,17 +25,16 @@ use serde_json::{Value, json};
 
 use crate::deadline::{Budget, DeadlineExceeded};
 use crate::secrets::{CURRENT, SecretStore, SecretStoreError};
-use crate::settings::{self, ConfigError, Settings};
+use crate::settings::{self, ConfigError, DEFAULT_LANGUAGE, Settings};
 use crate::voice::{
     ApplicationJwtSigner, CallerId, CredentialsError, PhoneNumber, VoiceApi, VoiceApiError,
     VoiceClientConfig,
 };
 
-pub const DEFAULT_LANGUAGE: &str = "en-US";
-
 /// send-alert's settings, read once at cold start.
 #[derive(Clone, Debug, PartialEq)]
 pub struct AlertConfig {
+    /// The Secrets Manager id of the application secret (`VONAGE_APPLICATION_SECRET_ID`).
     pub application_secret_id: String,
     /// From `VONAGE_FROM_NUMBER`; unset means `random_from_number: true`, i.e. one of the
     /// numbers linked to the application (Vonage refuses the call if none is linked).
@@ -43,13 +42,16 @@ pub struct AlertConfig {
     /// Our deployed event endpoint: the call's events and the confirmation digit come back there,
     /// signed.
     pub event_url: String,
+    /// The voice the message is spoken in, unless a request names one (`ALERT_LANGUAGE`).
     pub language: String,
+    /// The Voice API's address, timeouts and retry policy.
     pub voice: VoiceClientConfig,
     /// How long the application secret is kept once read (`SECRET_CACHE_SECONDS`).
     pub secret_cache: Duration,
 }
 
 impl AlertConfig {
+    /// Reads send-alert's settings; an error names the setting to fix.
     pub fn from_settings(settings: &impl Settings) -> Result<Self, ConfigError> {
         let application_secret_id = settings::required(settings, VONAGE_APPLICATION_SECRET_ID)?;
         let base_url = settings::url(settings, VONAGE_API_BASE_URL)?
@@ -89,27 +91,38 @@ impl AlertConfig {
 /// A placed call.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AlertSent {
+    /// The placed call's uuid, from the Voice API's answer.
     pub call_uuid: String,
+    /// The call's conversation uuid, when the Voice API gave one.
     pub conversation_uuid: Option<String>,
+    /// The call's status as the Voice API reported it (usually `started`).
     pub status: String,
 }
 
 #[derive(Debug, thiserror::Error)]
+/// Why an alert was not placed, or may not have been; each has a stable [`AlertError::kind`].
 pub enum AlertError {
     #[error("invalid input: {0}")]
+    /// The input was refused before anything was read or sent.
     InvalidInput(#[from] InvalidInput),
     /// The secret store failed or refused the read.
     #[error("the application secret could not be read: {0}")]
     SecretUnavailable(#[source] SecretStoreError),
     /// The application secret has no current version.
     #[error("the application secret could not be read: {secret_id} has no {CURRENT} version")]
-    NoCurrentSecret { secret_id: String },
+    /// The application secret has no current version.
+    NoCurrentSecret {
+        /// The secret's id.
+        secret_id: String,
+    },
     /// The deadline came before anything was sent to Vonage: no call was placed.
     #[error("no call was placed: {0}; sending again is safe")]
     DeadlineExceeded(#[from] DeadlineExceeded),
     #[error(transparent)]
+    /// The application secret holds no usable key: no call was placed.
     Credentials(#[from] CredentialsError),
     #[error(transparent)]
+    /// The Voice API failed or refused; its error says whether a call may have been placed.
     Voice(#[from] VoiceApiError),
 }
 

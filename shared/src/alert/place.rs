@@ -31,6 +31,7 @@ use crate::state::{Claim, IdempotencyKey, IdempotencyStore, sha256_hex};
 
 /// The optional input field naming an alert.
 pub const ALERT_ID_FIELD: &str = "alert_id";
+/// The longest `alert_id` accepted.
 pub const MAX_ALERT_ID_CHARACTERS: usize = 128;
 
 /// send-alert's idempotency settings.
@@ -43,6 +44,7 @@ pub struct AlertIdempotencyConfig {
 }
 
 impl AlertIdempotencyConfig {
+    /// Reads the idempotency settings; an error names the setting to fix.
     pub fn from_settings(settings: &impl Settings) -> Result<Self, ConfigError> {
         let dedup_window =
             settings::seconds_or(settings, ALERT_DEDUP_SECONDS, DEFAULT_ALERT_DEDUP)?;
@@ -71,6 +73,7 @@ impl Default for AlertIdempotencyConfig {
 /// What an alert invocation is deduplicated by.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AlertKey {
+    /// The record key: the `alert_id` when given, else the payload hash.
     pub key: IdempotencyKey,
     /// SHA-256 (hex) of the normalised input without `alert_id`.
     pub payload_hash: String,
@@ -137,6 +140,7 @@ pub fn normalised(input: &Value) -> String {
 /// When the invocation runs and must end.
 #[derive(Clone, Copy)]
 pub struct Invocation<'a> {
+    /// The clock the record times are read from.
     pub clock: &'a dyn Clock,
     /// The invocation's time budget (from the Lambda context's deadline): the key is held in
     /// progress until it runs out.

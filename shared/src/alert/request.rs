@@ -9,17 +9,23 @@ use crate::settings;
 use crate::voice::{CallerId, CreateCallRequest, PhoneNumber};
 use crate::vonage::ncco::{self, Action, Input, Ncco, NccoError, Talk};
 
+/// The fewest digits a code may have.
 pub const MIN_CODE_DIGITS: usize = 4;
+/// The most digits a code may have.
 pub const MAX_CODE_DIGITS: usize = 10;
+/// The longest `text`, as long as one `talk` action may speak.
 pub const MAX_TEXT_CHARACTERS: usize = ncco::MAX_TALK_CHARACTERS;
+/// The most times a message may be repeated.
 pub const MAX_REPEAT: u64 = 10;
 /// A code is read twice unless asked otherwise: a callee who missed a digit hears it again.
 pub const DEFAULT_CODE_REPEAT: u32 = 2;
+/// A text is read once unless asked otherwise.
 pub const DEFAULT_TEXT_REPEAT: u32 = 1;
 
 /// The prompt and wait of a confirmed alert. The prompt is English whatever `language` says;
 /// `language` picks the voice.
 pub const CONFIRM_PROMPT: &str = "Press 1 to confirm that you received this message.";
+/// How long the confirmation input waits for a key, in seconds.
 pub const CONFIRM_WAIT_SECONDS: u8 = 10;
 
 const KNOWN_FIELDS: [&str; 7] = [
@@ -30,15 +36,20 @@ const KNOWN_FIELDS: [&str; 7] = [
 pub enum Message {
     /// 4 to 10 digits, read one by one.
     Code(String),
+    /// Free text, read as given.
     Text(String),
 }
 
 /// A checked alert request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AlertRequest {
+    /// The number to call.
     pub to: PhoneNumber,
+    /// The caller id to show; `None` uses the configured one.
     pub from: Option<PhoneNumber>,
+    /// What to say.
     pub message: Message,
+    /// The voice to speak in; `None` uses the configured language.
     pub language: Option<String>,
     /// How many times the message is spoken (the talk's `loop`).
     pub repeat: u32,
@@ -48,9 +59,11 @@ pub struct AlertRequest {
 
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq, Serialize)]
 #[error("{field}: {message}")]
+/// A refused alert input: the field at fault and why, without echoing the value.
 pub struct InvalidInput {
     /// The input field at fault; `$` for the input as a whole.
     pub field: String,
+    /// Why the field was refused.
     pub message: String,
 }
 
@@ -64,6 +77,7 @@ impl InvalidInput {
 }
 
 impl AlertRequest {
+    /// Checks an alert input field by field; the first fault found is returned.
     pub fn from_json(input: &Value) -> Result<Self, InvalidInput> {
         let Some(fields) = input.as_object() else {
             return Err(InvalidInput::new(
@@ -180,8 +194,6 @@ fn checked_text(value: &Value) -> Result<String, InvalidInput> {
     }
     Ok(text.to_owned())
 }
-
-/// BCP-47 as Vonage uses it: a 2–3 letter language, then subtags such as a region ("en-US").
 
 /// The alert's NCCO: the message (a code digit by digit), repeated; with `confirm`, the message
 /// and a prompt can be interrupted by a key, and a one-digit DTMF input posts it to `event_url`.

@@ -18,7 +18,9 @@ pub const MAX_ID_CHARACTERS: usize = 128;
 /// Which alert is asked for.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StatusQuery {
+    /// An `alert_id` as send-alert recorded it.
     AlertId(String),
+    /// The uuid of the call send-alert placed.
     CallUuid(String),
 }
 
@@ -26,16 +28,29 @@ pub enum StatusQuery {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StatusError {
     #[error("invalid input: {message}")]
-    InvalidInput { message: String },
+    /// The input names no id, or a malformed one.
+    InvalidInput {
+        /// What is wrong with the input.
+        message: String,
+    },
     #[error("no alert has {field} {id}")]
-    NotFound { field: &'static str, id: String },
+    /// No record has this id; `field` says which id was asked for.
+    NotFound {
+        /// Which id was asked for: `alert_id` or `call_uuid`.
+        field: &'static str,
+        /// The id asked for.
+        id: String,
+    },
     #[error("the state table could not be read: {0}")]
+    /// The state table failed.
     Unavailable(#[from] StateError),
     #[error(transparent)]
+    /// The invocation's deadline came before the read finished.
     DeadlineExceeded(#[from] DeadlineExceeded),
 }
 
 impl StatusError {
+    /// A stable snake_case name, the `error` field of the payload.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::InvalidInput { .. } => "invalid_input",
@@ -45,6 +60,7 @@ impl StatusError {
         }
     }
 
+    /// The payload alert-status returns for this error.
     pub fn to_json(&self) -> Value {
         let mut payload = json!({"error": self.kind(), "message": self.to_string()});
         if let Self::NotFound { field, id } = self {
@@ -77,6 +93,7 @@ mod deadline_tests {
 }
 
 impl StatusQuery {
+    /// Reads `{"alert_id": …}` or `{"call_uuid": …}`.
     pub fn from_json(input: &Value) -> Result<Self, StatusError> {
         let invalid = |message: &str| StatusError::InvalidInput {
             message: message.to_owned(),

@@ -8,7 +8,9 @@ use super::*;
 /// The whole application to PUT, and what in it differs from what was read.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ActivationPlan {
+    /// Every field the PUT changes, with its value before and after.
     pub changes: Vec<FieldChange>,
+    /// The whole application as it will be PUT.
     pub application: Value,
 }
 
@@ -20,14 +22,21 @@ impl ActivationPlan {
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+/// Why no plan could be made: the application's shape would have to be overwritten.
 pub enum PlanError {
     #[error("the application is not a JSON object")]
+    /// The application is not a JSON object.
     NotAnObject,
     #[error("`{path}` is not a JSON object, so it cannot be changed without losing data")]
-    NotAnObjectAt { path: String },
+    /// Something other than an object stands where the plan needs one.
+    NotAnObjectAt {
+        /// Where, as a dotted path.
+        path: String,
+    },
     #[error(
         "the application has no voice capability; give both the answer and the event URL to add one"
     )]
+    /// The application has no voice capability and not both webhook URLs to create one.
     NoVoiceCapability,
 }
 
@@ -141,19 +150,28 @@ pub enum ActivationOutcome {
     DryRun(ActivationPlan),
     /// The PUT went out and a fresh GET confirmed it.
     Applied {
+        /// The fields the PUT changed.
         changes: Vec<FieldChange>,
+        /// The application as read back after the PUT.
         status: ApplicationStatus,
     },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+/// Why activation did not complete.
 pub enum ActivationError {
     #[error(transparent)]
+    /// The Applications API failed or refused.
     Api(#[from] ApplicationsError),
     #[error(transparent)]
+    /// No plan could be made for this application.
     Plan(#[from] PlanError),
     #[error("the update was accepted, but reading the application back shows: {}", .problems.join("; "))]
-    NotConfirmed { problems: Vec<String> },
+    /// The PUT was accepted but the application read back still differs.
+    NotConfirmed {
+        /// What still differs.
+        problems: Vec<String>,
+    },
 }
 
 /// GET, turn signed callbacks on (and point the webhooks at `targets`), PUT the whole application

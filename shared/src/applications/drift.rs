@@ -28,19 +28,29 @@ use serde_json::{Value, json};
 pub struct DriftReport {
     /// The application as it was found.
     pub found: ApplicationStatus,
+    /// What was done about it.
     pub repair: Repair,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+/// What the drift check did about drift.
 pub enum Repair {
     /// Nothing had drifted.
     NotNeeded,
     /// Something had drifted and automatic repair is off.
     Disabled,
     /// The application was put back and a fresh GET confirmed it.
-    Applied { changes: Vec<FieldChange> },
+    /// The application was put back; these fields changed.
+    Applied {
+        /// The fields that changed.
+        changes: Vec<FieldChange>,
+    },
     /// Repair was tried and did not succeed.
-    Failed { problem: String },
+    /// The repair was tried and failed.
+    Failed {
+        /// What went wrong.
+        problem: String,
+    },
 }
 
 /// Reads the application and, when it has drifted and `auto_repair` is on, puts it back the way
@@ -91,6 +101,7 @@ pub struct DriftCheckConfig {
 }
 
 impl DriftCheckConfig {
+    /// Reads drift-check's settings; an error names the setting to fix.
     pub fn from_settings(settings: &impl Settings) -> Result<Self, ConfigError> {
         Ok(Self {
             application_secret_id: settings::required(settings, VONAGE_APPLICATION_SECRET_ID)?,
@@ -119,8 +130,10 @@ pub enum DriftCheckError {
     #[error("the application secret cannot be read: {0}")]
     SecretDocument(#[from] SecretDocumentError),
     #[error(transparent)]
+    /// The invocation's deadline came first.
     DeadlineExceeded(#[from] DeadlineExceeded),
     #[error(transparent)]
+    /// The Applications API failed or refused.
     Applications(#[from] ApplicationsError),
 }
 
@@ -148,7 +161,9 @@ impl DriftCheckError {
 /// One run's result, with the application it concerned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DriftCheckRun {
+    /// The application the run checked.
     pub application_id: String,
+    /// What it found and did.
     pub report: DriftReport,
 }
 

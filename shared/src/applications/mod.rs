@@ -36,6 +36,7 @@ pub struct ApiCredentials {
 }
 
 impl ApiCredentials {
+    /// Credentials from the account's API key and secret.
     pub fn new(api_key: impl Into<String>, api_secret: impl Into<String>) -> Self {
         Self {
             api_key: api_key.into(),
@@ -43,6 +44,7 @@ impl ApiCredentials {
         }
     }
 
+    /// The API key (the secret is never handed out).
     pub fn api_key(&self) -> &str {
         &self.api_key
     }
@@ -61,7 +63,9 @@ impl fmt::Debug for ApiCredentials {
 /// `{"application_id","private_key","api_key","api_secret"}`). The private key is never read here.
 #[derive(Clone, Debug)]
 pub struct ApplicationApiAccess {
+    /// The application to check or change.
     pub application_id: String,
+    /// The account's API key and secret.
     pub credentials: ApiCredentials,
 }
 
@@ -93,23 +97,46 @@ pub enum ApplicationsError {
         "the Applications API refused the API key and secret (401 Unauthorized): check that they \
          are the key and secret of the account that owns the application"
     )]
+    /// 401 or 403: the API key and secret were refused.
     BadCredentials,
     #[error(
         "the Applications API knows no application {application_id} for this API key \
          (404 Not Found): check the application id and that it belongs to this account"
     )]
-    UnknownApplication { application_id: String },
+    /// 404: no such application in this account.
+    UnknownApplication {
+        /// The application's id.
+        application_id: String,
+    },
     #[error("the Applications API could not be reached: {0}")]
+    /// No answer: DNS, TLS, connection or timeout, with its causes.
     Network(String),
     #[error("the Applications API answered {status}: {body}")]
-    Unexpected { status: u16, body: String },
+    /// Any other status, with the start of its body.
+    Unexpected {
+        /// The HTTP status.
+        status: u16,
+        /// The answer's body, shortened.
+        body: String,
+    },
     #[error(
         "the Applications API answered {status} with a body that is not an application: {problem}"
     )]
-    InvalidResponse { status: u16, problem: String },
+    /// A 2xx whose body is not an application.
+    InvalidResponse {
+        /// The HTTP status.
+        status: u16,
+        /// What went wrong.
+        problem: String,
+    },
     #[error("the Applications API base URL {url:?} is not an absolute http(s) URL")]
-    InvalidBaseUrl { url: String },
+    /// The base URL is not an http(s) URL.
+    InvalidBaseUrl {
+        /// The URL given.
+        url: String,
+    },
     #[error(transparent)]
+    /// The caller's deadline came first.
     DeadlineExceeded(#[from] DeadlineExceeded),
 }
 
@@ -132,7 +159,9 @@ pub trait ApplicationsApi: Send + Sync {
 /// budget is spent. Activation only ever PUTs the whole application, so a PUT cut short is safe
 /// to send again.
 pub struct WithinBudget<'a> {
+    /// The API to call.
     pub api: &'a dyn ApplicationsApi,
+    /// The budget every call must fit in.
     pub budget: &'a Budget,
 }
 

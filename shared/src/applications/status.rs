@@ -9,7 +9,9 @@ use super::*;
 /// Where the voice webhooks should point. `None` leaves that webhook alone (and unchecked).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct WebhookTargets {
+    /// The answer URL the application should have.
     pub answer_url: Option<String>,
+    /// The event URL the application should have.
     pub event_url: Option<String>,
     /// Where Vonage goes when the answer or event webhook fails (`fallback_answer_url`).
     pub fallback_answer_url: Option<String>,
@@ -50,6 +52,7 @@ impl SignedCallbacks {
         }
     }
 
+    /// True only when signed callbacks are on.
     pub fn is_on(&self) -> bool {
         *self == SignedCallbacks::On
     }
@@ -78,7 +81,9 @@ impl fmt::Display for SignedCallbacks {
 pub struct WebhookCheck {
     /// `answer_url`, `event_url` or `fallback_answer_url`.
     pub name: &'static str,
+    /// The webhook's address in the application.
     pub actual: Option<String>,
+    /// The address it should have; `None` when not checked.
     pub expected: Option<String>,
 }
 
@@ -118,8 +123,11 @@ impl fmt::Display for WebhookCheck {
 /// Whether an application is as this stack needs it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ApplicationStatus {
+    /// Whether Vonage signs the callbacks.
     pub signed_callbacks: SignedCallbacks,
+    /// Where the answer webhook points.
     pub answer_url: WebhookCheck,
+    /// Where the event webhook points.
     pub event_url: WebhookCheck,
     /// Checked only when a fallback URL is expected (`activate --fallback-answer-url`).
     pub fallback_answer_url: WebhookCheck,
@@ -128,6 +136,7 @@ pub struct ApplicationStatus {
 }
 
 impl ApplicationStatus {
+    /// Reads an application as the Applications API returns it, against `targets`.
     pub fn evaluate(application: &Value, targets: &WebhookTargets) -> Self {
         Self {
             signed_callbacks: SignedCallbacks::of(application),
@@ -186,7 +195,9 @@ impl ApplicationStatus {
 pub struct FieldChange {
     /// Dotted path, e.g. `capabilities.voice.signed_callbacks`.
     pub path: String,
+    /// The value read; `None` when the field was absent.
     pub before: Option<Value>,
+    /// The value written.
     pub after: Value,
 }
 

@@ -74,7 +74,13 @@ impl Default for RequestLimits {
 pub enum EventRefusal {
     /// Refused before anything parsed it, so a huge body costs no memory beyond the event.
     #[error("the body is about {bytes} bytes, over the {limit}-byte limit")]
-    BodyTooLarge { bytes: usize, limit: usize },
+    /// The body is larger than the limit.
+    BodyTooLarge {
+        /// The body's size.
+        bytes: usize,
+        /// The largest size accepted.
+        limit: usize,
+    },
     /// Not an API Gateway request `lambda_http` can take: either it does not deserialize, or
     /// building the `http::Request` from it would panic inside `lambda_http` (which, with
     /// `panic = "abort"`, would end the process).
@@ -83,6 +89,7 @@ pub enum EventRefusal {
 }
 
 impl EventRefusal {
+    /// A stable name for logs and metrics.
     pub fn reason(&self) -> &'static str {
         match self {
             EventRefusal::BodyTooLarge { .. } => "body_too_large",
@@ -90,6 +97,7 @@ impl EventRefusal {
         }
     }
 
+    /// The HTTP status the refusal is answered with.
     pub fn status(&self) -> StatusCode {
         match self {
             EventRefusal::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

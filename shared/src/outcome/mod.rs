@@ -35,6 +35,7 @@ pub use store::{AlertStore, Recorded, Replaced, Versioned, record_event};
 /// The alert records' settings (send-alert and the event function read them).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutcomeConfig {
+    /// How long a record is kept after its last change (`ALERT_RETENTION_DAYS`).
     pub retention: Duration,
     /// What must be left of a webhook's budget, after a wait, to look again for a record not
     /// found: room for the read, the write and the publish.
@@ -54,6 +55,7 @@ impl Default for OutcomeConfig {
 }
 
 impl OutcomeConfig {
+    /// Reads the retention setting; an error names the setting to fix.
     pub fn from_settings(settings: &impl Settings) -> Result<Self, ConfigError> {
         let days = settings::parsed_or(settings, ALERT_RETENTION_DAYS, 30u64)?;
         if !(1..=3650).contains(&days) {

@@ -13,8 +13,11 @@ use crate::observe::logging::capped;
 /// Where send-alert records the alerts it places.
 #[derive(Clone, Copy)]
 pub struct AlertRecording<'a> {
+    /// Where alert records are written.
     pub store: &'a dyn AlertStore,
+    /// The records' retention.
     pub config: &'a OutcomeConfig,
+    /// The clock the request time is read from.
     pub clock: &'a dyn Clock,
 }
 

@@ -24,6 +24,7 @@ pub const DETAIL_TYPE: &str = "Alert state changed";
 pub const PUBLISH_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(800);
 /// An attempt is not started with less than this left: it would most likely be cut.
 pub const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(50);
+/// How many times one change is offered to the bus at the most.
 pub const MAX_PUBLISH_ATTEMPTS: u32 = 3;
 /// The wait before the second attempt; doubled before each one after it.
 pub const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
@@ -31,11 +32,17 @@ pub const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
 /// The `detail` of an [`EVENT_SOURCE`] / [`DETAIL_TYPE`] event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AlertChanged {
+    /// The alert the change belongs to.
     pub alert_id: String,
+    /// The uuid of the alert's call.
     pub call_uuid: String,
+    /// The call state after the change.
     pub state: CallState,
+    /// The call state before it.
     pub previous_state: CallState,
+    /// The confirmation after the change.
     pub confirmation: Confirmation,
+    /// The confirmation before it.
     pub previous_confirmation: Confirmation,
     /// Whether the callee was asked to press 1.
     pub confirm_requested: bool,
@@ -43,8 +50,11 @@ pub struct AlertChanged {
     pub confirmed: bool,
     /// The call has ended.
     pub ended: bool,
+    /// What the alert asked the callee, without the code.
     pub message: AskedMessage,
+    /// The number called, all but its last four digits masked.
     pub to_masked: String,
+    /// When send-alert placed the call, in Unix seconds.
     pub requested_at: i64,
     /// When the change was recorded (Unix seconds).
     pub changed_at: i64,
@@ -54,6 +64,7 @@ pub struct AlertChanged {
 }
 
 impl AlertChanged {
+    /// The event for `change`, which made `record` version `version`.
     pub fn new(record: &AlertRecord, change: &StateChange, version: u64) -> Self {
         Self {
             alert_id: record.alert_id.clone(),
@@ -73,6 +84,7 @@ impl AlertChanged {
         }
     }
 
+    /// The event's `Detail`, as JSON text.
     pub fn detail_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
@@ -82,6 +94,7 @@ impl AlertChanged {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PublishError {
     #[error("no answer within {0:?}")]
+    /// The attempt outlasted its time limit.
     Timeout(Duration),
     /// The bus could not be reached or failed on its side: worth another attempt.
     #[error("the event bus is unavailable: {0}")]
@@ -92,6 +105,7 @@ pub enum PublishError {
 }
 
 impl PublishError {
+    /// A stable name for logs.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Timeout(_) => "timeout",
@@ -115,8 +129,18 @@ pub trait EventPublisher: Send + Sync {
 /// How a publish ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Published {
-    Sent { attempts: u32 },
-    GaveUp { attempts: u32, error: PublishError },
+    /// The bus took the event after `attempts` attempts.
+    Sent {
+        /// How many attempts were made.
+        attempts: u32,
+    },
+    /// The event was not published; `error` is the last failure.
+    GaveUp {
+        /// How many attempts were made.
+        attempts: u32,
+        /// The last failure.
+        error: PublishError,
+    },
 }
 
 /// The publisher a webhook function holds: the port, and counts of what it published and gave
@@ -128,6 +152,7 @@ pub struct Publisher {
 }
 
 impl Publisher {
+    /// A publisher over `port`, with no sends or failures counted yet.
     pub fn new(port: impl EventPublisher + 'static) -> Self {
         Self {
             port: Box::new(port),
@@ -234,6 +259,7 @@ impl MemoryPublisher {
         }
     }
 
+    /// Every event published so far, in order.
     pub fn events(&self) -> Vec<AlertChanged> {
         self.events
             .lock()

@@ -19,7 +19,9 @@ use crate::state::StateError;
 /// A record and the version it was read at.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Versioned {
+    /// The record.
     pub record: AlertRecord,
+    /// Its version, the condition of the next write.
     pub version: u64,
 }
 
@@ -87,8 +89,11 @@ pub enum Recorded {
     Unchanged,
     /// Written; `change` is the change of state this write made, which only this writer saw.
     Updated {
+        /// The record as written.
         record: AlertRecord,
+        /// Its new version.
         version: u64,
+        /// What changed, if the state or confirmation did.
         change: Option<StateChange>,
     },
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
+/// What a [`CachedSecretStore`] remembers: by secret id and stage, the value and when it was read.
 type RememberedReads = HashMap<(String, String), (Option<String>, Instant)>;
 
 /// Remembers each value read through it for `ttl`, so a warm function asks the store once per
@@ -18,6 +19,7 @@ pub struct CachedSecretStore<S> {
 }
 
 impl<S: SecretStore> CachedSecretStore<S> {
+    /// A cache over `inner` that keeps each value for `ttl`.
     pub fn new(inner: S, ttl: Duration) -> Self {
         Self {
             inner,
@@ -97,17 +99,31 @@ impl Default for SecretCacheSettings {
 }
 
 #[derive(Clone, Debug, thiserror::Error)]
+/// Why the webhook secret's candidates could not be had.
 pub enum WebhookSecretError {
     #[error(transparent)]
+    /// The store failed or refused the read.
     Store(#[from] SecretStoreError),
     #[error("the secret {secret_id} could not be read within the webhook's time budget")]
-    Timeout { secret_id: String },
-    #[error("the secret {secret_id} has no {CURRENT} version")]
-    NoCurrentVersion { secret_id: String },
-    #[error("the secret {secret_id} ({stage}) is not usable: {problem}")]
-    Malformed {
+    /// The read did not finish within the webhook's budget.
+    Timeout {
+        /// The secret's id.
         secret_id: String,
+    },
+    #[error("the secret {secret_id} has no {CURRENT} version")]
+    /// The secret has no current version.
+    NoCurrentVersion {
+        /// The secret's id.
+        secret_id: String,
+    },
+    #[error("the secret {secret_id} ({stage}) is not usable: {problem}")]
+    /// A version is not a usable webhook secret document.
+    Malformed {
+        /// The secret read.
+        secret_id: String,
+        /// The staging label of the version at fault.
         stage: &'static str,
+        /// What is wrong with it.
         problem: SecretDocumentError,
     },
 }
@@ -147,6 +163,7 @@ struct Fetched {
 }
 
 impl WebhookSecretCache {
+    /// A cache of `secret_id` read from `store`, empty until first asked.
     pub fn new(
         store: Arc<dyn SecretStore>,
         secret_id: impl Into<String>,
@@ -160,6 +177,7 @@ impl WebhookSecretCache {
         }
     }
 
+    /// The secret this cache reads.
     pub fn secret_id(&self) -> &str {
         &self.secret_id
     }

@@ -18,16 +18,26 @@ pub struct WebhookSecret {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SecretDocumentError {
     #[error("the value is not JSON (line {line}, column {column})")]
-    NotJson { line: usize, column: usize },
+    /// The value is not JSON; only the position is kept, never the text.
+    NotJson {
+        /// The line where the JSON stops parsing.
+        line: usize,
+        /// The column where the JSON stops parsing.
+        column: usize,
+    },
     #[error("the value is not a JSON object")]
+    /// The value is JSON but not an object.
     NotAnObject,
     #[error("`{0}` is missing")]
+    /// A required field is absent or null.
     MissingField(&'static str),
     #[error("`{0}` must be a non-empty string")]
+    /// A field is not a non-empty string.
     InvalidField(&'static str),
 }
 
 impl WebhookSecret {
+    /// A document from its fields; `application_id` is optional.
     pub fn new(
         signature_secret: impl Into<String>,
         api_key: impl Into<String>,
@@ -89,14 +99,17 @@ impl WebhookSecret {
         Value::Object(object).to_string()
     }
 
+    /// The HMAC secret Vonage signs webhooks with.
     pub fn signature_secret(&self) -> &str {
         &self.signature_secret
     }
 
+    /// The account's API key, enforced against the token's `api_key`.
     pub fn api_key(&self) -> &str {
         &self.api_key
     }
 
+    /// The application id, enforced when present.
     pub fn application_id(&self) -> Option<&str> {
         self.application_id.as_deref()
     }
@@ -117,12 +130,16 @@ impl fmt::Debug for WebhookSecret {
 /// label, which is what logs show as "the secret that matched".
 #[derive(Clone, Debug)]
 pub struct WebhookSecretVersion {
+    /// The staging label the version was read under.
     pub stage: &'static str,
+    /// The version's document.
     pub document: WebhookSecret,
+    /// Its signature secret, ready to verify with.
     pub candidates: CandidateSecrets,
 }
 
 impl WebhookSecretVersion {
+    /// Sets up the version's verification key; an empty secret is an error.
     pub fn new(stage: &'static str, document: WebhookSecret) -> Result<Self, SecretError> {
         let key = SignatureSecret::new(stage, document.signature_secret())?;
         Ok(Self {

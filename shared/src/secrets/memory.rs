@@ -21,6 +21,7 @@ pub struct InMemorySecretStore {
 }
 
 impl InMemorySecretStore {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }
@@ -31,6 +32,7 @@ impl InMemorySecretStore {
         self
     }
 
+    /// Sets the value of `secret_id` under the staging label `stage`.
     pub fn put_version(&self, secret_id: &str, stage: &str, value: impl Into<String>) {
         self.lock()
             .entry(secret_id.to_owned())
@@ -49,6 +51,7 @@ impl InMemorySecretStore {
         stages.insert(CURRENT.to_owned(), value.into());
     }
 
+    /// While `unavailable`, every read fails as an unreachable store would.
     pub fn set_unavailable(&self, unavailable: bool) {
         self.unavailable.store(unavailable, Ordering::SeqCst);
     }

@@ -30,22 +30,31 @@ use crate::vonage::verify::{CandidateSecrets, SecretError, SignatureSecret};
 
 /// Secrets Manager's staging labels for the secret in force and the one before it.
 pub const CURRENT: &str = "AWSCURRENT";
+/// The staging label of the version before the current one.
 pub const PREVIOUS: &str = "AWSPREVIOUS";
 
 #[derive(Clone, Debug, thiserror::Error)]
+/// Why the store could not answer.
 pub enum SecretStoreError {
     /// The store could not be reached or answered with an error: worth retrying later.
     #[error("the secret store is unavailable: {0}")]
     Unavailable(String),
     /// The secret does not exist or cannot be read with our permissions.
     #[error("the secret {secret_id} cannot be read: {problem}")]
-    NotReadable { secret_id: String, problem: String },
+    /// The secret id, and what the store said.
+    NotReadable {
+        /// The secret's id.
+        secret_id: String,
+        /// What went wrong.
+        problem: String,
+    },
 }
 
 /// One external system: a store that returns a secret's string value for a staging label.
 /// `Ok(None)` means the secret exists but has no version with that label (no rotation under way).
 #[async_trait::async_trait]
 pub trait SecretStore: Send + Sync {
+    /// The value of `secret_id` under `version_stage`.
     async fn secret_string(
         &self,
         secret_id: &str,
@@ -72,8 +81,6 @@ impl<T: SecretStore + ?Sized> SecretStore for Arc<T> {
         (**self).forget(secret_id);
     }
 }
-
-/// What a [`CachedSecretStore`] remembers: by secret id and stage, the value and when it was read.
 
 #[cfg(test)]
 mod tests;

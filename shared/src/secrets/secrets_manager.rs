@@ -10,6 +10,7 @@ pub struct SecretsManagerStore {
 }
 
 impl SecretsManagerStore {
+    /// A store over an SDK client.
     pub fn new(client: aws_sdk_secretsmanager::Client) -> Self {
         Self { client }
     }

@@ -10,15 +10,27 @@ use std::str::FromStr;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+/// A setting that is missing or cannot be used; it names the variable.
 pub enum ConfigError {
     #[error("the setting {name} is required but not set")]
-    Missing { name: &'static str },
+    /// A required setting is unset or blank.
+    Missing {
+        /// The setting's name.
+        name: &'static str,
+    },
     #[error("the setting {name} is invalid: {problem}")]
-    Invalid { name: &'static str, problem: String },
+    /// A setting's value cannot be used, and why.
+    Invalid {
+        /// The setting's name.
+        name: &'static str,
+        /// What went wrong.
+        problem: String,
+    },
 }
 
 /// Where settings come from. The process environment in production; a map in tests.
 pub trait Settings {
+    /// The value of the setting `name`, if set.
     fn get(&self, name: &str) -> Option<String>;
 }
 

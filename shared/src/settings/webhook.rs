@@ -19,8 +19,11 @@ use crate::vonage::verify::{BodyHashMode, VerificationPolicy};
 /// must satisfy.
 #[derive(Clone, Debug)]
 pub struct WebhookConfig {
+    /// The Secrets Manager id of the webhook secret.
     pub secret_id: String,
+    /// How long the secret is trusted and how often it may be re-read.
     pub secret_cache: SecretCacheSettings,
+    /// What a token must satisfy.
     pub policy: VerificationPolicy,
     /// Bodies larger than this are refused (413) before anything parses them.
     pub max_body_bytes: usize,
@@ -31,6 +34,7 @@ pub struct WebhookConfig {
 }
 
 impl WebhookConfig {
+    /// Reads the settings both webhooks share; an error names the setting to fix.
     pub fn from_settings(settings: &impl Settings) -> Result<Self, ConfigError> {
         let defaults = SecretCacheSettings::default();
         let policy_defaults = VerificationPolicy::default();
@@ -118,12 +122,14 @@ fn body_hash_mode(settings: &impl Settings) -> Result<BodyHashMode, ConfigError>
 /// The event function's settings.
 #[derive(Clone, Debug)]
 pub struct EventConfig {
+    /// The settings both webhooks share.
     pub webhook: WebhookConfig,
     /// Event kinds (see `VoiceEvent::kind`) accepted without an Authorization header.
     pub unsigned_statuses: Vec<String>,
 }
 
 impl EventConfig {
+    /// Reads the event function's settings; an error names the setting to fix.
     pub fn from_settings(settings: &impl Settings) -> Result<Self, ConfigError> {
         Ok(Self {
             webhook: WebhookConfig::from_settings(settings)?,
@@ -138,6 +144,7 @@ impl EventConfig {
 /// The answer function's settings.
 #[derive(Clone, Debug)]
 pub struct AnswerConfig {
+    /// The settings both webhooks share.
     pub webhook: WebhookConfig,
     /// Answer a request that carries no token (Vonage's preview did not sign the answer webhook).
     pub allow_unsigned: bool,
@@ -148,6 +155,7 @@ pub struct AnswerConfig {
 }
 
 impl AnswerConfig {
+    /// Reads the answer function's settings; an error names the setting to fix.
     pub fn from_settings(settings: &impl Settings) -> Result<Self, ConfigError> {
         let text = settings::optional(settings, ANSWER_GREETING)
             .unwrap_or_else(|| DEFAULT_GREETING.to_owned());
@@ -180,6 +188,7 @@ impl AnswerConfig {
 #[cfg(any(test, feature = "test-util"))]
 /// Used by tests that build a configuration by hand.
 impl WebhookConfig {
+    /// The defaults, reading `secret_id`.
     pub fn for_secret(secret_id: impl Into<String>) -> Self {
         Self {
             secret_id: secret_id.into(),
@@ -190,6 +199,7 @@ impl WebhookConfig {
         }
     }
 
+    /// The same, with the secret kept for `ttl` and re-read at most every `refresh_min_interval`.
     pub fn with_cache(mut self, ttl: Duration, refresh_min_interval: Duration) -> Self {
         self.secret_cache = SecretCacheSettings {
             ttl,

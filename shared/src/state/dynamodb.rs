@@ -56,6 +56,7 @@ pub struct DynamoDbStore {
 }
 
 impl DynamoDbStore {
+    /// A store on the table `config` names, over an SDK client.
     pub fn new(client: Client, config: &StateConfig) -> Self {
         Self {
             client,
@@ -87,6 +88,7 @@ impl DynamoDbStore {
         aws_sdk_dynamodb::config::Builder::from(sdk).timeout_config(timeouts)
     }
 
+    /// The table's name.
     pub fn table(&self) -> &str {
         &self.table
     }

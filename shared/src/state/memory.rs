@@ -75,6 +75,7 @@ pub struct MemoryReplayStore {
 }
 
 impl MemoryReplayStore {
+    /// A store that keeps at most `capacity` live deliveries.
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity: capacity.max(1),
@@ -89,6 +90,7 @@ impl MemoryReplayStore {
         lock(&self.deliveries).by_key.len()
     }
 
+    /// True when no delivery is remembered.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
@@ -223,6 +225,7 @@ pub struct MemoryIdempotencyStore {
 
 #[cfg(any(test, feature = "test-util"))]
 impl MemoryIdempotencyStore {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }

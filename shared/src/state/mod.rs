@@ -77,11 +77,14 @@ pub use memory::MemoryReplayStore;
 /// Where the shared state lives and how long a call to it may take.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StateConfig {
+    /// The table's name (`STATE_TABLE_NAME`).
     pub table_name: String,
+    /// The most one state call may take (`STATE_TIMEOUT_MS`).
     pub timeout: Duration,
 }
 
 impl StateConfig {
+    /// Reads the state table's settings; an error names the setting to fix.
     pub fn from_settings(settings: &impl Settings) -> Result<Self, ConfigError> {
         let timeout_ms = settings::parsed_or(
             settings,
@@ -194,6 +197,7 @@ pub struct DuplicateKey {
 }
 
 impl DuplicateKey {
+    /// The key of a token's delivery, and of the request's own id when it has one.
     pub fn new(jti: impl Into<String>, delivery: Option<DeliveryId>) -> Self {
         Self {
             jti: jti.into(),
@@ -201,10 +205,12 @@ impl DuplicateKey {
         }
     }
 
+    /// The token's `jti`.
     pub fn jti(&self) -> &str {
         &self.jti
     }
 
+    /// The request's own id, when it has one.
     pub fn delivery(&self) -> Option<&DeliveryId> {
         self.delivery.as_ref()
     }
@@ -253,7 +259,9 @@ impl KeyKind {
 /// NCCO for the answer webhook and for a DTMF `input` event.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredAnswer {
+    /// The HTTP status the first delivery was answered with.
     pub status: u16,
+    /// The NCCO it was answered with, if any.
     pub ncco: Option<Value>,
 }
 
@@ -283,7 +291,9 @@ pub enum Delivery {
     First,
     /// Seen before: answer `first_answer` and process nothing.
     Duplicate {
+        /// Which key matched the earlier delivery.
         matched: KeyKind,
+        /// What the first delivery was answered, to answer again.
         first_answer: StoredAnswer,
     },
 }

@@ -11,18 +11,22 @@ use crate::deadline::{Budget, DeadlineExceeded};
 use crate::observe::error_chain;
 
 #[derive(Clone, Debug, PartialEq)]
+/// Where the Voice API is and how long a create-call may take.
 pub struct VoiceClientConfig {
     /// Scheme and host, no trailing slash; `/v1/calls` is appended.
     pub base_url: String,
+    /// How long connecting may take.
     pub connect_timeout: Duration,
     /// From the start of connecting to the end of the response body.
     pub total_timeout: Duration,
     /// No attempt is started with less time than this left before the invocation's deadline.
     pub min_attempt_time: Duration,
+    /// Which failures are retried, and how long to wait.
     pub retry: RetryPolicy,
 }
 
 impl VoiceClientConfig {
+    /// The defaults, for the API at `base_url`.
     pub fn new(base_url: &str) -> Self {
         Self {
             base_url: base_url.trim_end_matches('/').to_owned(),
@@ -35,6 +39,7 @@ impl VoiceClientConfig {
         }
     }
 
+    /// The create-call endpoint.
     pub fn create_call_url(&self) -> String {
         format!("{}{CREATE_CALL_PATH}", self.base_url)
     }
@@ -74,6 +79,7 @@ pub struct HttpVoiceApi {
 }
 
 impl HttpVoiceApi {
+    /// A client with `config`'s timeouts that follows no redirect.
     pub fn new(config: VoiceClientConfig) -> Result<Self, VoiceApiError> {
         let http = reqwest::Client::builder()
             .connect_timeout(config.connect_timeout)
@@ -86,6 +92,7 @@ impl HttpVoiceApi {
         Ok(Self { http, config })
     }
 
+    /// The client's configuration.
     pub fn config(&self) -> &VoiceClientConfig {
         &self.config
     }

@@ -9,26 +9,43 @@ use super::*;
 use crate::clock::{Clock, SystemClock};
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+/// Why the application's credentials cannot sign. Never quotes the key.
 pub enum CredentialsError {
     // serde_json's own messages can quote values, so only the position is kept.
     #[error(
         "the application secret is not a JSON object (problem at line {line}, column {column})"
     )]
-    SecretNotJson { line: usize, column: usize },
+    /// The secret is not JSON; only the position is kept.
+    SecretNotJson {
+        /// The line where the JSON stops parsing.
+        line: usize,
+        /// The column where the JSON stops parsing.
+        column: usize,
+    },
     #[error("the application secret has no non-empty string field {field}")]
-    MissingField { field: &'static str },
+    /// A required field is absent or blank.
+    MissingField {
+        /// The field's name.
+        field: &'static str,
+    },
     #[error("the application's private key is not a PEM-encoded RSA private key")]
+    /// The key is not a PEM-encoded RSA private key.
     InvalidPrivateKey,
     #[error("the application JWT could not be signed")]
+    /// Signing failed.
     SigningFailed,
 }
 
 /// The claims of a Voice API application JWT, named as Vonage's own generators name them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApplicationClaims {
+    /// The application the token is for.
     pub application_id: String,
+    /// Issued at, in Unix seconds.
     pub iat: u64,
+    /// A unique id for this token.
     pub jti: String,
+    /// Expiry, in Unix seconds.
     pub exp: u64,
 }
 
@@ -37,6 +54,7 @@ pub struct ApplicationClaims {
 pub struct ApplicationJwt(String);
 
 impl ApplicationJwt {
+    /// The token's text, for the `Authorization` header only.
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -109,10 +127,12 @@ impl ApplicationJwtSigner {
         Self::from_pem(field("application_id")?, field("private_key")?)
     }
 
+    /// The application the signer signs for.
     pub fn application_id(&self) -> &str {
         &self.application_id
     }
 
+    /// The claims of a token issued at `now_unix_secs` with id `jti`.
     pub fn claims(&self, now_unix_secs: u64, jti: &str) -> ApplicationClaims {
         ApplicationClaims {
             application_id: self.application_id.clone(),
@@ -122,6 +142,7 @@ impl ApplicationJwtSigner {
         }
     }
 
+    /// Signs a token issued at `now_unix_secs` with id `jti`.
     pub fn sign(&self, now_unix_secs: u64, jti: &str) -> Result<ApplicationJwt, CredentialsError> {
         jsonwebtoken::encode(
             &Header::new(Algorithm::RS256),

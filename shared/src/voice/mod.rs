@@ -42,15 +42,23 @@ const MAX_ECHOED_BODY_CHARS: usize = 2000;
 pub struct PhoneNumber(String);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+/// Why a phone number was refused.
 pub enum PhoneNumberError {
     #[error("must contain only digits, with an optional leading + and spaces")]
+    /// Something other than ASCII digits.
     NotDigits,
     #[error("must have 7 to 15 digits, has {digits}")]
-    WrongLength { digits: usize },
+    /// Fewer than 7 or more than 15 digits.
+    WrongLength {
+        /// How many digits there were.
+        digits: usize,
+    },
 }
 
 impl PhoneNumber {
+    /// The fewest digits accepted.
     pub const MIN_DIGITS: usize = 7;
+    /// The most digits accepted (E.164).
     pub const MAX_DIGITS: usize = 15;
 
     /// Accepts E.164 as people write it ("+44 7700 900000") and keeps only the digits.
@@ -69,6 +77,7 @@ impl PhoneNumber {
         Ok(Self(digits))
     }
 
+    /// The digits.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -83,6 +92,7 @@ impl fmt::Display for PhoneNumber {
 /// Who the callee sees as calling.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CallerId {
+    /// This number.
     Number(PhoneNumber),
     /// `random_from_number: true`: Vonage picks one of the numbers linked to the application.
     RandomLinkedNumber,
@@ -91,8 +101,11 @@ pub enum CallerId {
 /// The body of `POST /v1/calls` for one phone callee and an embedded NCCO.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CreateCallRequest {
+    /// The number to call.
     pub to: PhoneNumber,
+    /// The caller id to show.
     pub from: CallerId,
+    /// What the call does when answered.
     pub ncco: Ncco,
     /// Where the call's events go; without it Vonage uses the application's event URL.
     pub event_url: Option<String>,
@@ -134,12 +147,16 @@ impl Serialize for CreateCallRequest {
 /// The 201 answer. Only `uuid` is relied on; the rest is passed on when present.
 #[derive(Clone, Debug, PartialEq, Eq, Deserialize, Serialize)]
 pub struct CreateCallResponse {
+    /// The call's uuid.
     pub uuid: String,
     #[serde(default)]
+    /// The call's status, e.g. `started`.
     pub status: Option<String>,
     #[serde(default)]
+    /// `outbound`.
     pub direction: Option<String>,
     #[serde(default)]
+    /// The call's conversation.
     pub conversation_uuid: Option<String>,
 }
 
@@ -149,6 +166,7 @@ pub struct CreateCallResponse {
 // The client
 
 #[derive(Debug, thiserror::Error)]
+/// Why a create-call did not return a call; each variant says whether one may have been placed.
 pub enum VoiceApiError {
     /// The request reached Vonage (or may have) and no definite answer came back: the call may
     /// be ringing. Resending could ring the phone twice.
@@ -157,29 +175,54 @@ pub enum VoiceApiError {
         describe_reply(*.status, .body)
     )]
     OutcomeUnknown {
+        /// The status, when an answer came.
         status: Option<u16>,
+        /// The answer's body, shortened, our token cut out.
         body: String,
+        /// What happened.
         reason: String,
     },
     /// A definite refusal (4xx other than 429): no call was placed.
     #[error("the Voice API refused the call with status {status}: {body}")]
-    Rejected { status: u16, body: String },
+    /// The status and body of the refusal.
+    Rejected {
+        /// The HTTP status.
+        status: u16,
+        /// The answer's body, shortened.
+        body: String,
+    },
     /// Still 429 after every retry: no call was placed.
     #[error("the Voice API was still rate limiting after {attempts} attempts: {body}")]
-    RateLimited { attempts: usize, body: String },
+    /// How many attempts were made, and the last 429's body.
+    RateLimited {
+        /// How many attempts were made.
+        attempts: usize,
+        /// The answer's body, shortened.
+        body: String,
+    },
     /// No connection after every retry: no call was placed.
     #[error("the Voice API could not be reached after {attempts} attempts: {reason}")]
-    Unreachable { attempts: usize, reason: String },
+    /// How many attempts were made, and why the last could not connect.
+    Unreachable {
+        /// How many attempts were made.
+        attempts: usize,
+        /// Why the last attempt failed.
+        reason: String,
+    },
     /// The invocation's deadline came before a request could be sent, or before another attempt
     /// could run its course: no call was placed, and sending again is safe.
     #[error("no call was placed (attempts made: {attempts}): {source}; sending again is safe")]
     DeadlineExceeded {
+        /// How many attempts were made before.
         attempts: usize,
+        /// Which step the deadline stopped.
         source: DeadlineExceeded,
     },
     #[error(transparent)]
+    /// The application's credentials cannot sign: no call was placed.
     Credentials(#[from] CredentialsError),
     #[error("the HTTP client could not be set up: {0}")]
+    /// The HTTP client could not be built or the request serialised: no call was placed.
     ClientSetup(String),
 }
 

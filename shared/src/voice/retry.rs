@@ -7,12 +7,14 @@ use backon::ExponentialBuilder;
 /// Capped exponential backoff with jitter, for the failures that are safe to retry.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RetryPolicy {
+    /// The wait before the first retry.
     pub first_delay: Duration,
     /// The cap on the exponential part; jitter adds up to as much again, and a 429's
     /// `Retry-After` may lengthen a delay up to this cap.
     pub max_delay: Duration,
     /// Retries after the first attempt.
     pub max_retries: usize,
+    /// Whether waits get random jitter, so instances do not retry in step.
     pub jitter: bool,
 }
 

@@ -21,10 +21,18 @@ pub struct VoiceEvent {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why an event body could not be read.
 pub enum EventParseError {
     #[error("the body is not JSON (line {line}, column {column})")]
-    NotJson { line: usize, column: usize },
+    /// The body is not JSON; only the position is kept.
+    NotJson {
+        /// The line where the JSON stops parsing.
+        line: usize,
+        /// The column where the JSON stops parsing.
+        column: usize,
+    },
     #[error("the body is JSON but not an object")]
+    /// The body is JSON but not an object.
     NotAnObject,
 }
 
@@ -43,6 +51,7 @@ impl VoiceEvent {
         Self::from_json(body)
     }
 
+    /// Reads a POSTed event's JSON body.
     pub fn from_json(body: &[u8]) -> Result<Self, EventParseError> {
         match serde_json::from_slice::<Value>(body) {
             Ok(Value::Object(fields)) => Ok(Self { fields }),
@@ -100,10 +109,12 @@ impl VoiceEvent {
         self.text("uuid").or_else(|| self.text("call_uuid"))
     }
 
+    /// The `conversation_uuid` field.
     pub fn conversation_uuid(&self) -> Option<&str> {
         self.text("conversation_uuid")
     }
 
+    /// The `status` field.
     pub fn status(&self) -> Option<&str> {
         self.text("status")
     }
@@ -128,26 +139,32 @@ impl VoiceEvent {
         self.text("type").unwrap_or("unknown")
     }
 
+    /// The `direction` field.
     pub fn direction(&self) -> Option<&str> {
         self.text("direction")
     }
 
+    /// The `timestamp` field.
     pub fn timestamp(&self) -> Option<&str> {
         self.text("timestamp")
     }
 
+    /// The `start_time` field.
     pub fn start_time(&self) -> Option<&str> {
         self.text("start_time")
     }
 
+    /// The `end_time` field.
     pub fn end_time(&self) -> Option<&str> {
         self.text("end_time")
     }
 
+    /// The `from` field.
     pub fn from(&self) -> Option<&str> {
         self.text("from")
     }
 
+    /// The `to` field.
     pub fn to(&self) -> Option<&str> {
         self.text("to")
     }
@@ -177,6 +194,7 @@ impl VoiceEvent {
         Ncco::new(vec![Action::Talk(Talk::new(text))]).ok()
     }
 
+    /// Every field, as sent.
     pub fn fields(&self) -> &Map<String, Value> {
         &self.fields
     }

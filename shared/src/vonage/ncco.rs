@@ -13,23 +13,30 @@ pub const MAX_TALK_CHARACTERS: usize = 1500;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "lowercase")]
+/// One NCCO action, serialised with its `action` name.
 pub enum Action {
+    /// Speaks text.
     Talk(Talk),
+    /// Collects keys or speech.
     Input(Input),
+    /// Posts a payload to a URL.
     Notify(Notify),
 }
 
 /// Sends `payload` to `event_url` and goes on with the next action.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Notify {
+    /// What is posted.
     pub payload: Map<String, Value>,
     #[serde(rename = "eventUrl")]
+    /// Where it is posted.
     pub event_url: Vec<String>,
     #[serde(
         rename = "eventMethod",
         skip_serializing_if = "Option::is_none",
         default
     )]
+    /// The HTTP method; Vonage's default is POST.
     pub event_method: Option<String>,
 }
 
@@ -45,13 +52,18 @@ impl Notify {
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+/// Speaks text with Vonage's text-to-speech.
 pub struct Talk {
+    /// What to say.
     pub text: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The BCP 47 language (and so the voice) to speak in.
     pub language: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// The voice's style within the language.
     pub style: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    /// Whether to use the premium voice.
     pub premium: Option<bool>,
     /// How many times to speak the text; 0 repeats until the call ends.
     #[serde(rename = "loop", skip_serializing_if = "Option::is_none")]
@@ -60,10 +72,12 @@ pub struct Talk {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub level: Option<f32>,
     #[serde(rename = "bargeIn", skip_serializing_if = "Option::is_none")]
+    /// Whether a key press or speech interrupts the text (needs a following `input`).
     pub barge_in: Option<bool>,
 }
 
 impl Talk {
+    /// Speaks `text` with Vonage's defaults.
     pub fn new(text: impl Into<String>) -> Self {
         Self {
             text: text.into(),
@@ -74,24 +88,32 @@ impl Talk {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+/// What an `input` action collects.
 pub enum InputType {
+    /// Keypad digits.
     Dtmf,
+    /// Speech.
     Speech,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// Collects keys (or speech) and posts them to `event_url`.
 pub struct Input {
     #[serde(rename = "type")]
+    /// What to collect.
     pub kinds: Vec<InputType>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
+    /// How keys are collected.
     pub dtmf: Option<DtmfSettings>,
     #[serde(rename = "eventUrl", skip_serializing_if = "Vec::is_empty", default)]
+    /// Where the input is posted; empty uses the application's event URL.
     pub event_url: Vec<String>,
     #[serde(
         rename = "eventMethod",
         skip_serializing_if = "Option::is_none",
         default
     )]
+    /// The HTTP method; Vonage's default is POST.
     pub event_method: Option<String>,
 }
 
@@ -112,13 +134,16 @@ impl Input {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// How an `input` action collects keys.
 pub struct DtmfSettings {
     #[serde(rename = "maxDigits", skip_serializing_if = "Option::is_none")]
+    /// How many keys to wait for, 1 to 20.
     pub max_digits: Option<u8>,
     /// Seconds of silence after the last key before the input ends (0–10).
     #[serde(rename = "timeOut", skip_serializing_if = "Option::is_none")]
     pub time_out: Option<u8>,
     #[serde(rename = "submitOnHash", skip_serializing_if = "Option::is_none")]
+    /// Whether `#` ends the input early.
     pub submit_on_hash: Option<bool>,
 }
 
@@ -136,30 +161,68 @@ fn validated<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<Ac
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+/// Why a list of actions is not an NCCO Vonage would accept; `index` is the action's place.
 pub enum NccoError {
     #[error("an NCCO needs at least one action")]
+    /// No actions.
     Empty,
     #[error("action {index}: talk text is empty")]
-    EmptyText { index: usize },
+    /// A `talk` without text.
+    EmptyText {
+        /// The action's place in the list, from 0.
+        index: usize,
+    },
     #[error("action {index}: talk text has {length} characters, more than {MAX_TALK_CHARACTERS}")]
-    TextTooLong { index: usize, length: usize },
+    /// A `talk` longer than Vonage speaks.
+    TextTooLong {
+        /// The action's place in the list, from 0.
+        index: usize,
+        /// The text's length, in characters.
+        length: usize,
+    },
     #[error("action {index}: level must be between -1 and 1")]
-    LevelOutOfRange { index: usize },
+    /// A `talk` level outside -1 to 1.
+    LevelOutOfRange {
+        /// The action's place in the list, from 0.
+        index: usize,
+    },
     #[error("action {index}: bargeIn needs an input action after the talk actions that follow it")]
-    BargeInWithoutInput { index: usize },
+    /// A `talk` with barge-in not followed by an `input`.
+    BargeInWithoutInput {
+        /// The action's place in the list, from 0.
+        index: usize,
+    },
     #[error("action {index}: input needs at least one type")]
-    InputWithoutType { index: usize },
+    /// An `input` that collects nothing.
+    InputWithoutType {
+        /// The action's place in the list, from 0.
+        index: usize,
+    },
     #[error("action {index}: dtmf maxDigits must be 1 to 20")]
-    MaxDigitsOutOfRange { index: usize },
+    /// An `input` waiting for more than 20 or no keys.
+    MaxDigitsOutOfRange {
+        /// The action's place in the list, from 0.
+        index: usize,
+    },
     #[error("action {index}: dtmf timeOut must be 0 to 10 seconds")]
-    TimeOutOutOfRange { index: usize },
+    /// An `input` timeout outside 0 to 10 seconds.
+    TimeOutOutOfRange {
+        /// The action's place in the list, from 0.
+        index: usize,
+    },
     #[error("action {index}: notify needs exactly one http(s) eventUrl")]
-    NotifyUrl { index: usize },
+    /// A `notify` without exactly one URL.
+    NotifyUrl {
+        /// The action's place in the list, from 0.
+        index: usize,
+    },
     #[error("a one-time code must be digits only")]
+    /// A code to read that is not all digits.
     CodeNotDigits,
 }
 
 impl Ncco {
+    /// The NCCO of `actions`, checked as Vonage would check it.
     pub fn new(actions: Vec<Action>) -> Result<Self, NccoError> {
         if actions.is_empty() {
             return Err(NccoError::Empty);
@@ -174,6 +237,7 @@ impl Ncco {
         Ok(Self(actions))
     }
 
+    /// The actions, in order.
     pub fn actions(&self) -> &[Action] {
         &self.0
     }
@@ -183,6 +247,7 @@ impl Ncco {
         Self::new(self.0.iter().cloned().chain(more).collect())
     }
 
+    /// The NCCO as the JSON array Vonage reads.
     pub fn to_json(&self) -> serde_json::Value {
         serde_json::to_value(self).unwrap_or_default()
     }

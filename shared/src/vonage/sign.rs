@@ -9,10 +9,13 @@ use serde::Serialize;
 use crate::vonage::verify::{VONAGE_ISSUER, query_as_compact_json};
 
 #[derive(Debug, thiserror::Error)]
+/// Why a webhook could not be signed.
 pub enum SignError {
     #[error("the signature secret is empty")]
+    /// The signature secret is empty.
     EmptySecret,
     #[error("the token could not be encoded")]
+    /// The token could not be encoded.
     Encode,
 }
 
@@ -45,6 +48,7 @@ struct WebhookClaims<'a> {
 }
 
 impl WebhookSigner {
+    /// A signer with the account's secret and ids, as Vonage signs for that application.
     pub fn new(
         signature_secret: &str,
         api_key: impl Into<String>,

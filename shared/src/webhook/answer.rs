@@ -19,6 +19,7 @@ use crate::vonage::verify::Rejection;
 /// What the `notify` action reports when the greeting has been spoken.
 pub const NOTIFY_STEP: &str = "greeting_played";
 
+/// The answer webhook: verifies (or allows unsigned), then answers the greeting NCCO.
 pub struct AnswerHandler {
     verifier: SignedWebhookVerifier,
     allow_unsigned: bool,

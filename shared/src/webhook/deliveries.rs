@@ -20,6 +20,7 @@ pub struct Deliveries {
 }
 
 impl Deliveries {
+    /// Deliveries remembered here and in `shared`, each until its token would be stale.
     pub fn new(shared: Arc<dyn ReplayStore>, max_age_seconds: i64) -> Self {
         Self {
             layers: LayeredReplayStore::new(MemoryReplayStore::default(), shared),

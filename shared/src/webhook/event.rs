@@ -47,6 +47,7 @@ pub const NOT_FOUND_RETRIES: [std::time::Duration; 2] = [
     std::time::Duration::from_millis(400),
 ];
 
+/// The event webhook: verifies, drops duplicates, applies the event to its alert, answers.
 pub struct EventHandler {
     verifier: SignedWebhookVerifier,
     unsigned_statuses: Vec<String>,
@@ -57,8 +58,11 @@ pub struct EventHandler {
 
 /// Where alert outcomes are recorded and published.
 pub struct Outcomes {
+    /// Where alert records are read and written.
     pub alerts: Arc<dyn AlertStore>,
+    /// Publishes each change of an alert's state.
     pub publisher: Arc<Publisher>,
+    /// The records' retention and retry room.
     pub config: OutcomeConfig,
 }
 

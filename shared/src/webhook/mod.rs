@@ -31,6 +31,7 @@ use crate::vonage::verify::{
 pub struct IncomingWebhook {
     /// Every `Authorization` header value, in the order received.
     pub authorization: Vec<Vec<u8>>,
+    /// The HTTP method.
     pub method: String,
     /// The raw query string without `?`, in the order the client sent it.
     pub query: Option<String>,
@@ -82,11 +83,17 @@ impl fmt::Debug for IncomingWebhook {
 pub enum Outcome {
     /// Accepted. `ncco` is the answer webhook's reply (and a DTMF input's); an event is
     /// acknowledged with no body.
-    Accepted { ncco: Option<Ncco> },
+    /// Verified (or allowed unsigned) and processed; the NCCO to answer, if any.
+    Accepted {
+        /// The NCCO to answer, if any.
+        ncco: Option<Ncco>,
+    },
     /// Verified, and seen before (by `matched`): answered with the first delivery's answer
     /// (`ncco`), nothing processed again.
     Duplicate {
+        /// Which key matched the earlier delivery.
         matched: crate::state::KeyKind,
+        /// The first delivery's NCCO, answered again.
         ncco: Option<Ncco>,
     },
     /// Refused. `Rejection::MissingToken` means "unsigned where a signature is required".
@@ -98,7 +105,9 @@ pub enum Outcome {
 /// Why verification did not produce a verdict on the token.
 #[derive(Debug)]
 pub enum VerificationFailure {
+    /// The token was refused.
     Rejected(Rejection),
+    /// The secret could not be read: the request could not be checked.
     SecretUnavailable(WebhookSecretError),
     /// The signature matched no cached version and the early re-read is not due yet
     /// (`SECRET_REFRESH_MIN_INTERVAL_SECONDS`). It may be a forgery, or a secret rotated in the
@@ -146,11 +155,14 @@ pub struct SignedWebhookVerifier {
 /// A verified request, and whether the secret had to be re-read to verify it.
 #[derive(Debug)]
 pub struct VerifiedWebhook {
+    /// What verified.
     pub verified: Verified,
+    /// Whether the secret was re-read to verify this request.
     pub secret_refreshed: bool,
 }
 
 impl SignedWebhookVerifier {
+    /// A verifier of `config`'s secret from `store`.
     pub fn new(config: &WebhookConfig, store: Arc<dyn SecretStore>, clock: Arc<dyn Clock>) -> Self {
         Self {
             secrets: WebhookSecretCache::new(store, config.secret_id.clone(), config.secret_cache),
@@ -172,6 +184,7 @@ impl SignedWebhookVerifier {
         }
     }
 
+    /// The clock the verifier reads.
     pub fn clock(&self) -> &dyn Clock {
         self.clock.as_ref()
     }

@@ -56,6 +56,7 @@ pub struct VerificationPolicy {
     pub expected_api_key: Option<String>,
     /// When set, the token's `application_id` must equal it.
     pub expected_application_id: Option<String>,
+    /// How `payload_hash` is matched against the body.
     pub body_hash: BodyHashMode,
 }
 
@@ -88,19 +89,26 @@ pub struct WebhookRequest<'a> {
 /// only the UUID-length `jti` and `application_id` allocate.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct VonageClaims {
+    /// Issued at, in Unix seconds.
     pub iat: i64,
     /// Required: the duplicate check keys on it, so a token without one is refused.
     pub jti: CompactString,
+    /// The issuer, always `Vonage`.
     pub iss: CompactString,
+    /// The account's API key.
     pub api_key: Option<CompactString>,
+    /// The application the webhook is for.
     pub application_id: Option<CompactString>,
+    /// Expiry, when the token has one.
     pub exp: Option<i64>,
+    /// Not before, when the token has one.
     pub nbf: Option<i64>,
 }
 
 /// A request that passed every check.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verified {
+    /// The token's claims.
     pub claims: VonageClaims,
     /// The label of the secret whose signature matched.
     pub matched_secret: Cow<'static, str>,
@@ -112,42 +120,61 @@ pub struct Verified {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Rejection {
     #[error("no Authorization header")]
+    /// No `Authorization` header.
     MissingToken,
     #[error("more than one Authorization header")]
+    /// More than one `Authorization` value.
     MultipleAuthorization,
     #[error("the Authorization header is not a Bearer token")]
+    /// A scheme other than `Bearer`.
     NotBearer,
     #[error("the bearer token is empty")]
+    /// `Bearer` with nothing after it.
     EmptyToken,
     #[error("the bearer token is longer than {MAX_TOKEN_BYTES} bytes")]
+    /// A token over [`MAX_TOKEN_BYTES`].
     TokenTooLarge,
     #[error("the token is not a well-formed JWT")]
+    /// Not a three-part JWS.
     Malformed,
     #[error("the token's algorithm is not HS256")]
+    /// An algorithm other than HS256.
     Algorithm,
     #[error("the token has a `crit` header")]
+    /// A `crit` (or `b64`) header.
     CriticalHeader,
     #[error("the signature matches none of the candidate secrets")]
+    /// No candidate secret made the signature.
     Signature,
     #[error("the claim `{0}` has the wrong type")]
+    /// A claim of the wrong JSON type.
     ClaimType(&'static str),
     #[error("the claim `{0}` is missing")]
+    /// A required claim is absent.
     MissingClaim(&'static str),
     #[error("the token has expired (`exp`)")]
+    /// `exp` has passed.
     Expired,
     #[error("the token is not valid yet (`nbf`)")]
+    /// `nbf` is still ahead.
     NotYetValid,
     #[error("the token was issued too long ago (`iat`)")]
+    /// `iat` is older than the policy allows.
     Stale,
     #[error("the token was issued in the future (`iat`)")]
+    /// `iat` is further ahead than the policy allows.
     Future,
     #[error("the issuer is not Vonage")]
+    /// `iss` is not `Vonage`.
     Issuer,
     #[error("the token's `{0}` is not this deployment's")]
+    /// The named claim is not the configured account or application.
     Account(&'static str),
     #[error("`payload_hash` is not a hex SHA-256")]
+    /// `payload_hash` is not 64 hex characters.
     PayloadHashMalformed,
     #[error("`payload_hash` does not match the body")]
+    /// `payload_hash` does not match what was received.
     BodyMismatch,
 }
 

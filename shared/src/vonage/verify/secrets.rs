@@ -33,6 +33,7 @@ impl SignatureSecret {
         Ok(Self { label, key })
     }
 
+    /// The label logs may show.
     pub fn label(&self) -> &str {
         &self.label
     }
@@ -52,6 +53,7 @@ impl fmt::Debug for SignatureSecret {
 pub struct CandidateSecrets(Vec<SignatureSecret>);
 
 impl CandidateSecrets {
+    /// The secrets to try, in order; at least one.
     pub fn new(secrets: Vec<SignatureSecret>) -> Result<Self, SecretError> {
         if secrets.is_empty() {
             return Err(SecretError::NoneGiven);
@@ -59,23 +61,32 @@ impl CandidateSecrets {
         Ok(Self(secrets))
     }
 
+    /// The secrets, in the order they are tried.
     pub fn iter(&self) -> impl Iterator<Item = &SignatureSecret> {
         self.0.iter()
     }
 
+    /// How many secrets there are.
     pub fn len(&self) -> usize {
         self.0.len()
     }
 
+    /// Never true for a list made by [`CandidateSecrets::new`].
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
+/// Why candidate secrets could not be set up.
 pub enum SecretError {
     #[error("the signature secret `{label}` is empty")]
-    Empty { label: String },
+    /// A secret is empty.
+    Empty {
+        /// The secret's label.
+        label: String,
+    },
     #[error("no signature secret was given")]
+    /// The list is empty.
     NoneGiven,
 }
