@@ -11,6 +11,7 @@ use crate::state::{
     Delivery, DuplicateKey, KeyKind, MemoryReplayStore, ReplayStore, StateError, StoredAnswer,
 };
 use crate::vonage::sign::WebhookSigner;
+use std::sync::Arc;
 
 mod answer;
 mod duplicates;
