@@ -194,102 +194,105 @@ fn alert(id: &str, text: &str) -> Value {
 }
 
 /// A fresh store, a clock at [`NOW`] and a placer that has placed nothing.
-fn fixture() -> (MemoryIdempotencyStore, ManualClock, Arc<Placer>) {
-    (
-        MemoryIdempotencyStore::new(),
-        ManualClock::at(NOW),
-        Placer::new(),
-    )
+struct Fixture {
+    store: MemoryIdempotencyStore,
+    clock: ManualClock,
+    placer: Arc<Placer>,
+}
+
+fn fixture() -> Fixture {
+    Fixture {
+        store: MemoryIdempotencyStore::new(),
+        clock: ManualClock::at(NOW),
+        placer: Placer::new(),
+    }
+}
+
+impl Fixture {
+    /// One invocation with `input` under `config`, the call's result made by `outcome`.
+    async fn run(
+        &self,
+        input: Value,
+        config: &AlertIdempotencyConfig,
+        outcome: fn(usize) -> Result<AlertSent, AlertError>,
+    ) -> Value {
+        run(
+            input,
+            config,
+            &self.store,
+            &self.clock,
+            &self.placer,
+            outcome,
+        )
+        .await
+    }
 }
 
 #[tokio::test]
 async fn a_repeat_gets_the_stored_result_and_places_no_second_call() {
-    let (store, clock, placer) = fixture();
+    let fx = fixture();
     let config = AlertIdempotencyConfig::default();
-    let first = run(
-        alert("a1", "Disk full"),
-        &config,
-        &store,
-        &clock,
-        &placer,
-        placed,
-    )
-    .await;
+    let first = fx.run(alert("a1", "Disk full"), &config, placed).await;
     assert_eq!(first["call_uuid"], "call-0");
     assert!(first.get("duplicate").is_none());
-    clock.advance(Duration::from_secs(299));
-    let repeat = run(
-        alert("a1", "Disk full"),
-        &config,
-        &store,
-        &clock,
-        &placer,
-        placed,
-    )
-    .await;
+    fx.clock.advance(Duration::from_secs(299));
+    let repeat = fx.run(alert("a1", "Disk full"), &config, placed).await;
     assert_eq!(repeat["call_uuid"], "call-0");
     assert_eq!(repeat["duplicate"], true);
-    assert_eq!(placer.calls(), 1);
+    assert_eq!(fx.placer.calls(), 1);
     // After the window the same alert is a new one.
-    clock.advance(Duration::from_secs(2));
-    let later = run(
-        alert("a1", "Disk full"),
-        &config,
-        &store,
-        &clock,
-        &placer,
-        placed,
-    )
-    .await;
+    fx.clock.advance(Duration::from_secs(2));
+    let later = fx.run(alert("a1", "Disk full"), &config, placed).await;
     assert_eq!(later["call_uuid"], "call-1");
-    assert_eq!(placer.calls(), 2);
+    assert_eq!(fx.placer.calls(), 2);
 }
 
 #[tokio::test]
 async fn an_unknown_outcome_is_stored_and_never_placed_again_but_a_refusal_frees_the_key() {
-    let (store, clock, placer) = fixture();
+    let fx = fixture();
     let config = AlertIdempotencyConfig::default();
-    let first = run(alert("u", "x"), &config, &store, &clock, &placer, unknown).await;
+    let first = fx.run(alert("u", "x"), &config, unknown).await;
     assert_eq!(first["error"], "outcome_unknown");
-    let repeat = run(alert("u", "x"), &config, &store, &clock, &placer, placed).await;
+    let repeat = fx.run(alert("u", "x"), &config, placed).await;
     assert_eq!(repeat["error"], "outcome_unknown");
     assert_eq!(repeat["duplicate"], true);
-    assert_eq!(placer.calls(), 1);
+    assert_eq!(fx.placer.calls(), 1);
 
-    let refused = run(alert("r", "x"), &config, &store, &clock, &placer, rejected).await;
+    let refused = fx.run(alert("r", "x"), &config, rejected).await;
     assert_eq!(refused["error"], "call_rejected");
-    let retry = run(alert("r", "x"), &config, &store, &clock, &placer, placed).await;
+    let retry = fx.run(alert("r", "x"), &config, placed).await;
     assert_eq!(retry["call_uuid"], "call-2");
     assert!(retry.get("duplicate").is_none());
 }
 
 #[tokio::test]
 async fn in_progress_and_reused_keys_are_refused_without_a_call() {
-    let (store, clock, placer) = fixture();
+    let fx = fixture();
     let config = AlertIdempotencyConfig::default();
     let (key, _) = alert_key(&alert("busy", "x")).unwrap();
     // Another invocation holds the key.
     assert_eq!(
-        store
+        fx.store
             .begin(&key.key, &key.payload_hash, NOW + 30, NOW)
             .await,
         Ok(Claim::Began)
     );
-    let busy = run(alert("busy", "x"), &config, &store, &clock, &placer, placed).await;
+    let busy = fx.run(alert("busy", "x"), &config, placed).await;
     assert_eq!(busy["error"], "in_progress");
     assert_eq!(busy["retryable"], true);
-    let reused = run(alert("busy", "y"), &config, &store, &clock, &placer, placed).await;
+    let reused = fx.run(alert("busy", "y"), &config, placed).await;
     assert_eq!(reused["error"], "idempotency_key_reused");
     assert_eq!(reused["field"], ALERT_ID_FIELD);
-    assert_eq!(placer.calls(), 0);
+    assert_eq!(fx.placer.calls(), 0);
 }
 
 #[tokio::test]
 async fn a_store_that_is_down_places_the_call_and_says_so_unless_idempotency_is_required() {
-    let (store, clock, placer) = fixture();
-    store.fail_with(Some(StateError::Unavailable("down".into())));
+    let fx = fixture();
+    fx.store
+        .fail_with(Some(StateError::Unavailable("down".into())));
     let lenient = AlertIdempotencyConfig::default();
-    let placed_anyway = run(alert("d", "x"), &lenient, &store, &clock, &placer, placed).await;
+    let placed_anyway = fx.run(alert("d", "x"), &lenient, placed).await;
     assert_eq!(placed_anyway["call_uuid"], "call-0");
     assert_eq!(placed_anyway["idempotency"], "unavailable");
 
@@ -297,37 +300,33 @@ async fn a_store_that_is_down_places_the_call_and_says_so_unless_idempotency_is_
         require: true,
         ..lenient
     };
-    let refused = run(alert("d", "x"), &strict, &store, &clock, &placer, placed).await;
+    let refused = fx.run(alert("d", "x"), &strict, placed).await;
     assert_eq!(refused["error"], "idempotency_unavailable");
     assert_eq!(refused["retryable"], true);
-    assert_eq!(placer.calls(), 1);
+    assert_eq!(fx.placer.calls(), 1);
 }
 
 #[tokio::test]
 async fn invalid_input_is_answered_without_touching_the_store() {
-    let (store, clock, placer) = fixture();
+    let fx = fixture();
     let config = AlertIdempotencyConfig::default();
-    let bad_id = run(
-        json!({"alert_id": "no spaces", "to": "447700900000", "code": "4821"}),
-        &config,
-        &store,
-        &clock,
-        &placer,
-        placed,
-    )
-    .await;
+    let bad_id = fx
+        .run(
+            json!({"alert_id": "no spaces", "to": "447700900000", "code": "4821"}),
+            &config,
+            placed,
+        )
+        .await;
     assert_eq!(bad_id["error"], "invalid_input");
     assert_eq!(bad_id["field"], ALERT_ID_FIELD);
-    let bad_input = run(
-        json!({"alert_id": "ok", "to": "447700900000"}),
-        &config,
-        &store,
-        &clock,
-        &placer,
-        placed,
-    )
-    .await;
+    let bad_input = fx
+        .run(
+            json!({"alert_id": "ok", "to": "447700900000"}),
+            &config,
+            placed,
+        )
+        .await;
     assert_eq!(bad_input["error"], "invalid_input");
     assert_eq!(bad_input["field"], "code");
-    assert_eq!(store.calls(), 0);
+    assert_eq!(fx.store.calls(), 0);
 }
