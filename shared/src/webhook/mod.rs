@@ -1,7 +1,8 @@
 //! The answer and event webhooks' decisions, as plain async functions over a
-//! [`SecretStore`](crate::secrets::SecretStore) and a [`Clock`]. Nothing here knows `lambda_http`: `crate::http` turns API Gateway requests into
-//! [`IncomingWebhook`]s and [`Outcome`]s into responses, so these handlers are tested with plain
-//! values and the HTTP mapping lives in one place.
+//! [`SecretStore`](crate::secrets::SecretStore) and a [`Clock`]. Nothing here knows
+//! `lambda_http`: `crate::http` turns API Gateway requests into [`IncomingWebhook`]s and
+//! [`Outcome`]s into responses, so these handlers are tested with plain values and the HTTP
+//! mapping lives in one place.
 
 mod answer;
 
