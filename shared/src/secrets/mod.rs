@@ -11,6 +11,12 @@
 //! verifier enforces the `api_key` (and the `application_id` when given) of the version whose
 //! signature matched. The application's private key lives in another secret, so the webhook
 //! functions are never granted it.
+//!
+//! One error type per layer: [`SecretStoreError`] when the store cannot answer,
+//! [`SecretDocumentError`] when a value is not the document expected, and
+//! [`WebhookSecretError`] when the webhook's verification candidates cannot be had (it carries
+//! either of the others). Setting up a verification key has its own
+//! [`SecretError`](crate::vonage::verify::SecretError) in the protocol layer.
 
 mod cache;
 mod document;
