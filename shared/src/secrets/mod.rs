@@ -16,7 +16,7 @@
 //! [`SecretDocumentError`] when a value is not the document expected, and
 //! [`WebhookSecretError`] when the webhook's verification candidates cannot be had (it carries
 //! either of the others). Setting up a verification key has its own
-//! [`SecretError`](crate::vonage::verify::SecretError) in the protocol layer.
+//! [`SecretError`] in the protocol layer.
 
 mod cache;
 mod document;
