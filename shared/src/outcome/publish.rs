@@ -24,6 +24,22 @@ pub const DETAIL_TYPE: &str = "Alert state changed";
 pub const PUBLISH_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(800);
 /// An attempt is not started with less than this left: it would most likely be cut.
 pub const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(50);
+/// One log line about publishing `$event`, with the alert's id, state, confirmation and version
+/// and the attempts made, then the line's own fields and message.
+macro_rules! change_line {
+    ($level:ident, $event:expr, $attempts:expr, $($rest:tt)+) => {{
+        let event: &AlertChanged = $event;
+        tracing::$level!(
+            alert_id = %capped(&event.alert_id),
+            state = event.state.as_str(),
+            confirmation = event.confirmation.as_str(),
+            version = event.version,
+            attempts = $attempts,
+            $($rest)+
+        )
+    }};
+}
+
 /// How many times one change is offered to the bus at the most.
 pub const MAX_PUBLISH_ATTEMPTS: u32 = 3;
 /// The wait before the second attempt; doubled before each one after it.
@@ -193,14 +209,7 @@ impl Publisher {
             match attempt.unwrap_or(Err(PublishError::Timeout(limit))) {
                 Ok(()) => {
                     self.sent.fetch_add(1, Ordering::Relaxed);
-                    tracing::info!(
-                        alert_id = %capped(&event.alert_id),
-                        state = event.state.as_str(),
-                        confirmation = event.confirmation.as_str(),
-                        version = event.version,
-                        attempts,
-                        "alert change published"
-                    );
+                    change_line!(info, event, attempts, "alert change published");
                     return Published::Sent { attempts };
                 }
                 Err(error) => {
@@ -214,11 +223,9 @@ impl Publisher {
         }
         let failures = self.failed.fetch_add(1, Ordering::Relaxed) + 1;
         crate::observe::metrics::count(crate::observe::metrics::names::EVENTBRIDGE_FAILURE);
-        tracing::error!(
-            alert_id = %capped(&event.alert_id),
-            state = event.state.as_str(),
-            confirmation = event.confirmation.as_str(),
-            version = event.version,
+        change_line!(
+            error,
+            event,
             attempts,
             error = last.kind(),
             detail = %last,
