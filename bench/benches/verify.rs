@@ -8,8 +8,8 @@ use aws_lc_rs::{digest, hmac};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
-use vonage_voice_lambda::sign::WebhookSigner;
-use vonage_voice_lambda::verify::{
+use vonage_voice_lambda::vonage::sign::WebhookSigner;
+use vonage_voice_lambda::vonage::verify::{
     CandidateSecrets, SignatureSecret, VerificationPolicy, WebhookRequest, verify,
 };
 

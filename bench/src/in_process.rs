@@ -13,11 +13,13 @@ use serde::Serialize;
 use serde_json::Value;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::util::SubscriberInitExt;
+use vonage_voice_lambda::clock::SystemClock;
 use vonage_voice_lambda::http;
 use vonage_voice_lambda::secrets::{InMemorySecretStore, WebhookSecret};
-use vonage_voice_lambda::sign::WebhookSigner;
+use vonage_voice_lambda::settings::webhook::EventConfig;
 use vonage_voice_lambda::state::MemoryReplayStore;
-use vonage_voice_lambda::webhook::{EventConfig, EventHandler, SystemClock};
+use vonage_voice_lambda::vonage::sign::WebhookSigner;
+use vonage_voice_lambda::webhook::EventHandler;
 
 use crate::stack::signed_answered_event;
 use crate::stats::{Summary, monotonic_ns};
@@ -160,9 +162,9 @@ async fn run(count: usize) -> Result<StepTimings, String> {
 fn run_logged(filter: &str, count: usize) -> Result<(StepTimings, usize), String> {
     let lines = CountingSink::default();
     let writer = lines.clone();
-    // The functions' subscriber (vonage_voice_lambda::logging::init), writing to the sink.
+    // The functions' subscriber (vonage_voice_lambda::observe::logging::init), writing to the sink.
     let subscriber =
-        vonage_voice_lambda::logging::json_subscriber(EnvFilter::new(filter), move || {
+        vonage_voice_lambda::observe::logging::json_subscriber(EnvFilter::new(filter), move || {
             writer.clone()
         });
     let timings = std::thread::spawn(move || {

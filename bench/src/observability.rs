@@ -1,7 +1,7 @@
 //! What metrics and correlated logs cost, side by side in one run: the event handler in process
 //! (as `in_process` times it) served plain, with no metrics recorder and no invocation span, then
 //! the same handler over as many fresh events with the EMF recorder installed
-//! (`vonage_voice_lambda::metrics::init`, timed: the cold-start cost), each invocation inside its
+//! (`vonage_voice_lambda::observe::metrics::init`, timed: the cold-start cost), each invocation inside its
 //! correlation span, its metric lines carrying the ids and flushed (as `logging::observed` does,
 //! into the same counting sink as the log lines rather than stdout).
 //!
@@ -16,12 +16,14 @@ use serde_json::Value;
 use tracing::Instrument as _;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::util::SubscriberInitExt;
-use vonage_voice_lambda::logging::Correlation;
+use vonage_voice_lambda::clock::SystemClock;
+use vonage_voice_lambda::observe::logging::Correlation;
 use vonage_voice_lambda::secrets::{InMemorySecretStore, WebhookSecret};
-use vonage_voice_lambda::sign::WebhookSigner;
+use vonage_voice_lambda::settings::webhook::EventConfig;
 use vonage_voice_lambda::state::MemoryReplayStore;
-use vonage_voice_lambda::webhook::{EventConfig, EventHandler, SystemClock};
-use vonage_voice_lambda::{http, metrics};
+use vonage_voice_lambda::vonage::sign::WebhookSigner;
+use vonage_voice_lambda::webhook::EventHandler;
+use vonage_voice_lambda::{http, observe::metrics};
 
 use crate::stack::signed_answered_event;
 use crate::stats::{Summary, monotonic_ns};
@@ -157,7 +159,7 @@ pub fn measure(count: usize) -> Result<ObservabilityCost, String> {
     let sink = LineCounter::default();
     let writer = sink.clone();
     let subscriber =
-        vonage_voice_lambda::logging::json_subscriber(EnvFilter::new("info"), move || {
+        vonage_voice_lambda::observe::logging::json_subscriber(EnvFilter::new("info"), move || {
             writer.clone()
         });
     let counted = sink.clone();
@@ -176,7 +178,10 @@ pub fn measure(count: usize) -> Result<ObservabilityCost, String> {
             }
             let before = counted.lines.load(Ordering::Relaxed);
             let started = monotonic_ns();
-            metrics::init(&[(metrics::names::METRICS_NAMESPACE, "Bench")], "event");
+            metrics::init(
+                &[(vonage_voice_lambda::settings::METRICS_NAMESPACE, "Bench")],
+                "event",
+            );
             let init_us = (monotonic_ns() - started) as f64 / 1_000.0;
             let mut observed = Vec::with_capacity(count);
             let mut emf = counted.clone();

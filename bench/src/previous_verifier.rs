@@ -1,4 +1,4 @@
-//! The accept path of `vonage_voice_lambda::verify::verify` as it was at commit e55dd26, kept so
+//! The accept path of `vonage_voice_lambda::vonage::verify::verify` as it was at commit e55dd26, kept so
 //! that one run measures it beside the current one: the signature decoded onto the heap, the
 //! claims decoded by `jsonwebtoken::dangerous::insecure_decode_claims` into `serde_json::Value`s,
 //! the claims' strings and the matched label copied into `String`s. It makes the same checks on
@@ -11,7 +11,7 @@ use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use serde_json::Value;
 use subtle::ConstantTimeEq;
-use vonage_voice_lambda::verify::{VONAGE_ISSUER, WebhookRequest, bearer_token};
+use vonage_voice_lambda::vonage::verify::{VONAGE_ISSUER, WebhookRequest, bearer_token};
 
 /// What the old verifier returned on success: built whole, as the old code built it, so the
 /// benchmark pays for it; nothing reads it but `black_box`.

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use vonage_voice_lambda::webhook::{Clock as _, SystemClock};
+use vonage_voice_lambda::clock::{Clock as _, SystemClock};
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -19,7 +19,7 @@ use integration_tests::runtime_api::lambda_environment;
 use integration_tests::{ChildGuard, MotoServer, create_state_table, free_port, repo_root};
 use serde::Serialize;
 use serde_json::{Value, json};
-use vonage_voice_lambda::sign::WebhookSigner;
+use vonage_voice_lambda::vonage::sign::WebhookSigner;
 
 use crate::stats::{Summary, monotonic_ns, ms};
 

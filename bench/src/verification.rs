@@ -17,11 +17,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
-use vonage_voice_lambda::sign::WebhookSigner;
-use vonage_voice_lambda::verify::{
+use vonage_voice_lambda::clock::{Clock as _, SystemClock};
+use vonage_voice_lambda::vonage::sign::WebhookSigner;
+use vonage_voice_lambda::vonage::verify::{
     CandidateSecrets, SignatureSecret, VerificationPolicy, WebhookRequest, bearer_token, verify,
 };
-use vonage_voice_lambda::webhook::{Clock as _, SystemClock};
 
 use crate::stats::{Summary, monotonic_ns};
 use crate::{Plan, allocations, previous_verifier};
@@ -474,7 +474,10 @@ pub fn measure(plan: &Plan, out_dir: &Path) -> Result<VerificationResults, Strin
     let previous_count = calibrate(batch_ns, &mut previous_operation);
     let baseline_count = calibrate(batch_ns, &mut baseline_operation);
     let floor_count = calibrate(batch_ns, &mut floor_operation);
-    let mut ours = Samples::in_process("ours (vonage_voice_lambda::verify::verify)", ours_count);
+    let mut ours = Samples::in_process(
+        "ours (vonage_voice_lambda::vonage::verify::verify)",
+        ours_count,
+    );
     let mut previous = Samples::in_process(
         "previous: ours at e55dd26 (claims via jsonwebtoken into serde_json::Value)",
         previous_count,

@@ -5,8 +5,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use serde_json::json;
+use vonage_voice_lambda::alert::status::{StatusError, StatusQuery, alert_status, status_json};
 use vonage_voice_lambda::aws;
-use vonage_voice_lambda::outcome::status::{StatusError, StatusQuery, alert_status, status_json};
 use vonage_voice_lambda::state::StateConfig;
 
 use crate::{AlertStatusArgs, CliError, Verdict, print};

@@ -11,7 +11,7 @@ use base64::Engine as _;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use vonage_voice_lambda::secrets::{PREVIOUS, WebhookSecret};
-use vonage_voice_lambda::verify::{
+use vonage_voice_lambda::vonage::verify::{
     BodyHashMode, CandidateSecrets, Rejection, SignatureSecret, VONAGE_ISSUER, VerificationPolicy,
     Verified, WebhookRequest, bearer_token, query_as_compact_json, verify as verify_request,
 };
@@ -106,8 +106,9 @@ fn captured(args: &VerifyArgs) -> Result<CapturedRequest, CliError> {
 async fn secrets_and_policy(
     args: &VerifyArgs,
 ) -> Result<(CandidateSecrets, VerificationPolicy), CliError> {
-    let unusable =
-        |error: vonage_voice_lambda::verify::SecretError| CliError::Usage(error.to_string());
+    let unusable = |error: vonage_voice_lambda::vonage::verify::SecretError| {
+        CliError::Usage(error.to_string())
+    };
     let mut candidates = Vec::new();
     let mut expected_api_key = given(&args.expected_api_key);
     let mut expected_application_id = given(&args.expected_application_id);

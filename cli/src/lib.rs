@@ -15,9 +15,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use vonage_voice_lambda::applications::{
-    ActivationError, ApplicationsError, DEFAULT_API_BASE_URL, PlanError,
-};
+use vonage_voice_lambda::applications::{ActivationError, ApplicationsError, PlanError};
+use vonage_voice_lambda::settings::DEFAULT_API_BASE_URL;
 
 mod alert_status;
 mod application;
@@ -309,11 +308,10 @@ fn print(out: &mut dyn Write, text: std::fmt::Arguments<'_>) -> Result<(), CliEr
     writeln!(out, "{text}").map_err(|error| CliError::Unreachable(format!("stdout: {error}")))
 }
 
+/// The real clock's Unix seconds.
 fn now_unix_seconds() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
-        .unwrap_or_default()
+    use vonage_voice_lambda::clock::Clock as _;
+    vonage_voice_lambda::clock::SystemClock.unix_seconds()
 }
 
 /// A value given on the command line or in the environment, trimmed; blank counts as absent.

@@ -4,9 +4,9 @@
 use std::io::Write;
 
 use serde_json::{Value, json};
-use vonage_voice_lambda::applications::error_chain;
+use vonage_voice_lambda::observe::error_chain;
 use vonage_voice_lambda::secrets::WebhookSecret;
-use vonage_voice_lambda::sign::WebhookSigner;
+use vonage_voice_lambda::vonage::sign::WebhookSigner;
 
 use crate::{
     CliError, HttpMethod, SendEventArgs, SigningArgs, Verdict, given, now_unix_seconds, print,
@@ -70,7 +70,7 @@ pub(crate) async fn send_event(
         .map_err(|error| CliError::Usage(error.to_string()))?;
     let iat = args.iat.unwrap_or_else(now_unix_seconds);
     let jti = given(&args.jti).unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
-    let signing_failed = |error: vonage_voice_lambda::sign::SignError| {
+    let signing_failed = |error: vonage_voice_lambda::vonage::sign::SignError| {
         CliError::Usage(format!("the webhook could not be signed: {error}"))
     };
 

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use vonage_voice_lambda::verify::{
+use vonage_voice_lambda::vonage::verify::{
     CandidateSecrets, Rejection, SignatureSecret, VerificationPolicy, WebhookRequest, verify,
 };
 use wiremock::matchers::{method, path};

@@ -6,7 +6,7 @@ use std::process::Command;
 use integration_tests::MotoServer;
 use integration_tests::applications_fake::{ApplicationsFake, FakeQuirks};
 use serde_json::{Value, json};
-use vonage_voice_lambda::verify::{
+use vonage_voice_lambda::vonage::verify::{
     CandidateSecrets, SignatureSecret, VerificationPolicy, WebhookRequest, verify,
 };
 use wiremock::matchers::path;

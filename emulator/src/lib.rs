@@ -25,7 +25,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
-use vonage_voice_lambda::webhook::{Clock as _, SystemClock};
+use vonage_voice_lambda::clock::{Clock as _, SystemClock};
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -35,7 +35,7 @@ use axum::{Json, Router};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use vonage_voice_lambda::sign::WebhookSigner;
+use vonage_voice_lambda::vonage::sign::WebhookSigner;
 
 /// How a call ends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use vonage_voice_emulator::{EmulatorConfig, Outcome, serve};
-use vonage_voice_lambda::sign::WebhookSigner;
+use vonage_voice_lambda::vonage::sign::WebhookSigner;
 
 #[derive(Parser)]
 #[command(version, about)]
@@ -43,7 +43,7 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    vonage_voice_lambda::logging::init();
+    vonage_voice_lambda::observe::logging::init();
     let args = Args::parse();
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,

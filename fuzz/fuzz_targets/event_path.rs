@@ -15,13 +15,15 @@ use std::sync::{Arc, LazyLock};
 
 use libfuzzer_sys::{fuzz_mutator, fuzz_target, fuzzer_mutate};
 use serde_json::Value;
+use vonage_voice_lambda::clock::ManualClock;
 use vonage_voice_lambda::http::{HttpRequest, respond, serve_answer, serve_event};
 use vonage_voice_lambda::secrets::{InMemorySecretStore, WebhookSecret};
-use vonage_voice_lambda::state::MemoryReplayStore;
-use vonage_voice_lambda::webhook::{
-    AnswerConfig, AnswerHandler, EventConfig, EventHandler, ManualClock, UNSIGNED_EVENT_STATUSES,
-    WEBHOOK_MAX_BODY_BYTES, WEBHOOK_SECRET_ID,
+use vonage_voice_lambda::settings::webhook::{AnswerConfig, EventConfig};
+use vonage_voice_lambda::settings::{
+    UNSIGNED_EVENT_STATUSES, WEBHOOK_MAX_BODY_BYTES, WEBHOOK_SECRET_ID,
 };
+use vonage_voice_lambda::state::MemoryReplayStore;
+use vonage_voice_lambda::webhook::{AnswerHandler, EventHandler};
 use vonage_voice_lambda_fuzz::{API_KEY, APPLICATION_ID, SECRET_ID, SIGNATURE_SECRET, SIGNED_AT};
 
 /// 200 accepted or a duplicate answered as the first time, 400 an event the functions cannot

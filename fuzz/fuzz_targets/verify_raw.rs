@@ -6,7 +6,7 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use vonage_voice_lambda::verify::{
+use vonage_voice_lambda::vonage::verify::{
     CandidateSecrets, SignatureSecret, VerificationPolicy, WebhookRequest, verify,
 };
 use vonage_voice_lambda_fuzz::{ANSWERED, SIGNATURE_SECRET, SIGNED_AT, check_accepted};

@@ -18,8 +18,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use vonage_voice_lambda::sign::WebhookSigner;
-use vonage_voice_lambda::verify::{
+use vonage_voice_lambda::vonage::sign::WebhookSigner;
+use vonage_voice_lambda::vonage::verify::{
     BodyHashMode, CandidateSecrets, MAX_TOKEN_BYTES, SignatureSecret, VerificationPolicy,
     WebhookRequest, verify,
 };

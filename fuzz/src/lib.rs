@@ -15,7 +15,9 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use vonage_voice_lambda::verify::{BodyHashMode, VerificationPolicy, Verified, WebhookRequest};
+use vonage_voice_lambda::vonage::verify::{
+    BodyHashMode, VerificationPolicy, Verified, WebhookRequest,
+};
 
 /// The values `shared/tests/fixtures/apigw/README.md` says the fixture events were signed with;
 /// the event-path corpus is those fixtures, so its signed events verify.

@@ -7,14 +7,14 @@
 //! own timeout, never past the budget.
 //!
 //! The decisions are plain methods over the clock, so they are tested with a
-//! [`ManualClock`](crate::webhook::ManualClock); only [`Budget::run`] waits, on tokio's timer.
+//! [`ManualClock`](crate::clock::ManualClock); only [`Budget::run`] waits, on tokio's timer.
 
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::webhook::Clock;
+use crate::clock::Clock;
 
 /// Kept free before the deadline: time to log the outcome and hand the payload back to Lambda.
 pub const DEADLINE_MARGIN: Duration = Duration::from_millis(500);
@@ -129,12 +129,14 @@ pub struct DeadlineExceeded {
 }
 
 impl DeadlineExceeded {
+    /// A step that was not started for lack of time.
     pub fn not_started(step: &str) -> Self {
         Self {
             step: step.to_owned(),
         }
     }
 
+    /// A step cut after running for `after`.
     pub fn cut(step: &str, after: Duration) -> Self {
         Self {
             step: format!("{step} (cut after {after:.1?})"),
@@ -145,7 +147,7 @@ impl DeadlineExceeded {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::webhook::ManualClock;
+    use crate::clock::ManualClock;
 
     /// 2027-01-15T08:00:00Z, on a whole second.
     const NOW: i64 = 1_800_000_000;

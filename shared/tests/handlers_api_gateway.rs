@@ -11,7 +11,7 @@ use lambda_http::request::LambdaRequest;
 use lambda_http::{Body, Response};
 use serde_json::{Value, json};
 use vonage_voice_lambda::http::{serve_answer, serve_event};
-use vonage_voice_lambda::webhook::{ANSWER_ALLOW_UNSIGNED, EVENT_URL, UNSIGNED_EVENT_STATUSES};
+use vonage_voice_lambda::settings::{ANSWER_ALLOW_UNSIGNED, EVENT_URL, UNSIGNED_EVENT_STATUSES};
 
 fn body_of(response: &Response<Body>) -> String {
     String::from_utf8_lossy(response.body().as_ref()).into_owned()

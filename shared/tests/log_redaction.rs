@@ -13,13 +13,13 @@ use serde_json::{Value, json};
 use tracing_subscriber::EnvFilter;
 use vonage_voice_lambda::http::{RequestLimits, request_from_event};
 use vonage_voice_lambda::http::{serve_answer, serve_event};
-use vonage_voice_lambda::logging;
+use vonage_voice_lambda::observe::logging;
 use vonage_voice_lambda::secrets::WebhookSecret;
-use vonage_voice_lambda::sign::WebhookSigner;
+use vonage_voice_lambda::settings::{UNSIGNED_EVENT_STATUSES, WEBHOOK_MAX_BODY_BYTES};
 use vonage_voice_lambda::state::{
     Delivery, DuplicateKey, LocalReplayStore, MemoryReplayStore, StoredAnswer,
 };
-use vonage_voice_lambda::webhook::{UNSIGNED_EVENT_STATUSES, WEBHOOK_MAX_BODY_BYTES};
+use vonage_voice_lambda::vonage::sign::WebhookSigner;
 
 #[derive(Clone, Default)]
 struct Captured(Arc<Mutex<Vec<u8>>>);

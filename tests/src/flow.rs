@@ -10,16 +10,15 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use vonage_voice_lambda::state::STATE_TABLE_NAME;
-use vonage_voice_lambda::webhook::{
-    Clock as _, SystemClock, WEBHOOK_SECRET_ID as WEBHOOK_SECRET_SETTING,
-};
+use vonage_voice_lambda::clock::{Clock as _, SystemClock};
+use vonage_voice_lambda::settings::STATE_TABLE_NAME;
+use vonage_voice_lambda::settings::WEBHOOK_SECRET_ID as WEBHOOK_SECRET_SETTING;
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeyPair, KeySize};
 use aws_lc_rs::signature::KeyPair as _;
 use serde_json::{Value, json};
-use vonage_voice_lambda::sign::WebhookSigner;
+use vonage_voice_lambda::vonage::sign::WebhookSigner;
 
 use crate::event_tap::EventTap;
 use crate::runtime_api::{DEFAULT_DEADLINE, FunctionProcess, Launch, lambda_environment};
@@ -852,7 +851,10 @@ pub fn verdict(observed: &FlowObservation) -> Vec<FlowFailure> {
     let failure = |step, problem: String| FlowFailure { step, problem };
     let Some(uuid) = observed.alert_reply["call_uuid"].as_str() else {
         // Every later step is about this call: nothing else can be judged.
-        let reply = vonage_voice_lambda::logging::capped_to(&observed.alert_reply.to_string(), 300);
+        let reply = vonage_voice_lambda::observe::logging::capped_to(
+            &observed.alert_reply.to_string(),
+            300,
+        );
         return vec![failure(STEP_ALERT, format!("no call was placed: {reply}"))];
     };
     let mut failures = Vec::new();
@@ -1007,7 +1009,7 @@ fn second_process_problems(observed: Option<&SecondProcessObservation>) -> Vec<S
         )),
         Err(problem) => problems.push(format!(
             "the replay to a second event process got no answer: {}",
-            vonage_voice_lambda::logging::capped_to(problem, 300)
+            vonage_voice_lambda::observe::logging::capped_to(problem, 300)
         )),
     }
     if !observed.log.duplicate_by_jti() {
@@ -1034,7 +1036,7 @@ fn alert_repeat_problems(uuid: &str, repeat: Option<&AlertRepeat>) -> Vec<String
         return vec!["the alert was not invoked again".into()];
     };
     let mut problems = Vec::new();
-    let reply = || vonage_voice_lambda::logging::capped_to(&repeat.reply.to_string(), 300);
+    let reply = || vonage_voice_lambda::observe::logging::capped_to(&repeat.reply.to_string(), 300);
     if repeat.reply["call_uuid"].as_str() != Some(uuid) {
         problems.push(format!(
             "the repeat did not return the first call's uuid {uuid}: {}",

@@ -27,9 +27,9 @@ use std::sync::OnceLock;
 
 use serde_json::{Value, json};
 use vonage_voice_lambda::secrets::WebhookSecret;
-use vonage_voice_lambda::sign::WebhookSigner;
-use vonage_voice_lambda::state::STATE_TABLE_NAME;
-use vonage_voice_lambda::webhook::WEBHOOK_SECRET_ID;
+use vonage_voice_lambda::settings::STATE_TABLE_NAME;
+use vonage_voice_lambda::settings::WEBHOOK_SECRET_ID;
+use vonage_voice_lambda::vonage::sign::WebhookSigner;
 
 use crate::apigw::{event_v2, fixture, with_token};
 use crate::flow::{API_KEY, build_binaries};

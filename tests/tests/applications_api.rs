@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use integration_tests::applications_fake::{ApplicationsFake, FakeQuirks, put_application_schema};
 use serde_json::{Value, json};
+use vonage_voice_lambda::applications::drift::{Repair, check_drift};
 use vonage_voice_lambda::applications::{
     ActivationError, ActivationOutcome, ApiCredentials, ApplicationsApi, ApplicationsError,
-    HttpApplicationsApi, Repair, SignedCallbacks, WebhookTargets, activate, check_drift,
+    HttpApplicationsApi, SignedCallbacks, WebhookTargets, activate,
 };
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};

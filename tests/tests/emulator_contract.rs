@@ -9,8 +9,8 @@ use integration_tests::Prism;
 use serde_json::{Value, json};
 use voice_support::{APPLICATION_ID, test_key, voice_spec_with_full_paths};
 use vonage_voice_emulator::{EmulatorConfig, Outcome};
-use vonage_voice_lambda::sign::WebhookSigner;
 use vonage_voice_lambda::voice::ApplicationJwtSigner;
+use vonage_voice_lambda::vonage::sign::WebhookSigner;
 
 async fn start_emulator() -> String {
     let config = EmulatorConfig {

@@ -19,13 +19,13 @@ use integration_tests::flow::{API_KEY, sample_event};
 use integration_tests::runtime_api::{DEFAULT_DEADLINE, FunctionProcess, HttpReply};
 use integration_tests::webhook_stand::{StandNames, WebhookStand};
 use serde_json::{Value, json};
-use vonage_voice_lambda::logging::capped;
-use vonage_voice_lambda::sign::WebhookSigner;
-use vonage_voice_lambda::webhook::{
-    Clock as _, SECRET_CACHE_SECONDS, SECRET_REFRESH_MIN_INTERVAL_SECONDS,
-    SECRET_RETRY_BACKOFF_SECONDS, SystemClock, UNSIGNED_EVENT_STATUSES, WEBHOOK_MAX_BODY_BYTES,
-    WEBHOOK_RESPONSE_BUDGET_MS,
+use vonage_voice_lambda::clock::{Clock as _, SystemClock};
+use vonage_voice_lambda::observe::logging::capped;
+use vonage_voice_lambda::settings::{
+    SECRET_CACHE_SECONDS, SECRET_REFRESH_MIN_INTERVAL_SECONDS, SECRET_RETRY_BACKOFF_SECONDS,
+    UNSIGNED_EVENT_STATUSES, WEBHOOK_MAX_BODY_BYTES, WEBHOOK_RESPONSE_BUDGET_MS,
 };
+use vonage_voice_lambda::vonage::sign::WebhookSigner;
 
 /// The process helper (`process-helper spawner`), built by cargo with this suite.
 const HELPER: &str = env!("CARGO_BIN_EXE_process-helper");

@@ -6,7 +6,7 @@
 //! an `_aws` member is checked against the Embedded Metric Format rules
 //! (`integration_tests::emf`), and each outcome a handler decides is counted once, in the
 //! namespace the `METRICS_NAMESPACE` setting names, with the dimensions
-//! `vonage_voice_lambda::metrics::names` declares and the unit it describes.
+//! `vonage_voice_lambda::observe::metrics::names` declares and the unit it describes.
 
 use std::path::Path;
 
@@ -18,11 +18,12 @@ use integration_tests::flow::{LocalStack, SendAlertInstance, StackOptions, sampl
 use integration_tests::runtime_api::{DEFAULT_DEADLINE, FunctionProcess, HttpReply};
 use integration_tests::webhook_stand::{StandNames, WebhookStand};
 use serde_json::{Value, json};
-use vonage_voice_lambda::logging::capped;
-use vonage_voice_lambda::metrics::names::{self, *};
-use vonage_voice_lambda::webhook::{
-    Clock as _, SECRET_RETRY_BACKOFF_SECONDS, SystemClock, UNSIGNED_EVENT_STATUSES,
-    WEBHOOK_MAX_BODY_BYTES,
+use vonage_voice_lambda::clock::{Clock as _, SystemClock};
+use vonage_voice_lambda::observe::logging::capped;
+use vonage_voice_lambda::observe::metrics::names::{self, *};
+use vonage_voice_lambda::settings::{
+    DEFAULT_METRICS_NAMESPACE, METRICS_NAMESPACE, SECRET_RETRY_BACKOFF_SECONDS,
+    UNSIGNED_EVENT_STATUSES, WEBHOOK_MAX_BODY_BYTES,
 };
 
 /// The process helper (`process-helper spawner`), built by cargo with this suite.
@@ -446,7 +447,7 @@ async fn metric_lines_pass_lambdas_filter_at_warn_and_error() {
             .function(
                 "event",
                 &format!("event-emf-{}", level.to_lowercase()),
-                &[(vonage_voice_lambda::logging::LOG_LEVEL_SETTING, level)],
+                &[(vonage_voice_lambda::settings::AWS_LAMBDA_LOG_LEVEL, level)],
             )
             .await;
         let accepted = invoke(&mut process, &stand.answered_event()).await;
@@ -699,7 +700,7 @@ async fn alert_outcomes_are_counted_where_they_are_decided() {
 fn counted(lines: &[Value], function: &str, name: &str) -> f64 {
     let total = total_over_functions(lines, name);
     for datum in emf::data(lines).iter().filter(|datum| datum.name == name) {
-        assert_eq!(datum.namespace, DEFAULT_NAMESPACE, "{datum:?}");
+        assert_eq!(datum.namespace, DEFAULT_METRICS_NAMESPACE, "{datum:?}");
         assert_eq!(
             datum.dimensions,
             [(FUNCTION_DIMENSION.to_owned(), function.to_owned())],

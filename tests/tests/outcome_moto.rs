@@ -12,6 +12,7 @@ use integration_tests::event_tap::EventTap;
 use integration_tests::{MotoServer, create_state_table, free_port, moto_loader};
 use serde_json::Value;
 use vonage_voice_lambda::aws;
+use vonage_voice_lambda::clock::{Clock, SystemClock};
 use vonage_voice_lambda::http::status_for;
 use vonage_voice_lambda::outcome::{
     AlertRecord, AlertStore, AskedMessage, CallEvent, CallState, Confirmation,
@@ -19,12 +20,10 @@ use vonage_voice_lambda::outcome::{
     record_event,
 };
 use vonage_voice_lambda::secrets::{InMemorySecretStore, WebhookSecret};
-use vonage_voice_lambda::sign::WebhookSigner;
+use vonage_voice_lambda::settings::webhook::{EventConfig, WebhookConfig};
 use vonage_voice_lambda::state::{DynamoDbStore, StateConfig, StateError};
-use vonage_voice_lambda::webhook::{
-    Clock, EventConfig, EventHandler, IncomingWebhook, Outcome, Outcomes, SystemClock,
-    WebhookConfig,
-};
+use vonage_voice_lambda::vonage::sign::WebhookSigner;
+use vonage_voice_lambda::webhook::{EventHandler, IncomingWebhook, Outcome, Outcomes};
 
 const TABLE: &str = "vonage-state";
 const SECRET_ID: &str = "vonage/webhook";

@@ -10,7 +10,7 @@
 
 use std::io::Write;
 use std::process::{Command, Stdio};
-use vonage_voice_lambda::webhook::{Clock as _, SystemClock};
+use vonage_voice_lambda::clock::{Clock as _, SystemClock};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -18,8 +18,8 @@ use hmac::{Hmac, Mac};
 use integration_tests::{node_bin, repo_root};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use vonage_voice_lambda::sign::WebhookSigner;
-use vonage_voice_lambda::verify::{
+use vonage_voice_lambda::vonage::sign::WebhookSigner;
+use vonage_voice_lambda::vonage::verify::{
     CandidateSecrets, Rejection, SignatureSecret, VerificationPolicy, WebhookRequest, verify,
 };
 

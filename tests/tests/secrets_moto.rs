@@ -13,17 +13,18 @@ use aws_sdk_secretsmanager::primitives::Blob;
 use integration_tests::fault_proxy::FaultProxy;
 use integration_tests::{MotoServer, repo_root};
 use serde_json::{Value, json};
+use vonage_voice_lambda::clock::{Clock, ManualClock, SystemClock};
 use vonage_voice_lambda::http::{
     HttpRequest, RequestLimits, incoming_webhook, request_from_event, serve_answer, serve_event,
 };
 use vonage_voice_lambda::secrets::{
     CURRENT, PREVIOUS, SecretStore, SecretStoreError, SecretsManagerStore, WebhookSecret,
 };
-use vonage_voice_lambda::sign::WebhookSigner;
+use vonage_voice_lambda::settings::webhook::{AnswerConfig, EventConfig, WebhookConfig};
 use vonage_voice_lambda::state::MemoryReplayStore;
+use vonage_voice_lambda::vonage::sign::WebhookSigner;
 use vonage_voice_lambda::webhook::{
-    AnswerConfig, AnswerHandler, Clock, EventConfig, EventHandler, ManualClock,
-    SignedWebhookVerifier, SystemClock, VerificationFailure, WebhookConfig,
+    AnswerHandler, EventHandler, SignedWebhookVerifier, VerificationFailure,
 };
 
 const SECRET_ID: &str = "vonage/webhook";

@@ -19,11 +19,13 @@ use integration_tests::free_port;
 use integration_tests::runtime_api::{DEFAULT_DEADLINE, FunctionProcess, HttpReply, Reply};
 use integration_tests::webhook_stand::{StandNames, WebhookStand};
 use serde_json::{Value, json};
-use vonage_voice_lambda::state::dynamodb::{EXPIRES_AT_ATTRIBUTE, KEY_ATTRIBUTE};
-use vonage_voice_lambda::state::{DeliveryId, DuplicateKey, STATE_TIMEOUT_MS};
-use vonage_voice_lambda::webhook::{
-    ANSWER_GREETING, Clock as _, SystemClock, WEBHOOK_MAX_AGE_SECONDS, WEBHOOK_RESPONSE_BUDGET_MS,
+use vonage_voice_lambda::clock::{Clock as _, SystemClock};
+use vonage_voice_lambda::settings::STATE_TIMEOUT_MS;
+use vonage_voice_lambda::settings::{
+    ANSWER_GREETING, WEBHOOK_MAX_AGE_SECONDS, WEBHOOK_RESPONSE_BUDGET_MS,
 };
+use vonage_voice_lambda::state::dynamodb::{EXPIRES_AT_ATTRIBUTE, KEY_ATTRIBUTE};
+use vonage_voice_lambda::state::{DeliveryId, DuplicateKey};
 
 /// The process helper (`process-helper spawner`), built by cargo with this suite.
 const HELPER: &str = env!("CARGO_BIN_EXE_process-helper");

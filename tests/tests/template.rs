@@ -16,12 +16,12 @@ use integration_tests::cfn::{
 };
 use integration_tests::repo_root;
 use serde_json::{Map, Value, json};
-use vonage_voice_lambda::alert_idempotency::{ALERT_DEDUP_SECONDS, ALERT_REQUIRE_IDEMPOTENCY};
-use vonage_voice_lambda::metrics::names;
-use vonage_voice_lambda::outcome::ALERT_RETENTION_DAYS;
+use vonage_voice_lambda::observe::metrics::names;
+use vonage_voice_lambda::settings;
+use vonage_voice_lambda::settings::ALERT_RETENTION_DAYS;
+use vonage_voice_lambda::settings::{ALERT_DEDUP_SECONDS, ALERT_REQUIRE_IDEMPOTENCY};
+use vonage_voice_lambda::settings::{STATE_TABLE_NAME, STATE_TIMEOUT_MS};
 use vonage_voice_lambda::state::dynamodb::{EXPIRES_AT_ATTRIBUTE, KEY_ATTRIBUTE};
-use vonage_voice_lambda::state::{STATE_TABLE_NAME, STATE_TIMEOUT_MS};
-use vonage_voice_lambda::webhook;
 
 const WEBHOOK_SECRET_VARIABLE: &str = "VONAGE_WEBHOOK_SECRET_ID";
 const APPLICATION_SECRET_VARIABLE: &str = "VONAGE_APPLICATION_SECRET_ID";
@@ -40,9 +40,9 @@ const AGREED_SETTINGS: &[&str] = &[
     "WEBHOOK_MAX_CLOCK_AHEAD_SECONDS",
     "PAYLOAD_HASH_MODE",
     "UNSIGNED_EVENT_STATUSES",
-    webhook::WEBHOOK_MAX_BODY_BYTES,
-    webhook::WEBHOOK_RESPONSE_BUDGET_MS,
-    webhook::SECRET_RETRY_BACKOFF_SECONDS,
+    settings::WEBHOOK_MAX_BODY_BYTES,
+    settings::WEBHOOK_RESPONSE_BUDGET_MS,
+    settings::SECRET_RETRY_BACKOFF_SECONDS,
     "ANSWER_ALLOW_UNSIGNED",
     "ANSWER_GREETING",
     "ANSWER_LANGUAGE",
@@ -58,7 +58,7 @@ const AGREED_SETTINGS: &[&str] = &[
     ALERT_DEDUP_SECONDS,
     ALERT_REQUIRE_IDEMPOTENCY,
     ALERT_RETENTION_DAYS,
-    names::METRICS_NAMESPACE,
+    vonage_voice_lambda::settings::METRICS_NAMESPACE,
 ];
 
 /// What each function reads, by binary name. Secrets: answer and event never see the private key.
@@ -74,9 +74,9 @@ fn required_settings(binary: &str) -> &'static [&'static str] {
             "ANSWER_ALLOW_UNSIGNED",
             "ANSWER_GREETING",
             "ANSWER_LANGUAGE",
-            webhook::WEBHOOK_MAX_BODY_BYTES,
-            webhook::WEBHOOK_RESPONSE_BUDGET_MS,
-            webhook::SECRET_RETRY_BACKOFF_SECONDS,
+            settings::WEBHOOK_MAX_BODY_BYTES,
+            settings::WEBHOOK_RESPONSE_BUDGET_MS,
+            settings::SECRET_RETRY_BACKOFF_SECONDS,
             STATE_TABLE_NAME,
             STATE_TIMEOUT_MS,
         ],
@@ -88,9 +88,9 @@ fn required_settings(binary: &str) -> &'static [&'static str] {
             "WEBHOOK_MAX_CLOCK_AHEAD_SECONDS",
             "PAYLOAD_HASH_MODE",
             "UNSIGNED_EVENT_STATUSES",
-            webhook::WEBHOOK_MAX_BODY_BYTES,
-            webhook::WEBHOOK_RESPONSE_BUDGET_MS,
-            webhook::SECRET_RETRY_BACKOFF_SECONDS,
+            settings::WEBHOOK_MAX_BODY_BYTES,
+            settings::WEBHOOK_RESPONSE_BUDGET_MS,
+            settings::SECRET_RETRY_BACKOFF_SECONDS,
             STATE_TABLE_NAME,
             STATE_TIMEOUT_MS,
             ALERT_RETENTION_DAYS,
@@ -256,7 +256,7 @@ fn the_webhook_response_budget_fits_the_function_timeouts() {
     let default = parameter["Default"].as_u64().unwrap();
     assert_eq!(
         u128::from(default),
-        webhook::DEFAULT_RESPONSE_BUDGET.as_millis()
+        settings::DEFAULT_RESPONSE_BUDGET.as_millis()
     );
     for binary in ["answer", "event"] {
         let timeout_ms = function(&functions, binary).properties["Timeout"]
@@ -271,7 +271,7 @@ fn the_webhook_response_budget_fits_the_function_timeouts() {
     assert!(default < ANSWER_SOCKET_TIMEOUT_SECONDS * 1000);
     assert_eq!(
         template["Parameters"]["WebhookMaxBodyBytes"]["Default"].as_u64(),
-        u64::try_from(webhook::DEFAULT_MAX_BODY_BYTES).ok()
+        u64::try_from(settings::DEFAULT_MAX_BODY_BYTES).ok()
     );
 }
 
@@ -953,7 +953,7 @@ fn alert_status_is_an_on_demand_function_with_its_invoke_command() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Tracing, alarms and the dashboard, checked against `vonage_voice_lambda::metrics::names`
+// Tracing, alarms and the dashboard, checked against `vonage_voice_lambda::observe::metrics::names`
 // ---------------------------------------------------------------------------------------------
 
 #[test]
@@ -963,13 +963,16 @@ fn every_function_is_traced_and_told_the_metrics_namespace() {
         let id = &function.logical_id;
         assert_eq!(function.properties["Tracing"], "Active", "{id}");
         assert_eq!(
-            function.environment()[names::METRICS_NAMESPACE],
+            function.environment()[vonage_voice_lambda::settings::METRICS_NAMESPACE],
             json!({ "Ref": "MetricsNamespace" }),
             "{id}"
         );
     }
     let parameter = &section(&template, "Parameters")["MetricsNamespace"];
-    assert_eq!(parameter["Default"], names::DEFAULT_NAMESPACE);
+    assert_eq!(
+        parameter["Default"],
+        vonage_voice_lambda::settings::DEFAULT_METRICS_NAMESPACE
+    );
 }
 
 /// What an alarm or a dashboard row names: namespace, metric, dimensions (name and value).
@@ -1033,7 +1036,7 @@ fn assert_emitted(
             assert_eq!(name, names::REASON_DIMENSION, "{what}");
             assert_eq!(
                 value,
-                vonage_voice_lambda::verify::Rejection::Signature.reason(),
+                vonage_voice_lambda::vonage::verify::Rejection::Signature.reason(),
                 "{what}: an alarm on a reason the code gives"
             );
         }

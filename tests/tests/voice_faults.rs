@@ -22,9 +22,9 @@ use voice_support::{
     private_key_lines,
 };
 use vonage_voice_lambda::alert::{AlertConfig, handle_alert, response_payload};
+use vonage_voice_lambda::clock::SystemClock;
 use vonage_voice_lambda::deadline::Budget;
 use vonage_voice_lambda::voice::{HttpVoiceApi, VoiceClientConfig};
-use vonage_voice_lambda::webhook::SystemClock;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
 

@@ -2,19 +2,20 @@
 //! `aws lambda invoke`) with `{"alert_id":"…"}` or `{"call_uuid":"…"}`; returns the alert's
 //! state, whether and when it was confirmed, and its timeline, or `{"error":…}`.
 //!
-//! Wiring only; every decision is in `vonage_voice_lambda::outcome::status`. It only reads the
+//! Wiring only; every decision is in `vonage_voice_lambda::alert::status`. It only reads the
 //! state table (`GetItem`).
 
 use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
-use vonage_voice_lambda::config::Environment;
+use vonage_voice_lambda::alert::status::handle_status;
+use vonage_voice_lambda::aws;
+use vonage_voice_lambda::clock::{Clock, SystemClock};
 use vonage_voice_lambda::deadline::Budget;
-use vonage_voice_lambda::outcome::status::handle_status;
+use vonage_voice_lambda::observe::{logging, metrics};
+use vonage_voice_lambda::settings::Environment;
 use vonage_voice_lambda::state::StateConfig;
-use vonage_voice_lambda::webhook::{Clock, SystemClock};
-use vonage_voice_lambda::{aws, logging, metrics};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

@@ -4,10 +4,13 @@
 
 use std::sync::Arc;
 
-use vonage_voice_lambda::config::Environment;
+use vonage_voice_lambda::clock::SystemClock;
+use vonage_voice_lambda::observe::{logging, metrics};
+use vonage_voice_lambda::settings::Environment;
+use vonage_voice_lambda::settings::webhook::AnswerConfig;
 use vonage_voice_lambda::state::StateConfig;
-use vonage_voice_lambda::webhook::{AnswerConfig, AnswerHandler, SystemClock};
-use vonage_voice_lambda::{aws, http, logging, metrics};
+use vonage_voice_lambda::webhook::AnswerHandler;
+use vonage_voice_lambda::{aws, http};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {

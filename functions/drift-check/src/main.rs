@@ -2,20 +2,22 @@
 //! signed callbacks on and its webhooks pointing at this stack, counts what it found (EMF), and
 //! with `DRIFT_AUTO_REPAIR=true` puts the application back.
 //!
-//! Wiring only; see the library. A run that cannot read the application returns an error, so
+//! Wiring only; the check lives in `vonage_voice_lambda::applications::drift`. A run that cannot read the application returns an error, so
 //! Lambda's asynchronous retries try again (repair is idempotent) and its Errors metric counts it.
 
 use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
-use vonage_voice_lambda::config::Environment;
+use vonage_voice_lambda::clock::{Clock, SystemClock};
 use vonage_voice_lambda::deadline::Budget;
+use vonage_voice_lambda::observe::{logging, metrics};
 use vonage_voice_lambda::secrets::SecretsManagerStore;
-use vonage_voice_lambda::webhook::{Clock, SystemClock};
-use vonage_voice_lambda::{logging, metrics};
+use vonage_voice_lambda::settings::Environment;
 
-use drift_check::{DriftCheckConfig, log_outcome, record_metrics, run_check, summary};
+use vonage_voice_lambda::applications::drift::{
+    DriftCheckConfig, log_outcome, record_metrics, run_check, summary,
+};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

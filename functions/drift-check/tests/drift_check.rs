@@ -6,14 +6,15 @@ use std::time::{Duration, Instant};
 
 use integration_tests::applications_fake::{ApplicationsFake, FakeQuirks};
 use serde_json::{Value, json};
-use vonage_voice_lambda::applications::{Repair, SignedCallbacks, WebhookTargets};
+use vonage_voice_lambda::applications::drift::Repair;
+use vonage_voice_lambda::applications::{SignedCallbacks, WebhookTargets};
 use vonage_voice_lambda::secrets::InMemorySecretStore;
 
-use drift_check::{
+use vonage_voice_lambda::applications::drift::{
     DriftCheckConfig, DriftCheckError, DriftCheckRun, metric_values, run_check, summary,
 };
+use vonage_voice_lambda::clock::SystemClock;
 use vonage_voice_lambda::deadline::Budget;
-use vonage_voice_lambda::webhook::SystemClock;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -4,11 +4,14 @@
 
 use std::sync::Arc;
 
-use vonage_voice_lambda::config::Environment;
+use vonage_voice_lambda::clock::SystemClock;
+use vonage_voice_lambda::observe::{logging, metrics};
 use vonage_voice_lambda::outcome::{OutcomeConfig, Publisher};
+use vonage_voice_lambda::settings::Environment;
+use vonage_voice_lambda::settings::webhook::EventConfig;
 use vonage_voice_lambda::state::StateConfig;
-use vonage_voice_lambda::webhook::{EventConfig, EventHandler, Outcomes, SystemClock};
-use vonage_voice_lambda::{aws, http, logging, metrics};
+use vonage_voice_lambda::webhook::{EventHandler, Outcomes};
+use vonage_voice_lambda::{aws, http};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {

@@ -3,7 +3,7 @@
 //! optional `alert_id`.
 //!
 //! Wiring only; every decision is in `vonage_voice_lambda::alert` (the call),
-//! `vonage_voice_lambda::alert_idempotency` (once per alert) and
+//! `vonage_voice_lambda::alert::place` (once per alert) and
 //! `vonage_voice_lambda::outcome` (the alert record its events move). Errors are returned as the payload
 //! (`{"error":…}`), not as function errors, so an asynchronous invocation is never retried by
 //! Lambda into a second call. Each invocation's deadline becomes its time budget.
@@ -12,18 +12,17 @@ use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::Value;
+use vonage_voice_lambda::alert::place::{AlertIdempotencyConfig, Invocation, handle_alert_once};
 use vonage_voice_lambda::alert::{AlertConfig, handle_alert};
-use vonage_voice_lambda::alert_idempotency::{
-    AlertIdempotencyConfig, Invocation, handle_alert_once,
-};
-use vonage_voice_lambda::config::Environment;
+use vonage_voice_lambda::aws;
+use vonage_voice_lambda::clock::{Clock, SystemClock};
 use vonage_voice_lambda::deadline::Budget;
+use vonage_voice_lambda::observe::{logging, metrics};
 use vonage_voice_lambda::outcome::{AlertRecording, OutcomeConfig};
 use vonage_voice_lambda::secrets::{CURRENT, CachedSecretStore, SecretStore};
+use vonage_voice_lambda::settings::Environment;
 use vonage_voice_lambda::state::StateConfig;
 use vonage_voice_lambda::voice::HttpVoiceApi;
-use vonage_voice_lambda::webhook::{Clock, SystemClock};
-use vonage_voice_lambda::{aws, logging, metrics};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

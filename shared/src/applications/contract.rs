@@ -21,8 +21,11 @@ pub const EVENT_FUNCTION_TIMEOUT: Duration = Duration::from_secs(6);
 
 /// Vonage's defaults when a webhook object gives no timeout (Applications API spec).
 pub const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 1000;
+/// Vonage's answer webhook socket timeout when the application sets none.
 pub const DEFAULT_ANSWER_SOCKET_TIMEOUT_MS: u64 = 5000;
+/// Vonage's event webhook socket timeout when the application sets none.
 pub const DEFAULT_EVENT_SOCKET_TIMEOUT_MS: u64 = 10000;
+/// Vonage's fallback answer webhook socket timeout when the application sets none.
 pub const DEFAULT_FALLBACK_SOCKET_TIMEOUT_MS: u64 = 5000;
 
 /// One webhook's address and how long Vonage waits for it.
@@ -30,8 +33,11 @@ pub const DEFAULT_FALLBACK_SOCKET_TIMEOUT_MS: u64 = 5000;
 pub struct WebhookTiming {
     /// `answer_url`, `event_url` or `fallback_answer_url`.
     pub name: &'static str,
+    /// The webhook's URL, when set.
     pub address: Option<String>,
+    /// How long Vonage waits to connect, in milliseconds.
     pub connect_timeout_ms: u64,
+    /// How long Vonage waits for the answer, in milliseconds.
     pub socket_timeout_ms: u64,
     /// True when the application gives no `socket_timeout` and Vonage's default applies.
     pub socket_timeout_defaulted: bool,
@@ -79,14 +85,19 @@ impl fmt::Display for WebhookTiming {
 pub enum ContractProblem {
     /// The function serving `webhook` may run longer than Vonage waits for it.
     FunctionOutlastsSocket {
+        /// `answer` or `event`.
         webhook: &'static str,
+        /// The function's timeout in the template, in milliseconds.
         function_timeout_ms: u64,
+        /// Vonage's socket timeout for the webhook, in milliseconds.
         socket_timeout_ms: u64,
     },
     /// `fallback_answer_url` is not on the stack's origin (scheme, host and port of the answer
     /// URL the stack expects).
     FallbackOutsideStack {
+        /// The fallback URL as the application has it.
         address: String,
+        /// The origin the stack's answer URL has.
         stack_origin: String,
     },
 }
@@ -117,10 +128,13 @@ impl fmt::Display for ContractProblem {
 /// The application's webhook timings and fallback, and what is wrong with them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Contract {
+    /// The answer webhook's timings.
     pub answer: WebhookTiming,
+    /// The event webhook's timings.
     pub event: WebhookTiming,
     /// `None` when the application has no `fallback_answer_url` address.
     pub fallback: Option<WebhookTiming>,
+    /// What does not fit the stack; empty when it all fits.
     pub problems: Vec<ContractProblem>,
 }
 
@@ -172,6 +186,7 @@ impl Contract {
         }
     }
 
+    /// True when nothing in the contract needs fixing.
     pub fn is_ok(&self) -> bool {
         self.problems.is_empty()
     }

@@ -15,6 +15,7 @@ use super::publish::{AlertChanged, DETAIL_TYPE, EVENT_SOURCE, EventPublisher, Pu
 pub const DEFAULT_BUS: &str = "default";
 
 #[derive(Clone, Debug)]
+/// The [`EventPublisher`] on EventBridge's `PutEvents`.
 pub struct EventBridgePublisher {
     client: Client,
 }

@@ -9,7 +9,7 @@
 use serde::Serialize;
 
 use super::record::{AlertRecord, CallState, Confirmation, TimelineEntry, timeline_field};
-use crate::events::VoiceEvent;
+use crate::vonage::events::VoiceEvent;
 
 /// The digit that confirms an alert.
 pub const CONFIRM_DIGIT: &str = "1";
@@ -19,12 +19,14 @@ pub const CONFIRM_DIGIT: &str = "1";
 pub struct CallEvent {
     /// The status, or the kind for events without one (`input`, `notify`, …).
     pub kind: String,
+    /// The event's own timestamp, as Vonage sent it.
     pub timestamp: Option<String>,
     /// For an `input`: the keys pressed (`None` or empty when it timed out).
     pub digits: Option<String>,
 }
 
 impl CallEvent {
+    /// The part of a call event the state machine reads.
     pub fn from_voice_event(event: &VoiceEvent) -> Self {
         Self {
             kind: event.kind().to_owned(),
@@ -71,9 +73,13 @@ impl CallEvent {
 /// A change of an alert's state or confirmation: what is published.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct StateChange {
+    /// The call state before the event.
     pub previous_state: CallState,
+    /// The call state after it.
     pub state: CallState,
+    /// The confirmation before the event.
     pub previous_confirmation: Confirmation,
+    /// The confirmation after it.
     pub confirmation: Confirmation,
 }
 
@@ -84,7 +90,9 @@ pub enum Applied {
     Unchanged,
     /// The record to write, and the change of state it made, if any.
     Updated {
+        /// The record with the event applied.
         record: AlertRecord,
+        /// What changed, if the state or confirmation did.
         change: Option<StateChange>,
     },
 }

@@ -7,7 +7,6 @@
 //!   table;
 //! - [`publish`]: the [`EventPublisher`] port and [`Publisher`], which publishes each change of
 //!   state within the webhook's budget; [`eventbridge`]: the publisher on EventBridge;
-//! - [`status`]: alert-status, reading a record back by alert id or call uuid.
 
 pub mod dynamodb;
 pub mod eventbridge;
@@ -15,29 +14,28 @@ pub mod machine;
 pub mod placed;
 pub mod publish;
 pub mod record;
-pub mod status;
 pub mod store;
 
+use crate::settings::{ALERT_RETENTION_DAYS, DEFAULT_ALERT_RETENTION};
 use std::time::Duration;
 
-use crate::config::{self, ConfigError, Settings};
+use crate::settings::{self, ConfigError, Settings};
 
 pub use eventbridge::EventBridgePublisher;
 pub use machine::{Applied, CallEvent, StateChange, apply};
 pub use placed::AlertRecording;
-pub use publish::{
-    AlertChanged, DETAIL_TYPE, EVENT_SOURCE, EventPublisher, MemoryPublisher, Published, Publisher,
-};
+#[cfg(any(test, feature = "test-util"))]
+pub use publish::MemoryPublisher;
+pub use publish::{AlertChanged, DETAIL_TYPE, EVENT_SOURCE, EventPublisher, Published, Publisher};
 pub use record::{AlertRecord, AskedMessage, CallState, Confirmation, NewAlert, TimelineEntry};
-pub use store::{AlertStore, MemoryAlertStore, Recorded, Replaced, Versioned, record_event};
-
-/// How long an alert record is kept after its last change, in days.
-pub const ALERT_RETENTION_DAYS: &str = "ALERT_RETENTION_DAYS";
-pub const DEFAULT_ALERT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+#[cfg(any(test, feature = "test-util"))]
+pub use store::MemoryAlertStore;
+pub use store::{AlertStore, Recorded, Replaced, Versioned, record_event};
 
 /// The alert records' settings (send-alert and the event function read them).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OutcomeConfig {
+    /// How long a record is kept after its last change (`ALERT_RETENTION_DAYS`).
     pub retention: Duration,
     /// What must be left of a webhook's budget, after a wait, to look again for a record not
     /// found: room for the read, the write and the publish.
@@ -57,8 +55,9 @@ impl Default for OutcomeConfig {
 }
 
 impl OutcomeConfig {
+    /// Reads the retention setting; an error names the setting to fix.
     pub fn from_settings(settings: &impl Settings) -> Result<Self, ConfigError> {
-        let days = config::parsed_or(settings, ALERT_RETENTION_DAYS, 30u64)?;
+        let days = settings::parsed_or(settings, ALERT_RETENTION_DAYS, 30u64)?;
         if !(1..=3650).contains(&days) {
             return Err(ConfigError::Invalid {
                 name: ALERT_RETENTION_DAYS,

@@ -6,15 +6,18 @@ use super::OutcomeConfig;
 use super::record::{AlertRecord, AskedMessage, NewAlert};
 use super::store::AlertStore;
 use crate::alert::{AlertError, AlertRequest, AlertSent, Message};
+use crate::clock::Clock;
 use crate::deadline::Budget;
-use crate::logging::capped;
-use crate::webhook::Clock;
+use crate::observe::logging::capped;
 
 /// Where send-alert records the alerts it places.
 #[derive(Clone, Copy)]
 pub struct AlertRecording<'a> {
+    /// Where alert records are written.
     pub store: &'a dyn AlertStore,
+    /// The records' retention.
     pub config: &'a OutcomeConfig,
+    /// The clock the request time is read from.
     pub clock: &'a dyn Clock,
 }
 
@@ -88,9 +91,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::clock::ManualClock;
     use crate::outcome::record::{CallState, Confirmation};
     use crate::outcome::store::MemoryAlertStore;
-    use crate::webhook::ManualClock;
 
     #[tokio::test]
     async fn a_placed_call_is_recorded_with_what_was_asked_and_a_masked_number() {
@@ -109,7 +112,9 @@ mod tests {
         };
         let budget = Budget::lasting(Duration::from_secs(5), clock.clone());
         let input = json!({"to": "447700900123", "code": "4821", "confirm": true});
-        let not_placed = Err(AlertError::SecretUnavailable("no secret".into()));
+        let not_placed = Err(AlertError::SecretUnavailable(
+            crate::secrets::SecretStoreError::Unavailable("no secret".into()),
+        ));
         let outcome = recording
             .record_if_placed("alert-0", &input, not_placed, &budget)
             .await;

@@ -4,6 +4,7 @@
 //! A publish never fails the webhook: it is tried for as long as the webhook's budget allows
 //! (at most [`MAX_PUBLISH_ATTEMPTS`] times), then given up, logged and counted.
 
+#[cfg(any(test, feature = "test-util"))]
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -13,7 +14,7 @@ use serde::Serialize;
 use super::machine::StateChange;
 use super::record::{AlertRecord, AskedMessage, CallState, Confirmation};
 use crate::deadline::Budget;
-use crate::logging::capped;
+use crate::observe::logging::capped;
 
 /// The EventBridge `source` of every event this project publishes.
 pub const EVENT_SOURCE: &str = "vonage-voice-lambda.alerts";
@@ -23,6 +24,23 @@ pub const DETAIL_TYPE: &str = "Alert state changed";
 pub const PUBLISH_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(800);
 /// An attempt is not started with less than this left: it would most likely be cut.
 pub const MIN_ATTEMPT_TIME: Duration = Duration::from_millis(50);
+/// One log line about publishing `$event`, with the alert's id, state, confirmation and version
+/// and the attempts made, then the line's own fields and message.
+macro_rules! change_line {
+    ($level:ident, $event:expr, $attempts:expr, $($rest:tt)+) => {{
+        let event: &AlertChanged = $event;
+        tracing::$level!(
+            alert_id = %capped(&event.alert_id),
+            state = event.state.as_str(),
+            confirmation = event.confirmation.as_str(),
+            version = event.version,
+            attempts = $attempts,
+            $($rest)+
+        )
+    }};
+}
+
+/// How many times one change is offered to the bus at the most.
 pub const MAX_PUBLISH_ATTEMPTS: u32 = 3;
 /// The wait before the second attempt; doubled before each one after it.
 pub const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
@@ -30,11 +48,17 @@ pub const FIRST_RETRY_DELAY: Duration = Duration::from_millis(100);
 /// The `detail` of an [`EVENT_SOURCE`] / [`DETAIL_TYPE`] event.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct AlertChanged {
+    /// The alert the change belongs to.
     pub alert_id: String,
+    /// The uuid of the alert's call.
     pub call_uuid: String,
+    /// The call state after the change.
     pub state: CallState,
+    /// The call state before it.
     pub previous_state: CallState,
+    /// The confirmation after the change.
     pub confirmation: Confirmation,
+    /// The confirmation before it.
     pub previous_confirmation: Confirmation,
     /// Whether the callee was asked to press 1.
     pub confirm_requested: bool,
@@ -42,8 +66,11 @@ pub struct AlertChanged {
     pub confirmed: bool,
     /// The call has ended.
     pub ended: bool,
+    /// What the alert asked the callee, without the code.
     pub message: AskedMessage,
+    /// The number called, all but its last four digits masked.
     pub to_masked: String,
+    /// When send-alert placed the call, in Unix seconds.
     pub requested_at: i64,
     /// When the change was recorded (Unix seconds).
     pub changed_at: i64,
@@ -53,6 +80,7 @@ pub struct AlertChanged {
 }
 
 impl AlertChanged {
+    /// The event for `change`, which made `record` version `version`.
     pub fn new(record: &AlertRecord, change: &StateChange, version: u64) -> Self {
         Self {
             alert_id: record.alert_id.clone(),
@@ -72,6 +100,7 @@ impl AlertChanged {
         }
     }
 
+    /// The event's `Detail`, as JSON text.
     pub fn detail_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
@@ -81,6 +110,7 @@ impl AlertChanged {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum PublishError {
     #[error("no answer within {0:?}")]
+    /// The attempt outlasted its time limit.
     Timeout(Duration),
     /// The bus could not be reached or failed on its side: worth another attempt.
     #[error("the event bus is unavailable: {0}")]
@@ -91,6 +121,7 @@ pub enum PublishError {
 }
 
 impl PublishError {
+    /// A stable name for logs.
     pub fn kind(&self) -> &'static str {
         match self {
             Self::Timeout(_) => "timeout",
@@ -114,8 +145,18 @@ pub trait EventPublisher: Send + Sync {
 /// How a publish ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Published {
-    Sent { attempts: u32 },
-    GaveUp { attempts: u32, error: PublishError },
+    /// The bus took the event after `attempts` attempts.
+    Sent {
+        /// How many attempts were made.
+        attempts: u32,
+    },
+    /// The event was not published; `error` is the last failure.
+    GaveUp {
+        /// How many attempts were made.
+        attempts: u32,
+        /// The last failure.
+        error: PublishError,
+    },
 }
 
 /// The publisher a webhook function holds: the port, and counts of what it published and gave
@@ -127,6 +168,7 @@ pub struct Publisher {
 }
 
 impl Publisher {
+    /// A publisher over `port`, with no sends or failures counted yet.
     pub fn new(port: impl EventPublisher + 'static) -> Self {
         Self {
             port: Box::new(port),
@@ -167,14 +209,7 @@ impl Publisher {
             match attempt.unwrap_or(Err(PublishError::Timeout(limit))) {
                 Ok(()) => {
                     self.sent.fetch_add(1, Ordering::Relaxed);
-                    tracing::info!(
-                        alert_id = %capped(&event.alert_id),
-                        state = event.state.as_str(),
-                        confirmation = event.confirmation.as_str(),
-                        version = event.version,
-                        attempts,
-                        "alert change published"
-                    );
+                    change_line!(info, event, attempts, "alert change published");
                     return Published::Sent { attempts };
                 }
                 Err(error) => {
@@ -187,12 +222,10 @@ impl Publisher {
             }
         }
         let failures = self.failed.fetch_add(1, Ordering::Relaxed) + 1;
-        crate::metrics::count(crate::metrics::names::EVENTBRIDGE_FAILURE);
-        tracing::error!(
-            alert_id = %capped(&event.alert_id),
-            state = event.state.as_str(),
-            confirmation = event.confirmation.as_str(),
-            version = event.version,
+        crate::observe::metrics::count(crate::observe::metrics::names::EVENTBRIDGE_FAILURE);
+        change_line!(
+            error,
+            event,
             attempts,
             error = last.kind(),
             detail = %last,
@@ -206,6 +239,7 @@ impl Publisher {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 /// Events kept in memory, for unit tests: fails the first `fail_first` attempts when told to.
 #[derive(Debug, Default)]
 pub struct MemoryPublisher {
@@ -214,6 +248,7 @@ pub struct MemoryPublisher {
     refuse: bool,
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl MemoryPublisher {
     /// A publisher whose first `attempts` attempts fail as unavailable.
     pub fn failing(attempts: u64) -> Self {
@@ -231,6 +266,7 @@ impl MemoryPublisher {
         }
     }
 
+    /// Every event published so far, in order.
     pub fn events(&self) -> Vec<AlertChanged> {
         self.events
             .lock()
@@ -239,6 +275,7 @@ impl MemoryPublisher {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 #[async_trait::async_trait]
 impl EventPublisher for MemoryPublisher {
     async fn put(&self, event: &AlertChanged, _timeout: Duration) -> Result<(), PublishError> {
@@ -274,8 +311,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::clock::Clock;
     use crate::outcome::record::sample_record;
-    use crate::webhook::Clock;
 
     /// Reads tokio's (paused) time, so that a budget runs out as the test's time passes.
     struct TokioClock;

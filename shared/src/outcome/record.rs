@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::logging::capped_to;
+use crate::observe::logging::capped_to;
 
 /// The most events a record keeps. Past it the oldest entry goes and `timeline_dropped` counts
 /// it: a call that loops on `input` or retries its webhooks cannot grow an item without bound
@@ -18,7 +18,9 @@ pub const MAX_TIMELINE_FIELD_CHARS: usize = 40;
 pub enum CallState {
     /// send-alert placed the call (Vonage's `started` says the same).
     Placed,
+    /// Vonage reported the call ringing.
     Ringing,
+    /// The callee picked up.
     Answered,
     /// The call ended after it was answered (or Vonage closed it without saying more).
     Completed,
@@ -37,6 +39,7 @@ pub enum CallState {
 }
 
 impl CallState {
+    /// Every state, in the order a call may pass through them.
     pub const ALL: [CallState; 10] = [
         CallState::Placed,
         CallState::Ringing,
@@ -68,6 +71,7 @@ impl CallState {
         })
     }
 
+    /// The state's name in records and events.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Placed => "placed",
@@ -121,6 +125,7 @@ pub enum Confirmation {
 }
 
 impl Confirmation {
+    /// The confirmation's name in records and events.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::None => "none",
@@ -179,16 +184,21 @@ impl TimelineEntry {
 /// One alert: written by send-alert when its call is placed, moved by the call's events.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertRecord {
+    /// The alert's id (the input's `alert_id`, or the one send-alert made).
     pub alert_id: String,
+    /// The uuid of the call placed for it.
     pub call_uuid: String,
     /// The callee's number, all but its last four digits masked.
     pub to_masked: String,
+    /// What the alert asked the callee, without the code.
     pub message: AskedMessage,
     /// Whether the callee was asked to press 1.
     pub confirm_requested: bool,
     /// When send-alert placed the call (Unix seconds).
     pub requested_at: i64,
+    /// Where the call is now.
     pub state: CallState,
+    /// Whether the callee confirmed.
     pub confirmation: Confirmation,
     /// When the confirmation (or its refusal) was received (Unix seconds).
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -208,11 +218,17 @@ pub struct AlertRecord {
 /// What send-alert knows when the call is placed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewAlert<'a> {
+    /// The alert's id.
     pub alert_id: &'a str,
+    /// The uuid of the placed call.
     pub call_uuid: &'a str,
+    /// The number called.
     pub to: &'a str,
+    /// What the alert asked the callee, without the code.
     pub message: AskedMessage,
+    /// Whether the alert asked for a confirmation digit.
     pub confirm_requested: bool,
+    /// When the call was placed, in Unix seconds.
     pub requested_at: i64,
 }
 

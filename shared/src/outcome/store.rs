@@ -6,8 +6,11 @@
 //! that one. So two instances applying events to the same alert at once never lose each other's
 //! writes, and since the machine's outcome does not depend on order, they agree on the result.
 
+#[cfg(any(test, feature = "test-util"))]
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+#[cfg(any(test, feature = "test-util"))]
+use std::sync::Mutex;
 
 use super::machine::{Applied, CallEvent, StateChange, apply};
 use super::record::AlertRecord;
@@ -16,7 +19,9 @@ use crate::state::StateError;
 /// A record and the version it was read at.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Versioned {
+    /// The record.
     pub record: AlertRecord,
+    /// Its version, the condition of the next write.
     pub version: u64,
 }
 
@@ -84,8 +89,11 @@ pub enum Recorded {
     Unchanged,
     /// Written; `change` is the change of state this write made, which only this writer saw.
     Updated {
+        /// The record as written.
         record: AlertRecord,
+        /// Its new version.
         version: u64,
+        /// What changed, if the state or confirmation did.
         change: Option<StateChange>,
     },
 }
@@ -125,18 +133,21 @@ pub async fn record_event(
     )))
 }
 
+#[cfg(any(test, feature = "test-util"))]
 /// Alert records in this process's memory: for unit tests and the local tools.
 #[derive(Debug, Default)]
 pub struct MemoryAlertStore {
     inner: Mutex<MemoryAlerts>,
 }
 
+#[cfg(any(test, feature = "test-util"))]
 #[derive(Debug, Default)]
 struct MemoryAlerts {
     by_call: HashMap<String, Versioned>,
     call_of_alert: HashMap<String, String>,
 }
 
+#[cfg(any(test, feature = "test-util"))]
 impl MemoryAlertStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, MemoryAlerts> {
         self.inner
@@ -145,6 +156,7 @@ impl MemoryAlertStore {
     }
 }
 
+#[cfg(any(test, feature = "test-util"))]
 #[async_trait::async_trait]
 impl AlertStore for MemoryAlertStore {
     async fn create(&self, record: &AlertRecord, _expires_at: i64) -> Result<(), StateError> {

@@ -1,4 +1,5 @@
 use super::*;
+use std::time::{Duration, Instant};
 
 const SECRET_ID: &str = "vonage/webhook";
 

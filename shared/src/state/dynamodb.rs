@@ -56,6 +56,7 @@ pub struct DynamoDbStore {
 }
 
 impl DynamoDbStore {
+    /// A store on the table `config` names, over an SDK client.
     pub fn new(client: Client, config: &StateConfig) -> Self {
         Self {
             client,
@@ -87,6 +88,7 @@ impl DynamoDbStore {
         aws_sdk_dynamodb::config::Builder::from(sdk).timeout_config(timeouts)
     }
 
+    /// The table's name.
     pub fn table(&self) -> &str {
         &self.table
     }
@@ -99,7 +101,7 @@ impl DynamoDbStore {
         tokio::time::timeout(self.timeout, request)
             .await
             .map_err(|_| {
-                crate::metrics::count(crate::metrics::names::DYNAMODB_FAILURE);
+                crate::observe::metrics::count(crate::observe::metrics::names::DYNAMODB_FAILURE);
                 StateError::Timeout(self.timeout)
             })
     }
@@ -140,15 +142,15 @@ impl DynamoDbStore {
         match error {
             SdkError::ServiceError(context) => classify_service_error(context.err()),
             SdkError::TimeoutError(_) => {
-                crate::metrics::count(crate::metrics::names::DYNAMODB_FAILURE);
+                crate::observe::metrics::count(crate::observe::metrics::names::DYNAMODB_FAILURE);
                 StateError::Timeout(self.timeout)
             }
             SdkError::DispatchFailure(failure) if failure.is_timeout() => {
-                crate::metrics::count(crate::metrics::names::DYNAMODB_FAILURE);
+                crate::observe::metrics::count(crate::observe::metrics::names::DYNAMODB_FAILURE);
                 StateError::Timeout(self.timeout)
             }
             other => {
-                crate::metrics::count(crate::metrics::names::DYNAMODB_FAILURE);
+                crate::observe::metrics::count(crate::observe::metrics::names::DYNAMODB_FAILURE);
                 StateError::Unavailable(DisplayErrorContext(&other).to_string())
             }
         }
@@ -157,7 +159,7 @@ impl DynamoDbStore {
 
 /// DynamoDB's error codes, by what the caller can do about them.
 pub(crate) fn classify_service_error(error: &impl ProvideErrorMetadata) -> StateError {
-    crate::metrics::count(crate::metrics::names::DYNAMODB_FAILURE);
+    crate::observe::metrics::count(crate::observe::metrics::names::DYNAMODB_FAILURE);
     let code = error.code().unwrap_or("Unknown");
     let detail = format!("{code}: {}", error.message().unwrap_or_default());
     match code {

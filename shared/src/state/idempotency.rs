@@ -20,15 +20,17 @@ use serde_json::Value;
 use super::StateError;
 
 /// The key an operation is deduplicated by. The caller derives it (for send-alert:
-/// `crate::alert_idempotency::alert_key`); the store only prefixes it.
+/// `crate::alert::place::alert_key`); the store only prefixes it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct IdempotencyKey(String);
 
 impl IdempotencyKey {
+    /// A key as the caller names the operation.
     pub fn new(key: impl Into<String>) -> Self {
         Self(key.into())
     }
 
+    /// The key as given.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -45,7 +47,11 @@ pub enum Claim {
     /// The key is ours: run the operation, then `complete` or `release`.
     Began,
     /// Another invocation holds the key until `expires_at` (Unix seconds): try again later.
-    InProgress { expires_at: i64 },
+    /// Another invocation holds the key until `expires_at` (Unix seconds).
+    InProgress {
+        /// When the hold ends, in Unix seconds.
+        expires_at: i64,
+    },
     /// The operation already ran for this payload; this is its result.
     Completed(Value),
     /// A live record holds this key for a different payload.

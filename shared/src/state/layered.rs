@@ -43,7 +43,9 @@ pub enum SharedCheck {
 /// The verdict and how it was reached.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReplayCheck {
+    /// Whether the delivery was seen before, by either layer.
     pub delivery: Delivery,
+    /// What the shared layer did; its failure is reported, not returned.
     pub shared: SharedCheck,
 }
 
@@ -64,14 +66,17 @@ pub struct LayeredReplayStore<Near, Far> {
 }
 
 impl<Near: LocalReplayStore, Far: ReplayStore> LayeredReplayStore<Near, Far> {
+    /// Layers `near` (this instance) over `far` (every instance).
     pub fn new(near: Near, far: Far) -> Self {
         Self { near, far }
     }
 
+    /// This instance's layer.
     pub fn near(&self) -> &Near {
         &self.near
     }
 
+    /// The shared layer.
     pub fn far(&self) -> &Far {
         &self.far
     }

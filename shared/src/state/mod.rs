@@ -56,6 +56,7 @@ pub mod idempotency;
 pub mod layered;
 pub mod memory;
 
+use crate::settings::{DEFAULT_STATE_TIMEOUT, STATE_TABLE_NAME, STATE_TIMEOUT_MS};
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,32 +64,29 @@ use std::time::Duration;
 use aws_lc_rs::digest;
 use serde_json::Value;
 
-use crate::config::{self, ConfigError, Settings};
-use crate::events::VoiceEvent;
+use crate::settings::{self, ConfigError, Settings};
+use crate::vonage::events::VoiceEvent;
 
 pub use dynamodb::DynamoDbStore;
 pub use idempotency::{Claim, IdempotencyKey, IdempotencyStore};
 pub use layered::{LayeredReplayStore, LocalReplayStore, ReplayCheck, SharedCheck};
-pub use memory::{MemoryIdempotencyStore, MemoryReplayStore};
-
-/// The DynamoDB table every function shares (answer, event, send-alert).
-pub const STATE_TABLE_NAME: &str = "STATE_TABLE_NAME";
-/// The most one state call may take, in milliseconds, retries included.
-pub const STATE_TIMEOUT_MS: &str = "STATE_TIMEOUT_MS";
-/// One second: Vonage's tightest socket timeout (the answer webhook's, at most 5 s, often less)
-/// must still cover the secret, the verification, this call and the answer.
-pub const DEFAULT_STATE_TIMEOUT: Duration = Duration::from_secs(1);
+#[cfg(any(test, feature = "test-util"))]
+pub use memory::MemoryIdempotencyStore;
+pub use memory::MemoryReplayStore;
 
 /// Where the shared state lives and how long a call to it may take.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StateConfig {
+    /// The table's name (`STATE_TABLE_NAME`).
     pub table_name: String,
+    /// The most one state call may take (`STATE_TIMEOUT_MS`).
     pub timeout: Duration,
 }
 
 impl StateConfig {
+    /// Reads the state table's settings; an error names the setting to fix.
     pub fn from_settings(settings: &impl Settings) -> Result<Self, ConfigError> {
-        let timeout_ms = config::parsed_or(
+        let timeout_ms = settings::parsed_or(
             settings,
             STATE_TIMEOUT_MS,
             u64::try_from(DEFAULT_STATE_TIMEOUT.as_millis()).unwrap_or(1000),
@@ -100,7 +98,7 @@ impl StateConfig {
             });
         }
         Ok(Self {
-            table_name: config::required(settings, STATE_TABLE_NAME)?,
+            table_name: settings::required(settings, STATE_TABLE_NAME)?,
             timeout: Duration::from_millis(timeout_ms),
         })
     }
@@ -199,6 +197,7 @@ pub struct DuplicateKey {
 }
 
 impl DuplicateKey {
+    /// The key of a token's delivery, and of the request's own id when it has one.
     pub fn new(jti: impl Into<String>, delivery: Option<DeliveryId>) -> Self {
         Self {
             jti: jti.into(),
@@ -206,10 +205,12 @@ impl DuplicateKey {
         }
     }
 
+    /// The token's `jti`.
     pub fn jti(&self) -> &str {
         &self.jti
     }
 
+    /// The request's own id, when it has one.
     pub fn delivery(&self) -> Option<&DeliveryId> {
         self.delivery.as_ref()
     }
@@ -258,7 +259,9 @@ impl KeyKind {
 /// NCCO for the answer webhook and for a DTMF `input` event.
 #[derive(Clone, Debug, PartialEq)]
 pub struct StoredAnswer {
+    /// The HTTP status the first delivery was answered with.
     pub status: u16,
+    /// The NCCO it was answered with, if any.
     pub ncco: Option<Value>,
 }
 
@@ -288,7 +291,9 @@ pub enum Delivery {
     First,
     /// Seen before: answer `first_answer` and process nothing.
     Duplicate {
+        /// Which key matched the earlier delivery.
         matched: KeyKind,
+        /// What the first delivery was answered, to answer again.
         first_answer: StoredAnswer,
     },
 }

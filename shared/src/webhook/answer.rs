@@ -5,19 +5,21 @@ use std::sync::Arc;
 use serde_json::Map;
 
 use super::{
-    AnswerConfig, Clock, Deliveries, IncomingWebhook, Outcome, SignedWebhookVerifier,
-    VerificationFailure,
+    Clock, Deliveries, IncomingWebhook, Outcome, SignedWebhookVerifier, VerificationFailure,
 };
-use crate::events::{NOTIFY_MARKER, VoiceEvent};
-use crate::logging::capped;
-use crate::ncco::{Action, Ncco, Notify};
+use crate::observe::logging::capped;
 use crate::secrets::SecretStore;
+use crate::settings::EVENT_URL;
+use crate::settings::webhook::AnswerConfig;
 use crate::state::{Delivery, DeliveryId, ReplayStore, StoredAnswer};
-use crate::verify::Rejection;
+use crate::vonage::events::{NOTIFY_MARKER, VoiceEvent};
+use crate::vonage::ncco::{Action, Ncco, Notify};
+use crate::vonage::verify::Rejection;
 
 /// What the `notify` action reports when the greeting has been spoken.
 pub const NOTIFY_STEP: &str = "greeting_played";
 
+/// The answer webhook: verifies (or allows unsigned), then answers the greeting NCCO.
 pub struct AnswerHandler {
     verifier: SignedWebhookVerifier,
     allow_unsigned: bool,
@@ -63,7 +65,7 @@ impl AnswerHandler {
         request_event_url: Option<&str>,
     ) -> Outcome {
         let (event_url, event_url_source) = match (&self.configured_event_url, request_event_url) {
-            (Some(configured), _) => (Some(configured.as_str()), "EVENT_URL"),
+            (Some(configured), _) => (Some(configured.as_str()), EVENT_URL),
             (None, Some(derived)) => (Some(derived), "request"),
             (None, None) => (None, "none"),
         };
@@ -80,12 +82,12 @@ impl AnswerHandler {
             .as_ref()
             .and_then(VoiceEvent::conversation_uuid)
             .map(capped);
-        crate::logging::record_call_uuid(call_uuid.as_deref());
+        crate::observe::logging::record_call_uuid(call_uuid.as_deref());
 
         if incoming.is_unsigned() {
-            crate::metrics::count(crate::metrics::names::WEBHOOK_UNSIGNED);
+            crate::observe::metrics::count(crate::observe::metrics::names::WEBHOOK_UNSIGNED);
             if !self.allow_unsigned {
-                crate::metrics::rejected(Rejection::MissingToken.reason());
+                crate::observe::metrics::rejected(Rejection::MissingToken.reason());
                 tracing::warn!(
                     webhook = "answer",
                     outcome = "rejected",
@@ -127,7 +129,6 @@ impl AnswerHandler {
                     first_answer,
                 } = check.delivery
                 {
-                    crate::metrics::count(crate::metrics::names::WEBHOOK_DUPLICATE);
                     tracing::info!(
                         webhook = "answer",
                         outcome = "duplicate",
@@ -149,7 +150,7 @@ impl AnswerHandler {
                         ncco: first.or(Some(ncco)),
                     };
                 }
-                crate::metrics::count(crate::metrics::names::WEBHOOK_VERIFIED);
+                crate::observe::metrics::count(crate::observe::metrics::names::WEBHOOK_VERIFIED);
                 tracing::info!(
                     webhook = "answer",
                     outcome = "answered",
@@ -167,7 +168,7 @@ impl AnswerHandler {
                 Outcome::Accepted { ncco: Some(ncco) }
             }
             Err(failure) => {
-                crate::metrics::verification_failed(&failure);
+                crate::observe::metrics::verification_failed(&failure);
                 match &failure {
                     VerificationFailure::SecretUnavailable(error) => tracing::error!(
                         webhook = "answer",

@@ -4,11 +4,12 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::observe::metrics;
 use crate::state::{
     Delivery, DeliveryId, DuplicateKey, LayeredReplayStore, MemoryReplayStore, ReplayCheck,
     ReplayStore, SharedCheck, StateError, StoredAnswer,
 };
-use crate::verify::VonageClaims;
+use crate::vonage::verify::VonageClaims;
 
 /// The deliveries one webhook function has seen: its own, and through the shared store, every
 /// instance's.
@@ -19,6 +20,7 @@ pub struct Deliveries {
 }
 
 impl Deliveries {
+    /// Deliveries remembered here and in `shared`, each until its token would be stale.
     pub fn new(shared: Arc<dyn ReplayStore>, max_age_seconds: i64) -> Self {
         Self {
             layers: LayeredReplayStore::new(MemoryReplayStore::default(), shared),
@@ -31,7 +33,7 @@ impl Deliveries {
     /// until the token would be stale. The shared store gets what is left of the webhook's
     /// budget (its own timeout still applies); past `answer_by` the check stands on this
     /// instance's memory, and the failure comes back in [`ReplayCheck::shared`] for the caller
-    /// to log.
+    /// to log. A duplicate is counted in the metrics.
     pub async fn check(
         &self,
         claims: &VonageClaims,
@@ -49,9 +51,13 @@ impl Deliveries {
         )
         .await;
         // Cut while the table was asked: memory had already called it a first delivery.
-        checked.unwrap_or(ReplayCheck {
+        let check = checked.unwrap_or(ReplayCheck {
             delivery: Delivery::First,
             shared: SharedCheck::Failed(StateError::Timeout(left)),
-        })
+        });
+        if matches!(check.delivery, Delivery::Duplicate { .. }) {
+            metrics::count(metrics::names::WEBHOOK_DUPLICATE);
+        }
+        check
     }
 }

@@ -5,18 +5,19 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::{
-    Clock, Deliveries, EventConfig, IncomingWebhook, Outcome, SignedWebhookVerifier,
-    VerificationFailure, VerifiedWebhook,
+    Clock, Deliveries, IncomingWebhook, Outcome, SignedWebhookVerifier, VerificationFailure,
+    VerifiedWebhook,
 };
 use crate::deadline::Budget;
-use crate::events::VoiceEvent;
-use crate::logging::capped;
+use crate::observe::logging::capped;
 use crate::outcome::{
     AlertChanged, AlertStore, CallEvent, OutcomeConfig, Publisher, Recorded, record_event,
 };
 use crate::secrets::SecretStore;
+use crate::settings::webhook::EventConfig;
 use crate::state::{Delivery, DeliveryId, ReplayStore, SharedCheck, StoredAnswer};
-use crate::verify::Rejection;
+use crate::vonage::events::VoiceEvent;
+use crate::vonage::verify::Rejection;
 
 /// One log line per event webhook, with the event's identifying fields and whatever the caller
 /// adds. Phone numbers (`from`/`to`) are left out on purpose. Every field taken from the body is
@@ -46,6 +47,7 @@ pub const NOT_FOUND_RETRIES: [std::time::Duration; 2] = [
     std::time::Duration::from_millis(400),
 ];
 
+/// The event webhook: verifies, drops duplicates, applies the event to its alert, answers.
 pub struct EventHandler {
     verifier: SignedWebhookVerifier,
     unsigned_statuses: Vec<String>,
@@ -56,8 +58,11 @@ pub struct EventHandler {
 
 /// Where alert outcomes are recorded and published.
 pub struct Outcomes {
+    /// Where alert records are read and written.
     pub alerts: Arc<dyn AlertStore>,
+    /// Publishes each change of an alert's state.
     pub publisher: Arc<Publisher>,
+    /// The records' retention and retry room.
     pub config: OutcomeConfig,
 }
 
@@ -103,7 +108,7 @@ impl EventHandler {
         // The lines that follow carry the call's uuid as the request claims it (capped, as it is
         // the caller's claim until the decision line says `verified`), read without parsing the
         // body into anything.
-        crate::logging::record_call_uuid(
+        crate::observe::logging::record_call_uuid(
             VoiceEvent::claimed_call_uuid(
                 &incoming.method,
                 incoming.query.as_deref(),
@@ -112,7 +117,7 @@ impl EventHandler {
             .as_deref(),
         );
         if incoming.is_unsigned() {
-            crate::metrics::count(crate::metrics::names::WEBHOOK_UNSIGNED);
+            crate::observe::metrics::count(crate::observe::metrics::names::WEBHOOK_UNSIGNED);
             let parsed = VoiceEvent::from_request(
                 &incoming.method,
                 incoming.query.as_deref(),
@@ -128,7 +133,7 @@ impl EventHandler {
         } = match self.verifier.verify(incoming, answer_by).await {
             Ok(verified) => verified,
             Err(failure) => {
-                crate::metrics::verification_failed(&failure);
+                crate::observe::metrics::verification_failed(&failure);
                 match &failure {
                     VerificationFailure::SecretUnavailable(error) => event_line!(
                         error,
@@ -174,7 +179,6 @@ impl EventHandler {
             first_answer,
         } = check.delivery
         {
-            crate::metrics::count(crate::metrics::names::WEBHOOK_DUPLICATE);
             event_line!(
                 info,
                 event,
@@ -208,7 +212,7 @@ impl EventHandler {
             );
         }
 
-        crate::metrics::count(crate::metrics::names::WEBHOOK_VERIFIED);
+        crate::observe::metrics::count(crate::observe::metrics::names::WEBHOOK_VERIFIED);
         event_line!(
             info,
             event,
@@ -299,7 +303,7 @@ impl EventHandler {
             "alert outcome recorded"
         );
         if let Some(change) = change {
-            crate::metrics::alert_changed(&change);
+            crate::observe::metrics::alert_changed(&change);
             let changed = AlertChanged::new(&record, &change, version);
             outcomes.publisher.publish(&changed, &budget).await;
         }
@@ -323,7 +327,7 @@ impl EventHandler {
                 ncco: event.and_then(VoiceEvent::reply_ncco),
             };
         }
-        crate::metrics::rejected(Rejection::MissingToken.reason());
+        crate::observe::metrics::rejected(Rejection::MissingToken.reason());
         event_line!(
             warn,
             event,

@@ -7,13 +7,14 @@ use std::sync::Arc;
 
 use lambda_http::Request;
 use serde_json::Value;
-use vonage_voice_lambda::config::Settings;
+use vonage_voice_lambda::clock::ManualClock;
 use vonage_voice_lambda::http::{RequestLimits, request_from_event};
 use vonage_voice_lambda::secrets::{InMemorySecretStore, WebhookSecret};
+use vonage_voice_lambda::settings::Settings;
+use vonage_voice_lambda::settings::WEBHOOK_SECRET_ID;
+use vonage_voice_lambda::settings::webhook::{AnswerConfig, EventConfig};
 use vonage_voice_lambda::state::MemoryReplayStore;
-use vonage_voice_lambda::webhook::{
-    AnswerConfig, AnswerHandler, EventConfig, EventHandler, ManualClock, WEBHOOK_SECRET_ID,
-};
+use vonage_voice_lambda::webhook::{AnswerHandler, EventHandler};
 
 /// The values `tests/fixtures/apigw/README.md` says the fixtures were signed with.
 pub const SECRET_ID: &str = "vonage/webhook";

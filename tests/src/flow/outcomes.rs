@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use serde_json::Value;
-use vonage_voice_lambda::logging::capped_to;
+use vonage_voice_lambda::observe::logging::capped_to;
 
 /// What the flow read back about its alert.
 #[derive(Clone, Debug, PartialEq)]

@@ -127,7 +127,7 @@ pub fn alert_config(base_url: &str) -> AlertConfig {
 pub fn ample_budget() -> Budget {
     Budget::lasting(
         Duration::from_secs(30),
-        std::sync::Arc::new(vonage_voice_lambda::webhook::SystemClock),
+        std::sync::Arc::new(vonage_voice_lambda::clock::SystemClock),
     )
 }
 
