@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use vonage_voice_lambda::clock::{Clock as _, SystemClock};
 use vonage_voice_lambda::observe::logging::capped;
 use vonage_voice_lambda::observe::metrics::names::{self, *};
+use vonage_voice_lambda::observe::remote::REMOTE_CALL_MESSAGE;
 use vonage_voice_lambda::settings::{
     DEFAULT_METRICS_NAMESPACE, METRICS_NAMESPACE, SECRET_RETRY_BACKOFF_SECONDS,
     UNSIGNED_EVENT_STATUSES, WEBHOOK_MAX_BODY_BYTES,
@@ -439,6 +440,8 @@ fn the_filter_model_files_lines_as_the_documentation_says() {
 /// With `AWS_LAMBDA_LOG_LEVEL` at WARN or at ERROR (what `LogLevel` sets through the template's
 /// `ApplicationLogLevel`), the event function's metric lines carry that level and a timestamp:
 /// Lambda's filter, as documented, sends them, and they are still valid EMF with every count.
+/// Its own log lines carry a timestamp too, so a warning is filed as WARN and sent, not filed
+/// as INFO and dropped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metric_lines_pass_lambdas_filter_at_warn_and_error() {
     let stand = Stand::start().await;
@@ -474,14 +477,23 @@ async fn metric_lines_pass_lambdas_filter_at_warn_and_error() {
                 assert_eq!(line[LEVEL_PROPERTY], level, "{line}");
                 assert!(lambda_sends(line, level), "{level} drops {line}");
             }
-            // The INFO decision lines are the function's own to leave out at this level.
+            // The INFO decision lines are the function's own to leave out at this level; every
+            // line it writes is filed under its own level, so a warning or error is sent.
+            for line in invoked
+                .lines
+                .iter()
+                .filter(|line| line.get("_aws").is_none())
+            {
+                assert_ne!(line["level"], "INFO", "{level}: {line}");
+                assert_eq!(Some(filed_level(line)), line["level"].as_str(), "{line}");
+                assert!(lambda_sends(line, level), "{level} drops {line}");
+            }
+        }
+        if level == "WARN" {
             assert!(
-                invoked
-                    .lines
-                    .iter()
-                    .all(|line| line.get("_aws").is_some() || line["level"] != "INFO"),
-                "{level}: {:#?}",
-                invoked.lines
+                refused.lines.iter().any(|line| line["level"] == "WARN"),
+                "a refusal is logged at WARN and Lambda sends it: {:#?}",
+                refused.lines
             );
         }
         assert_eq!(refused.data.len(), 1, "{:#?}", refused.data);
@@ -603,6 +615,56 @@ async fn every_line_of_an_invocation_carries_its_correlation_ids() {
             .any(|line| line.get("status").is_some()),
         "the decision line names the status: {:#?}",
         unsigned.lines
+    );
+    process.stop().await.expect("the process stops");
+}
+
+/// At DEBUG, each request the event function makes ends with a `remote call` line naming the
+/// service and the operation with its time, logged in the invocation with its ids. (That a line
+/// logged inside a call's span keeps the ids is a unit test of `observe::remote`: here the SDK's
+/// own debug lines sit in the SDK's spans.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_debug_each_remote_call_is_timed_in_the_invocations_log() {
+    let stand = Stand::start().await;
+    let mut process = stand
+        .function(
+            "event",
+            "event-remote-calls",
+            &[(vonage_voice_lambda::settings::AWS_LAMBDA_LOG_LEVEL, "DEBUG")],
+        )
+        .await;
+    // The cold start's lines (its secret read among them) reach the log with the first.
+    let warm = stand.answered_event();
+    assert_eq!(invoke(&mut process, &warm).await.reply.status, 200);
+
+    let call_uuid = fresh_id();
+    let mut event = stand.signed_event(&sample_event(&call_uuid, "answered"));
+    event["requestContext"]["requestId"] = json!("apigw-remote-1");
+    let invoked = invoke(&mut process, &event).await;
+    assert_eq!(invoked.reply.status, 200);
+
+    let mut calls = Vec::new();
+    for line in &invoked.lines {
+        if line["message"] == REMOTE_CALL_MESSAGE {
+            assert_eq!(line["level"], "DEBUG", "{line}");
+            assert!(
+                line["elapsed_ms"].as_f64().is_some_and(|ms| ms > 0.0),
+                "{line}"
+            );
+            assert_eq!(line["span"]["name"], "invocation", "{line}");
+            assert_eq!(line["span"]["apigw_request_id"], "apigw-remote-1", "{line}");
+            assert_eq!(line["span"]["call_uuid"], json!(call_uuid), "{line}");
+            calls.push((line["service"].to_string(), line["operation"].to_string()));
+        }
+    }
+    // The duplicate check's conditional put, then the look for the call's alert; the secret
+    // was read at cold start.
+    let dynamodb = |operation: &str| (r#""dynamodb""#.to_owned(), format!(r#""{operation}""#));
+    assert_eq!(
+        calls,
+        [dynamodb("PutItem"), dynamodb("GetItem")],
+        "{:#?}",
+        invoked.lines
     );
     process.stop().await.expect("the process stops");
 }

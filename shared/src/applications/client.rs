@@ -1,5 +1,6 @@
 //! The Applications API over HTTPS with `reqwest`.
 
+use crate::observe::remote::{Service, remote_call};
 use std::fmt;
 use std::time::Duration;
 
@@ -124,10 +125,8 @@ impl HttpApplicationsApi {
 #[async_trait::async_trait]
 impl ApplicationsApi for HttpApplicationsApi {
     async fn get_application(&self, application_id: &str) -> Result<Value, ApplicationsError> {
-        let sent = self
-            .request(reqwest::Method::GET, application_id)
-            .send()
-            .await;
+        let request = self.request(reqwest::Method::GET, application_id).send();
+        let sent = remote_call(Service::VonageApplications, "GetApplication", request).await;
         self.application_from(sent, application_id).await
     }
 
@@ -136,11 +135,11 @@ impl ApplicationsApi for HttpApplicationsApi {
         application_id: &str,
         application: &Value,
     ) -> Result<Value, ApplicationsError> {
-        let sent = self
+        let request = self
             .request(reqwest::Method::PUT, application_id)
             .json(application)
-            .send()
-            .await;
+            .send();
+        let sent = remote_call(Service::VonageApplications, "UpdateApplication", request).await;
         self.application_from(sent, application_id).await
     }
 }

@@ -34,8 +34,9 @@ where
         .with_span_list(false)
         .flatten_event(true)
         .with_target(false)
-        // Lambda stamps each line itself; a second timestamp only costs bytes.
-        .without_time()
+        // Each line keeps its RFC 3339 `timestamp`: under Lambda's log-level filter a JSON line
+        // without a valid one is filed as INFO whatever its `level`, so at WARN or ERROR the
+        // function's own warnings and errors would be dropped.
         .with_writer(writer)
         .finish()
 }
@@ -93,12 +94,31 @@ impl Correlation {
 /// An X-Ray trace header is about 90 characters; more is not one.
 const TRACE_HEADER_MAX_CHARS: usize = 128;
 
+/// The ids of the running invocation, and its call uuid once read: a span opened inside the
+/// invocation (a remote call's, see [`crate::observe::remote`]) copies them, because the log
+/// format shows only the innermost span of a line.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct InvocationIds {
+    pub(crate) correlation: Correlation,
+    pub(crate) call_uuid: Option<String>,
+}
+
+tokio::task_local! {
+    static INVOCATION: std::cell::RefCell<InvocationIds>;
+}
+
+/// The running invocation's ids, `None` outside [`observed`] (a cold start's secret read).
+pub(crate) fn invocation_ids() -> Option<InvocationIds> {
+    INVOCATION.try_with(|ids| ids.borrow().clone()).ok()
+}
+
 /// Adds the call's uuid (capped: before verification it is the caller's claim) to the current
 /// invocation span, so the lines after this one carry it.
 pub fn record_call_uuid(call_uuid: Option<&str>) {
     if let Some(call_uuid) = call_uuid {
         let call_uuid = capped(call_uuid);
         tracing::Span::current().record("call_uuid", call_uuid.as_str());
+        let _ = INVOCATION.try_with(|ids| ids.borrow_mut().call_uuid = Some(call_uuid.clone()));
         crate::observe::metrics::correlate_call(call_uuid);
     }
 }
@@ -108,7 +128,12 @@ pub fn record_call_uuid(call_uuid: Option<&str>) {
 pub async fn observed<F: Future>(correlation: Correlation, invocation: F) -> F::Output {
     use tracing::Instrument as _;
     crate::observe::metrics::correlate(&correlation);
-    let output = invocation.instrument(correlation.span()).await;
+    let span = correlation.span();
+    let ids = std::cell::RefCell::new(InvocationIds {
+        correlation,
+        call_uuid: None,
+    });
+    let output = INVOCATION.scope(ids, invocation.instrument(span)).await;
     crate::observe::metrics::flush();
     output
 }

@@ -1,8 +1,10 @@
-//! What the functions tell the operator: JSON logs with correlation ids ([`logging`]) and
-//! CloudWatch metrics in Embedded Metric Format ([`metrics`]).
+//! What the functions tell the operator: JSON logs with correlation ids ([`logging`]),
+//! CloudWatch metrics in Embedded Metric Format ([`metrics`]) and a span around every call to
+//! another service ([`remote`]).
 
 pub mod logging;
 pub mod metrics;
+pub mod remote;
 
 /// An error with its causes, each cause once (a cause whose text is already shown is skipped):
 /// for a transport error, "error sending request … : tcp connect error: Connection refused",

@@ -64,7 +64,7 @@ impl DynamoDbStore {
             .key(KEY_ATTRIBUTE, text(key))
             .consistent_read(true)
             .send();
-        match self.bounded(request).await? {
+        match self.bounded("GetItem", request).await? {
             Ok(output) => Ok(output.item),
             Err(error) => Err(self.classify(error)),
         }
@@ -87,7 +87,7 @@ impl DynamoDbStore {
         if let Some(expected) = expected {
             request = request.expression_attribute_values(":expected", number(expected));
         }
-        match self.bounded(request.send()).await? {
+        match self.bounded("PutItem", request.send()).await? {
             Ok(_) => Ok(None),
             Err(SdkError::ServiceError(context)) => match context.into_err() {
                 PutItemError::ConditionalCheckFailedException(failed) => {
@@ -115,7 +115,7 @@ impl AlertStore for DynamoDbStore {
             .table_name(self.table())
             .set_item(Some(pointer))
             .send();
-        if let Err(error) = self.bounded(request).await? {
+        if let Err(error) = self.bounded("PutItem", request).await? {
             return Err(self.classify(error));
         }
         let item = record_item(record, 1, expires_at)?;

@@ -2,6 +2,7 @@
 //! bus per change. The SDK makes one attempt per call; [`super::Publisher`] retries within the
 //! webhook's budget.
 
+use crate::observe::remote::{Service, remote_call};
 use std::time::Duration;
 
 use aws_config::SdkConfig;
@@ -47,7 +48,11 @@ impl EventPublisher for EventBridgePublisher {
             .detail(event.detail_json())
             .event_bus_name(DEFAULT_BUS)
             .build();
-        let request = self.client.put_events().entries(entry).send();
+        let request = remote_call(
+            Service::EventBridge,
+            "PutEvents",
+            self.client.put_events().entries(entry).send(),
+        );
         let answer = tokio::time::timeout(timeout, request)
             .await
             .map_err(|_| PublishError::Timeout(timeout))?;

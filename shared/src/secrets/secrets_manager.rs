@@ -1,6 +1,7 @@
 //! The [`SecretStore`] on AWS Secrets Manager.
 
 use super::*;
+use crate::observe::remote::{Service, remote_call};
 
 /// AWS Secrets Manager through the SDK. `AWS_ENDPOINT_URL` (read by `aws-config`) points it at
 /// moto in tests.
@@ -36,13 +37,13 @@ impl SecretStore for SecretsManagerStore {
     ) -> Result<Option<String>, SecretStoreError> {
         // A duration for the latency metric only; no decision reads it.
         let started = std::time::Instant::now();
-        let response = self
+        let request = self
             .client
             .get_secret_value()
             .secret_id(secret_id)
             .version_stage(version_stage)
-            .send()
-            .await;
+            .send();
+        let response = remote_call(Service::SecretsManager, "GetSecretValue", request).await;
         crate::observe::metrics::secret_read(started.elapsed());
         match response {
             Ok(output) => match output.secret_string {

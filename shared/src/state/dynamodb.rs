@@ -10,6 +10,7 @@
 //! ALL_OLD`), which is how a duplicate learns the first answer, and `begin` the record's state,
 //! without a `GetItem`.
 
+use crate::observe::remote::{Service, remote_call};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -93,17 +94,22 @@ impl DynamoDbStore {
         &self.table
     }
 
-    /// Runs one request under the budget.
+    /// Runs one request (`operation`, e.g. `"PutItem"`) under the budget, in its remote-call
+    /// span.
     pub(crate) async fn bounded<T, E>(
         &self,
+        operation: &'static str,
         request: impl Future<Output = Result<T, SdkError<E>>>,
     ) -> Result<Result<T, SdkError<E>>, StateError> {
-        tokio::time::timeout(self.timeout, request)
-            .await
-            .map_err(|_| {
-                crate::observe::metrics::count(crate::observe::metrics::names::DYNAMODB_FAILURE);
-                StateError::Timeout(self.timeout)
-            })
+        tokio::time::timeout(
+            self.timeout,
+            remote_call(Service::DynamoDb, operation, request),
+        )
+        .await
+        .map_err(|_| {
+            crate::observe::metrics::count(crate::observe::metrics::names::DYNAMODB_FAILURE);
+            StateError::Timeout(self.timeout)
+        })
     }
 
     /// A conditional put of `item` unless a live item holds its key. `Ok(None)`: written;
@@ -118,7 +124,7 @@ impl DynamoDbStore {
             .expression_attribute_values(":now", number(now_unix))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send();
-        match self.bounded(request).await? {
+        match self.bounded("PutItem", request).await? {
             Ok(_) => Ok(None),
             Err(SdkError::ServiceError(context)) => match context.into_err() {
                 PutItemError::ConditionalCheckFailedException(failed) => match failed.item {
@@ -266,7 +272,7 @@ impl IdempotencyStore for DynamoDbStore {
             .item(RESULT, text(result.to_string()))
             .item(EXPIRES_AT_ATTRIBUTE, number(expires_at))
             .send();
-        match self.bounded(request).await? {
+        match self.bounded("PutItem", request).await? {
             Ok(_) => Ok(()),
             Err(error) => Err(self.classify(error)),
         }
@@ -285,7 +291,7 @@ impl IdempotencyStore for DynamoDbStore {
             .expression_attribute_values(":in_progress", text(IN_PROGRESS))
             .expression_attribute_values(":hash", text(payload_hash))
             .send();
-        match self.bounded(request).await? {
+        match self.bounded("DeleteItem", request).await? {
             Ok(_) => Ok(()),
             Err(SdkError::ServiceError(context))
                 if matches!(

@@ -1,6 +1,7 @@
 //! The Voice API over HTTPS: timeouts fitted to the caller's budget, retries only where no call
 //! can have been placed.
 
+use crate::observe::remote::{Service, remote_call};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -108,7 +109,7 @@ impl HttpVoiceApi {
         let token = signer
             .sign_now()
             .map_err(|error| AttemptFailure::Final(error.into()))?;
-        let sent = self
+        let request = self
             .http
             .post(url)
             .bearer_auth(token.expose())
@@ -116,8 +117,8 @@ impl HttpVoiceApi {
             .header(reqwest::header::ACCEPT, "application/json")
             .body(body.to_vec())
             .timeout(limit)
-            .send()
-            .await;
+            .send();
+        let sent = remote_call(Service::VonageVoice, "CreateCall", request).await;
         let response = match sent {
             Ok(response) => response,
             Err(error) => {
