@@ -17,7 +17,7 @@ use vonage_voice_lambda::observe::logging;
 use vonage_voice_lambda::secrets::WebhookSecret;
 use vonage_voice_lambda::settings::{UNSIGNED_EVENT_STATUSES, WEBHOOK_MAX_BODY_BYTES};
 use vonage_voice_lambda::state::{
-    Delivery, DuplicateKey, LocalReplayStore, MemoryReplayStore, StoredAnswer,
+    Delivery, DeliveryRecord, DuplicateKey, LocalReplayStore, MemoryReplayStore, StoredAnswer,
 };
 use vonage_voice_lambda::vonage::sign::WebhookSigner;
 
@@ -324,8 +324,11 @@ fn full_delivery_records_warn_once_a_minute() {
     for n in 0..20_000 {
         // 20,000 deliveries over 100 seconds.
         let key = DuplicateKey::new(format!("jti-{n}"), None);
-        let delivery =
-            LocalReplayStore::first_delivery(&records, &key, now + 300, &answer, now + n / 200);
+        let delivery = LocalReplayStore::first_delivery(
+            &records,
+            DeliveryRecord::new(&key, &answer, now + 300),
+            now + n / 200,
+        );
         assert_eq!(delivery, Delivery::First);
     }
     let warnings: Vec<Value> = captured

@@ -19,9 +19,9 @@ use serde_json::json;
 use vonage_voice_lambda::aws;
 use vonage_voice_lambda::state::dynamodb::{EXPIRES_AT_ATTRIBUTE, KEY_ATTRIBUTE};
 use vonage_voice_lambda::state::{
-    Claim, Delivery, DeliveryId, DuplicateKey, DynamoDbStore, IdempotencyKey, IdempotencyStore,
-    KeyKind, LayeredReplayStore, MemoryReplayStore, ReplayStore, SharedCheck, StateConfig,
-    StateError, StoredAnswer,
+    Claim, Delivery, DeliveryId, DeliveryRecord, DuplicateKey, DynamoDbStore, IdempotencyKey,
+    IdempotencyStore, KeyKind, LayeredReplayStore, MemoryReplayStore, Operation, ReplayStore,
+    SharedCheck, StateConfig, StateError, StoredAnswer,
 };
 
 const TABLE: &str = "vonage-state";
@@ -141,7 +141,10 @@ async fn a_first_delivery_costs_one_put_and_a_duplicate_one_put_that_returns_the
     let key = DuplicateKey::new("jti-1", Some(DeliveryId::answer("call-1")));
 
     let first = store
-        .first_delivery(&key, iat + MAX_AGE, &ncco("hello"), NOW)
+        .first_delivery(
+            DeliveryRecord::new(&key, &ncco("hello"), iat + MAX_AGE),
+            NOW,
+        )
         .await
         .unwrap();
     assert_eq!(first, Delivery::First);
@@ -158,7 +161,10 @@ async fn a_first_delivery_costs_one_put_and_a_duplicate_one_put_that_returns_the
     // The same token again: one more PutItem, no GetItem, and the first answer comes back.
     log.clear();
     let again = store
-        .first_delivery(&key, iat + MAX_AGE, &ncco("something else"), NOW + 1)
+        .first_delivery(
+            DeliveryRecord::new(&key, &ncco("something else"), iat + MAX_AGE),
+            NOW + 1,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -173,12 +179,15 @@ async fn a_first_delivery_costs_one_put_and_a_duplicate_one_put_that_returns_the
     // An event acknowledged with an empty 200 is stored without an NCCO.
     let event = event_key("jti-2", "call-2");
     store
-        .first_delivery(&event, NOW + MAX_AGE, &StoredAnswer::acknowledged(), NOW)
+        .first_delivery(
+            DeliveryRecord::new(&event, &StoredAnswer::acknowledged(), NOW + MAX_AGE),
+            NOW,
+        )
         .await
         .unwrap();
     assert_eq!(
         store
-            .first_delivery(&event, NOW + MAX_AGE, &ncco("x"), NOW)
+            .first_delivery(DeliveryRecord::new(&event, &ncco("x"), NOW + MAX_AGE), NOW)
             .await
             .unwrap(),
         Delivery::Duplicate {
@@ -193,14 +202,16 @@ async fn instances_with_separate_memory_share_the_table() {
     let (moto, _admin) = moto_with_table().await;
     let (store_a, log_a) = store_at(&moto.endpoint()).await;
     let (store_b, log_b) = store_at(&moto.endpoint()).await;
-    let a = LayeredReplayStore::new(MemoryReplayStore::default(), store_a);
-    let b = LayeredReplayStore::new(MemoryReplayStore::default(), store_b);
+    let a = LayeredReplayStore::new(MemoryReplayStore::default(), Arc::new(store_a));
+    let b = LayeredReplayStore::new(MemoryReplayStore::default(), Arc::new(store_b));
 
     let accepted = a
         .check(
-            &event_key("jti-1", "call-1"),
-            NOW + MAX_AGE,
-            &StoredAnswer::acknowledged(),
+            DeliveryRecord::new(
+                &event_key("jti-1", "call-1"),
+                &StoredAnswer::acknowledged(),
+                NOW + MAX_AGE,
+            ),
             NOW,
         )
         .await;
@@ -210,9 +221,11 @@ async fn instances_with_separate_memory_share_the_table() {
     // The same request at the other instance.
     let replayed = b
         .check(
-            &event_key("jti-1", "call-1"),
-            NOW + MAX_AGE,
-            &StoredAnswer::acknowledged(),
+            DeliveryRecord::new(
+                &event_key("jti-1", "call-1"),
+                &StoredAnswer::acknowledged(),
+                NOW + MAX_AGE,
+            ),
             NOW + 2,
         )
         .await;
@@ -228,12 +241,14 @@ async fn instances_with_separate_memory_share_the_table() {
     // Vonage re-signs its retry of the same event (a new jti, the same delivery), and it lands
     // on a third instance.
     let (store_c, _) = store_at(&moto.endpoint()).await;
-    let c = LayeredReplayStore::new(MemoryReplayStore::default(), store_c);
+    let c = LayeredReplayStore::new(MemoryReplayStore::default(), Arc::new(store_c));
     let resigned = c
         .check(
-            &event_key("jti-9", "call-1"),
-            NOW + 10 + MAX_AGE,
-            &StoredAnswer::acknowledged(),
+            DeliveryRecord::new(
+                &event_key("jti-9", "call-1"),
+                &StoredAnswer::acknowledged(),
+                NOW + 10 + MAX_AGE,
+            ),
             NOW + 10,
         )
         .await;
@@ -253,9 +268,11 @@ async fn instances_with_separate_memory_share_the_table() {
     log_a.clear();
     let hot = a
         .check(
-            &event_key("jti-1", "call-1"),
-            NOW + MAX_AGE,
-            &StoredAnswer::acknowledged(),
+            DeliveryRecord::new(
+                &event_key("jti-1", "call-1"),
+                &StoredAnswer::acknowledged(),
+                NOW + MAX_AGE,
+            ),
             NOW + 3,
         )
         .await;
@@ -273,21 +290,27 @@ async fn an_expired_record_no_longer_counts_even_before_dynamodb_deletes_it() {
     let answer = StoredAnswer::acknowledged();
     assert_eq!(
         store
-            .first_delivery(&key, NOW + MAX_AGE, &answer, NOW)
+            .first_delivery(DeliveryRecord::new(&key, &answer, NOW + MAX_AGE), NOW)
             .await,
         Ok(Delivery::First)
     );
     // Live through its last second...
     assert!(matches!(
         store
-            .first_delivery(&key, NOW + MAX_AGE, &answer, NOW + MAX_AGE)
+            .first_delivery(
+                DeliveryRecord::new(&key, &answer, NOW + MAX_AGE),
+                NOW + MAX_AGE
+            )
             .await,
         Ok(Delivery::Duplicate { .. })
     ));
     // ...and overwritten the second after, though moto (like DynamoDB for a while) still holds it.
     assert_eq!(
         store
-            .first_delivery(&key, NOW + 2 * MAX_AGE, &answer, NOW + MAX_AGE + 1)
+            .first_delivery(
+                DeliveryRecord::new(&key, &answer, NOW + 2 * MAX_AGE),
+                NOW + MAX_AGE + 1
+            )
             .await,
         Ok(Delivery::First)
     );
@@ -303,9 +326,11 @@ async fn concurrent_deliveries_of_one_event_make_exactly_one_first() {
         tasks.push(tokio::spawn(async move {
             store
                 .first_delivery(
-                    &event_key(&format!("jti-{i}"), "call-1"),
-                    NOW + MAX_AGE,
-                    &ncco(&format!("answer {i}")),
+                    DeliveryRecord::new(
+                        &event_key(&format!("jti-{i}"), "call-1"),
+                        &ncco(&format!("answer {i}")),
+                        NOW + MAX_AGE,
+                    ),
                     NOW,
                 )
                 .await
@@ -346,7 +371,9 @@ async fn idempotency_records_go_through_powertools_states_one_request_each() {
     let deadline = NOW + 30;
 
     assert_eq!(
-        store.begin(&key, "h1", deadline, NOW).await,
+        store
+            .begin(Operation::new(&key, "h1").claim(deadline, NOW))
+            .await,
         Ok(Claim::Began)
     );
     let item = stored_item(&admin, key.record_key()).await;
@@ -356,19 +383,23 @@ async fn idempotency_records_go_through_powertools_states_one_request_each() {
         "in progress until the invocation's deadline"
     );
     assert_eq!(
-        store.begin(&key, "h1", NOW + 40, NOW + 5).await,
+        store
+            .begin(Operation::new(&key, "h1").claim(NOW + 40, NOW + 5))
+            .await,
         Ok(Claim::InProgress {
             expires_at: deadline
         })
     );
     assert_eq!(
-        store.begin(&key, "h2", NOW + 40, NOW + 5).await,
+        store
+            .begin(Operation::new(&key, "h2").claim(NOW + 40, NOW + 5))
+            .await,
         Ok(Claim::KeyReused)
     );
 
     let result = json!({"call_uuid": "call-1", "conversation_uuid": "CON-1", "status": "started"});
     store
-        .complete(&key, "h1", &result, NOW + 10 + 300)
+        .complete(Operation::new(&key, "h1"), &result, NOW + 10 + 300)
         .await
         .unwrap();
     let item = stored_item(&admin, key.record_key()).await;
@@ -378,22 +409,30 @@ async fn idempotency_records_go_through_powertools_states_one_request_each() {
         "completed for the deduplication window"
     );
     assert_eq!(
-        store.begin(&key, "h1", NOW + 50, NOW + 20).await,
+        store
+            .begin(Operation::new(&key, "h1").claim(NOW + 50, NOW + 20))
+            .await,
         Ok(Claim::Completed(result.clone()))
     );
     assert_eq!(
-        store.begin(&key, "h2", NOW + 50, NOW + 20).await,
+        store
+            .begin(Operation::new(&key, "h2").claim(NOW + 50, NOW + 20))
+            .await,
         Ok(Claim::KeyReused)
     );
     // A completed record is never released.
-    store.release(&key, "h1").await.unwrap();
+    store.release(Operation::new(&key, "h1")).await.unwrap();
     assert_eq!(
-        store.begin(&key, "h1", NOW + 50, NOW + 20).await,
+        store
+            .begin(Operation::new(&key, "h1").claim(NOW + 50, NOW + 20))
+            .await,
         Ok(Claim::Completed(result))
     );
     // After the window the key is free again.
     assert_eq!(
-        store.begin(&key, "h2", NOW + 400, NOW + 311).await,
+        store
+            .begin(Operation::new(&key, "h2").claim(NOW + 400, NOW + 311))
+            .await,
         Ok(Claim::Began)
     );
     assert!(
@@ -412,23 +451,31 @@ async fn an_in_progress_record_frees_its_key_when_released_or_past_the_deadline(
     let (store, _) = store_at(&moto.endpoint()).await;
     let key = IdempotencyKey::new("alert:id:x");
     assert_eq!(
-        store.begin(&key, "h", NOW + 30, NOW).await,
+        store
+            .begin(Operation::new(&key, "h").claim(NOW + 30, NOW))
+            .await,
         Ok(Claim::Began)
     );
     // The invocation that held it died at its deadline.
     assert_eq!(
-        store.begin(&key, "h", NOW + 61, NOW + 31).await,
+        store
+            .begin(Operation::new(&key, "h").claim(NOW + 61, NOW + 31))
+            .await,
         Ok(Claim::Began)
     );
     // Released for another payload: kept. For its own: gone.
-    store.release(&key, "other").await.unwrap();
+    store.release(Operation::new(&key, "other")).await.unwrap();
     assert!(matches!(
-        store.begin(&key, "h", NOW + 62, NOW + 32).await,
+        store
+            .begin(Operation::new(&key, "h").claim(NOW + 62, NOW + 32))
+            .await,
         Ok(Claim::InProgress { .. })
     ));
-    store.release(&key, "h").await.unwrap();
+    store.release(Operation::new(&key, "h")).await.unwrap();
     assert_eq!(
-        store.begin(&key, "h", NOW + 62, NOW + 32).await,
+        store
+            .begin(Operation::new(&key, "h").claim(NOW + 62, NOW + 32))
+            .await,
         Ok(Claim::Began)
     );
 }
@@ -441,7 +488,9 @@ async fn concurrent_begins_on_one_key_let_exactly_one_invocation_run() {
         let (store, _) = store_at(&moto.endpoint()).await;
         tasks.push(tokio::spawn(async move {
             store
-                .begin(&IdempotencyKey::new("alert:id:same"), "h", NOW + 30, NOW)
+                .begin(
+                    Operation::new(&IdempotencyKey::new("alert:id:same"), "h").claim(NOW + 30, NOW),
+                )
                 .await
         }));
     }
@@ -474,9 +523,11 @@ async fn assert_fails_in_budget(store: &DynamoDbStore) -> Vec<StateError> {
     let started = Instant::now();
     let replay = store
         .first_delivery(
-            &event_key("jti-1", "call-1"),
-            NOW + MAX_AGE,
-            &StoredAnswer::acknowledged(),
+            DeliveryRecord::new(
+                &event_key("jti-1", "call-1"),
+                &StoredAnswer::acknowledged(),
+                NOW + MAX_AGE,
+            ),
             NOW,
         )
         .await;
@@ -488,7 +539,7 @@ async fn assert_fails_in_budget(store: &DynamoDbStore) -> Vec<StateError> {
     errors.push(replay.expect_err("no table to write to"));
     let started = Instant::now();
     let begin = store
-        .begin(&IdempotencyKey::new("k"), "h", NOW + 30, NOW)
+        .begin(Operation::new(&IdempotencyKey::new("k"), "h").claim(NOW + 30, NOW))
         .await;
     assert!(
         started.elapsed() < BUDGET + MARGIN,
@@ -503,13 +554,15 @@ async fn assert_fails_in_budget(store: &DynamoDbStore) -> Vec<StateError> {
 async fn a_stopped_table_is_a_typed_error_inside_the_budget_and_the_webhook_goes_on_from_memory() {
     let (mut moto, _admin) = moto_with_table().await;
     let (store, _) = store_at(&moto.endpoint()).await;
-    let layered = LayeredReplayStore::new(MemoryReplayStore::default(), store.clone());
+    let layered = LayeredReplayStore::new(MemoryReplayStore::default(), Arc::new(store.clone()));
     assert_eq!(
         layered
             .check(
-                &event_key("jti-0", "call-0"),
-                NOW + MAX_AGE,
-                &StoredAnswer::acknowledged(),
+                DeliveryRecord::new(
+                    &event_key("jti-0", "call-0"),
+                    &StoredAnswer::acknowledged(),
+                    NOW + MAX_AGE
+                ),
                 NOW
             )
             .await
@@ -527,9 +580,11 @@ async fn a_stopped_table_is_a_typed_error_inside_the_budget_and_the_webhook_goes
     let started = Instant::now();
     let check = layered
         .check(
-            &event_key("jti-1", "call-1"),
-            NOW + MAX_AGE,
-            &StoredAnswer::acknowledged(),
+            DeliveryRecord::new(
+                &event_key("jti-1", "call-1"),
+                &StoredAnswer::acknowledged(),
+                NOW + MAX_AGE,
+            ),
             NOW,
         )
         .await;
@@ -539,9 +594,11 @@ async fn a_stopped_table_is_a_typed_error_inside_the_budget_and_the_webhook_goes
     // Still never twice on this instance.
     let again = layered
         .check(
-            &event_key("jti-1", "call-1"),
-            NOW + MAX_AGE,
-            &StoredAnswer::acknowledged(),
+            DeliveryRecord::new(
+                &event_key("jti-1", "call-1"),
+                &StoredAnswer::acknowledged(),
+                NOW + MAX_AGE,
+            ),
             NOW,
         )
         .await;
@@ -598,9 +655,11 @@ async fn both_clients_come_from_one_configuration_load() {
     assert_eq!(
         state
             .first_delivery(
-                &event_key("j", "c"),
-                NOW + MAX_AGE,
-                &StoredAnswer::acknowledged(),
+                DeliveryRecord::new(
+                    &event_key("j", "c"),
+                    &StoredAnswer::acknowledged(),
+                    NOW + MAX_AGE
+                ),
                 NOW
             )
             .await,

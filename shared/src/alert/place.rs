@@ -27,7 +27,7 @@ use crate::clock::Clock;
 use crate::deadline::Budget;
 use crate::observe::logging::capped;
 use crate::settings::{self, ConfigError, Settings};
-use crate::state::{Claim, IdempotencyKey, IdempotencyStore, sha256_hex};
+use crate::state::{Claim, IdempotencyKey, IdempotencyStore, Operation, sha256_hex};
 
 /// The optional input field naming an alert.
 pub const ALERT_ID_FIELD: &str = "alert_id";
@@ -82,6 +82,16 @@ pub struct AlertKey {
     /// The alert's id: the caller's `alert_id`, or else a new UUID. Returned in the payload
     /// (so a repeat gets the first one) and the key of the alert's outcome.
     pub alert_id: String,
+}
+
+impl AlertKey {
+    /// The operation the idempotency store keys: this key and payload hash.
+    pub fn operation(&self) -> Operation<'_> {
+        Operation {
+            key: &self.key,
+            payload_hash: &self.payload_hash,
+        }
+    }
 }
 
 /// The key for `input`, and the input without `alert_id` (what the call is placed from). Refuses
@@ -180,7 +190,7 @@ where
     let left = invocation.budget.remaining().as_secs().saturating_add(1);
     let in_progress_until = now.saturating_add(i64::try_from(left).unwrap_or(i64::MAX));
     let claim = store
-        .begin(&key.key, &key.payload_hash, in_progress_until, now)
+        .begin(key.operation().claim(in_progress_until, now))
         .await;
     let key_field = if key.from_alert_id {
         ALERT_ID_FIELD
@@ -240,11 +250,9 @@ where
             .clock
             .unix_seconds()
             .saturating_add(i64::try_from(config.dedup_window.as_secs()).unwrap_or(i64::MAX));
-        store
-            .complete(&key.key, &key.payload_hash, &payload, expires_at)
-            .await
+        store.complete(key.operation(), &payload, expires_at).await
     } else {
-        store.release(&key.key, &key.payload_hash).await
+        store.release(key.operation()).await
     };
     if let Err(error) = recorded {
         tracing::warn!(error = error.kind(), detail = %error, "the alert's outcome was not recorded in the idempotency store");

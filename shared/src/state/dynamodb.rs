@@ -24,8 +24,8 @@ use serde_json::Value;
 
 use super::idempotency::claim_on_live_record;
 use super::{
-    Claim, Delivery, DuplicateKey, IdempotencyKey, IdempotencyStore, ReplayStore, StateConfig,
-    StateError, StoredAnswer,
+    Claim, ClaimRequest, Delivery, DeliveryRecord, IdempotencyStore, Operation, ReplayStore,
+    StateConfig, StateError, StoredAnswer,
 };
 
 /// The table's hash key.
@@ -186,15 +186,18 @@ impl ReplayStore for DynamoDbStore {
     /// One `PutItem` on the delivery key (see `super` for why that catches the `jti` too).
     async fn first_delivery(
         &self,
-        key: &DuplicateKey,
-        expires_at_unix: i64,
-        answer: &StoredAnswer,
+        delivery: DeliveryRecord<'_>,
         now_unix: i64,
     ) -> Result<Delivery, StateError> {
+        let DeliveryRecord {
+            key,
+            answer,
+            expires_at,
+        } = delivery;
         let mut item = Item::from([
             (KEY_ATTRIBUTE.to_owned(), text(key.record_key())),
             (JTI.to_owned(), text(key.jti())),
-            (EXPIRES_AT_ATTRIBUTE.to_owned(), number(expires_at_unix)),
+            (EXPIRES_AT_ATTRIBUTE.to_owned(), number(expires_at)),
             (ANSWER_STATUS.to_owned(), number(answer.status)),
         ]);
         if let Some(ncco) = &answer.ncco {
@@ -219,23 +222,18 @@ impl ReplayStore for DynamoDbStore {
 #[async_trait::async_trait]
 impl IdempotencyStore for DynamoDbStore {
     /// One conditional `PutItem`.
-    async fn begin(
-        &self,
-        key: &IdempotencyKey,
-        payload_hash: &str,
-        in_progress_expires_at: i64,
-        now_unix: i64,
-    ) -> Result<Claim, StateError> {
+    async fn begin(&self, request: ClaimRequest<'_>) -> Result<Claim, StateError> {
+        let Operation { key, payload_hash } = request.operation;
         let item = Item::from([
             (KEY_ATTRIBUTE.to_owned(), text(key.record_key())),
             (STATUS.to_owned(), text(IN_PROGRESS)),
             (PAYLOAD_HASH.to_owned(), text(payload_hash)),
             (
                 EXPIRES_AT_ATTRIBUTE.to_owned(),
-                number(in_progress_expires_at),
+                number(request.in_progress_until),
             ),
         ]);
-        let Some(old) = self.put_unless_live(item, now_unix).await? else {
+        let Some(old) = self.put_unless_live(item, request.now).await? else {
             return Ok(Claim::Began);
         };
         let completed = match text_attribute(&old, STATUS)? {
@@ -257,8 +255,7 @@ impl IdempotencyStore for DynamoDbStore {
     /// deadline, and after it nothing of ours runs.
     async fn complete(
         &self,
-        key: &IdempotencyKey,
-        payload_hash: &str,
+        operation: Operation<'_>,
         result: &Value,
         expires_at: i64,
     ) -> Result<(), StateError> {
@@ -266,9 +263,9 @@ impl IdempotencyStore for DynamoDbStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .item(KEY_ATTRIBUTE, text(key.record_key()))
+            .item(KEY_ATTRIBUTE, text(operation.key.record_key()))
             .item(STATUS, text(COMPLETED))
-            .item(PAYLOAD_HASH, text(payload_hash))
+            .item(PAYLOAD_HASH, text(operation.payload_hash))
             .item(RESULT, text(result.to_string()))
             .item(EXPIRES_AT_ATTRIBUTE, number(expires_at))
             .send();
@@ -279,17 +276,17 @@ impl IdempotencyStore for DynamoDbStore {
     }
 
     /// One conditional `DeleteItem`: only our own in-progress record goes.
-    async fn release(&self, key: &IdempotencyKey, payload_hash: &str) -> Result<(), StateError> {
+    async fn release(&self, operation: Operation<'_>) -> Result<(), StateError> {
         let request = self
             .client
             .delete_item()
             .table_name(&self.table)
-            .key(KEY_ATTRIBUTE, text(key.record_key()))
+            .key(KEY_ATTRIBUTE, text(operation.key.record_key()))
             .condition_expression("#status = :in_progress AND payload_hash = :hash")
             // `status` is one of DynamoDB's reserved words.
             .expression_attribute_names("#status", STATUS)
             .expression_attribute_values(":in_progress", text(IN_PROGRESS))
-            .expression_attribute_values(":hash", text(payload_hash))
+            .expression_attribute_values(":hash", text(operation.payload_hash))
             .send();
         match self.bounded("DeleteItem", request).await? {
             Ok(_) => Ok(()),

@@ -13,8 +13,6 @@
 //! [`Claim::KeyReused`], whatever state the record is in, so a caller reusing an id by mistake
 //! learns it instead of getting someone else's result.
 
-use std::sync::Arc;
-
 use serde_json::Value;
 
 use super::StateError;
@@ -58,63 +56,62 @@ pub enum Claim {
     KeyReused,
 }
 
+/// The operation a call to an [`IdempotencyStore`] is about: its key, and the hash of the
+/// payload it runs for (the same key with another payload is [`Claim::KeyReused`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Operation<'a> {
+    /// What the operation is deduplicated by.
+    pub key: &'a IdempotencyKey,
+    /// The hash of its payload.
+    pub payload_hash: &'a str,
+}
+
+impl<'a> Operation<'a> {
+    /// The operation `key`, run for the payload hashed `payload_hash`.
+    pub fn new(key: &'a IdempotencyKey, payload_hash: &'a str) -> Self {
+        Self { key, payload_hash }
+    }
+
+    /// A claim on this operation's key at `now`, held until `in_progress_until` (Unix seconds).
+    pub fn claim(self, in_progress_until: i64, now: i64) -> ClaimRequest<'a> {
+        ClaimRequest {
+            operation: self,
+            in_progress_until,
+            now,
+        }
+    }
+}
+
+/// A claim on an operation's key, as [`IdempotencyStore::begin`] asks for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ClaimRequest<'a> {
+    /// The operation to run once.
+    pub operation: Operation<'a>,
+    /// The last second (Unix seconds, inclusive) the in-progress record holds the key: the
+    /// invocation's deadline.
+    pub in_progress_until: i64,
+    /// The time of the request (Unix seconds): a record whose `expires_at` is before it counts as
+    /// absent.
+    pub now: i64,
+}
+
 /// Where idempotency records live. Each call is one request to the store.
 #[async_trait::async_trait]
 pub trait IdempotencyStore: Send + Sync {
-    /// Marks `key` in progress until `in_progress_expires_at` (Unix seconds, inclusive) unless a
-    /// record for it is live at `now_unix`; a record whose `expires_at` is before `now_unix` counts
-    /// as absent.
-    async fn begin(
-        &self,
-        key: &IdempotencyKey,
-        payload_hash: &str,
-        in_progress_expires_at: i64,
-        now_unix: i64,
-    ) -> Result<Claim, StateError>;
+    /// Marks the operation's key in progress unless a record for it is live at `request.now`.
+    async fn begin(&self, request: ClaimRequest<'_>) -> Result<Claim, StateError>;
 
-    /// Stores the operation's `result` for `key`, live until `expires_at` (Unix seconds).
+    /// Stores the operation's `result`, live until `expires_at` (Unix seconds).
     async fn complete(
         &self,
-        key: &IdempotencyKey,
-        payload_hash: &str,
+        operation: Operation<'_>,
         result: &Value,
         expires_at: i64,
     ) -> Result<(), StateError>;
 
     /// Removes the in-progress record `begin` wrote for this payload, so the operation may be
     /// tried again at once. A completed record, or one for another payload, is left alone.
-    async fn release(&self, key: &IdempotencyKey, payload_hash: &str) -> Result<(), StateError>;
-}
-
-#[async_trait::async_trait]
-impl<T: IdempotencyStore + ?Sized> IdempotencyStore for Arc<T> {
-    async fn begin(
-        &self,
-        key: &IdempotencyKey,
-        payload_hash: &str,
-        in_progress_expires_at: i64,
-        now_unix: i64,
-    ) -> Result<Claim, StateError> {
-        (**self)
-            .begin(key, payload_hash, in_progress_expires_at, now_unix)
-            .await
-    }
-
-    async fn complete(
-        &self,
-        key: &IdempotencyKey,
-        payload_hash: &str,
-        result: &Value,
-        expires_at: i64,
-    ) -> Result<(), StateError> {
-        (**self)
-            .complete(key, payload_hash, result, expires_at)
-            .await
-    }
-
-    async fn release(&self, key: &IdempotencyKey, payload_hash: &str) -> Result<(), StateError> {
-        (**self).release(key, payload_hash).await
-    }
+    async fn release(&self, operation: Operation<'_>) -> Result<(), StateError>;
 }
 
 /// What a live record says to a new `begin` for `payload_hash`: shared by the stores so they

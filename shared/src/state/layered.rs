@@ -11,22 +11,19 @@
 //! The first level is any [`LocalReplayStore`] (synchronous and infallible: it is memory); the
 //! second any [`ReplayStore`].
 
-use super::{Delivery, DuplicateKey, ReplayStore, StateError, StoredAnswer};
+use std::sync::Arc;
+
+use super::{Delivery, DeliveryRecord, ReplayStore, StateError};
 
 /// An instance-local record of deliveries that can be checked without a request and corrected
 /// when the shared store knew better.
 pub trait LocalReplayStore: Send + Sync {
     /// As [`ReplayStore::first_delivery`], in memory.
-    fn first_delivery(
-        &self,
-        key: &DuplicateKey,
-        expires_at_unix: i64,
-        answer: &StoredAnswer,
-        now_unix: i64,
-    ) -> Delivery;
+    fn first_delivery(&self, delivery: DeliveryRecord<'_>, now_unix: i64) -> Delivery;
 
-    /// Records `first_answer` as the answer for `key`, replacing what this instance recorded.
-    fn remember(&self, key: &DuplicateKey, expires_at_unix: i64, first_answer: &StoredAnswer);
+    /// Records `first` (the first delivery's answer, as the shared store knew it) for its key,
+    /// replacing what this instance recorded.
+    fn remember(&self, first: DeliveryRecord<'_>);
 }
 
 /// How far the shared store took part in a [`ReplayCheck`].
@@ -60,14 +57,14 @@ impl ReplayCheck {
 }
 
 /// Memory in front of a shared store.
-pub struct LayeredReplayStore<Near, Far> {
+pub struct LayeredReplayStore<Near> {
     near: Near,
-    far: Far,
+    far: Arc<dyn ReplayStore>,
 }
 
-impl<Near: LocalReplayStore, Far: ReplayStore> LayeredReplayStore<Near, Far> {
+impl<Near: LocalReplayStore> LayeredReplayStore<Near> {
     /// Layers `near` (this instance) over `far` (every instance).
-    pub fn new(near: Near, far: Far) -> Self {
+    pub fn new(near: Near, far: Arc<dyn ReplayStore>) -> Self {
         Self { near, far }
     }
 
@@ -77,38 +74,29 @@ impl<Near: LocalReplayStore, Far: ReplayStore> LayeredReplayStore<Near, Far> {
     }
 
     /// The shared layer.
-    pub fn far(&self) -> &Far {
-        &self.far
+    pub fn far(&self) -> &dyn ReplayStore {
+        self.far.as_ref()
     }
 
     /// Checks and records one verified webhook; see the module docs for who is asked when.
-    pub async fn check(
-        &self,
-        key: &DuplicateKey,
-        expires_at_unix: i64,
-        answer: &StoredAnswer,
-        now_unix: i64,
-    ) -> ReplayCheck {
-        let near = self
-            .near
-            .first_delivery(key, expires_at_unix, answer, now_unix);
+    pub async fn check(&self, delivery: DeliveryRecord<'_>, now_unix: i64) -> ReplayCheck {
+        let near = self.near.first_delivery(delivery, now_unix);
         if matches!(near, Delivery::Duplicate { .. }) {
             return ReplayCheck {
                 delivery: near,
                 shared: SharedCheck::NotAsked,
             };
         }
-        match self
-            .far
-            .first_delivery(key, expires_at_unix, answer, now_unix)
-            .await
-        {
-            Ok(delivery) => {
-                if let Delivery::Duplicate { first_answer, .. } = &delivery {
-                    self.near.remember(key, expires_at_unix, first_answer);
+        match self.far.first_delivery(delivery, now_unix).await {
+            Ok(verdict) => {
+                if let Delivery::Duplicate { first_answer, .. } = &verdict {
+                    self.near.remember(DeliveryRecord {
+                        answer: first_answer,
+                        ..delivery
+                    });
                 }
                 ReplayCheck {
-                    delivery,
+                    delivery: verdict,
                     shared: SharedCheck::Consulted,
                 }
             }
@@ -127,7 +115,9 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::state::{DeliveryId, KeyKind, MemoryReplayStore};
+    use crate::state::{
+        DeliveryId, DeliveryRecord, DuplicateKey, KeyKind, MemoryReplayStore, StoredAnswer,
+    };
 
     const NOW: i64 = 1_800_000_000;
 
@@ -139,7 +129,7 @@ mod tests {
         StoredAnswer::ncco(json!([{"action": "talk", "text": text}]))
     }
 
-    type Instance = LayeredReplayStore<MemoryReplayStore, Arc<MemoryReplayStore>>;
+    type Instance = LayeredReplayStore<MemoryReplayStore>;
 
     /// Two instances: each its own memory, one shared store.
     fn two_instances() -> (Arc<MemoryReplayStore>, Instance, Instance) {
@@ -153,12 +143,18 @@ mod tests {
     async fn a_hot_replay_is_answered_from_memory_without_asking_the_shared_store() {
         let (shared, a, _) = two_instances();
         let first = a
-            .check(&key("jti-1"), NOW + 300, &greeting("one"), NOW)
+            .check(
+                DeliveryRecord::new(&key("jti-1"), &greeting("one"), NOW + 300),
+                NOW,
+            )
             .await;
         assert_eq!(first.delivery, Delivery::First);
         assert_eq!(first.shared, SharedCheck::Consulted);
         let again = a
-            .check(&key("jti-1"), NOW + 300, &greeting("two"), NOW + 1)
+            .check(
+                DeliveryRecord::new(&key("jti-1"), &greeting("two"), NOW + 300),
+                NOW + 1,
+            )
             .await;
         assert_eq!(
             again,
@@ -176,11 +172,17 @@ mod tests {
     #[tokio::test]
     async fn another_instance_finds_the_first_answer_in_the_shared_store_and_keeps_it() {
         let (shared, a, b) = two_instances();
-        a.check(&key("jti-1"), NOW + 300, &greeting("one"), NOW)
-            .await;
+        a.check(
+            DeliveryRecord::new(&key("jti-1"), &greeting("one"), NOW + 300),
+            NOW,
+        )
+        .await;
         // Vonage re-signed its retry, which lands on the other instance.
         let retry = b
-            .check(&key("jti-2"), NOW + 305, &greeting("two"), NOW + 5)
+            .check(
+                DeliveryRecord::new(&key("jti-2"), &greeting("two"), NOW + 305),
+                NOW + 5,
+            )
             .await;
         let expected = Delivery::Duplicate {
             matched: KeyKind::Delivery,
@@ -190,7 +192,10 @@ mod tests {
         assert_eq!(retry.shared, SharedCheck::Consulted);
         // b's memory now answers like the table, without a request.
         let again = b
-            .check(&key("jti-2"), NOW + 305, &greeting("two"), NOW + 6)
+            .check(
+                DeliveryRecord::new(&key("jti-2"), &greeting("two"), NOW + 305),
+                NOW + 6,
+            )
             .await;
         assert_eq!(again.shared, SharedCheck::NotAsked);
         assert_eq!(
@@ -208,7 +213,10 @@ mod tests {
         let (shared, a, _) = two_instances();
         shared.fail_with(Some(StateError::Unavailable("connection refused".into())));
         let first = a
-            .check(&key("jti-1"), NOW + 300, &greeting("one"), NOW)
+            .check(
+                DeliveryRecord::new(&key("jti-1"), &greeting("one"), NOW + 300),
+                NOW,
+            )
             .await;
         assert_eq!(first.delivery, Delivery::First);
         assert_eq!(
@@ -216,7 +224,10 @@ mod tests {
             SharedCheck::Failed(StateError::Unavailable("connection refused".into()))
         );
         let again = a
-            .check(&key("jti-1"), NOW + 300, &greeting("one"), NOW)
+            .check(
+                DeliveryRecord::new(&key("jti-1"), &greeting("one"), NOW + 300),
+                NOW,
+            )
             .await;
         assert!(matches!(again.delivery, Delivery::Duplicate { .. }));
         assert_eq!(again.shared, SharedCheck::NotAsked);

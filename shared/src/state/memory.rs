@@ -17,8 +17,8 @@ use serde_json::Value;
 use super::idempotency::claim_on_live_record;
 use super::layered::LocalReplayStore;
 #[cfg(any(test, feature = "test-util"))]
-use super::{Claim, IdempotencyKey, IdempotencyStore};
-use super::{Delivery, DuplicateKey, ReplayStore, StateError, StoredAnswer};
+use super::{Claim, ClaimRequest, IdempotencyKey, IdempotencyStore, Operation};
+use super::{Delivery, DeliveryRecord, ReplayStore, StateError, StoredAnswer};
 
 /// Enough for sustained traffic far above one Lambda instance's share of a 5-minute window.
 pub const DEFAULT_MEMORY_REPLAY_CAPACITY: usize = 10_000;
@@ -114,13 +114,12 @@ impl Default for MemoryReplayStore {
 }
 
 impl LocalReplayStore for MemoryReplayStore {
-    fn first_delivery(
-        &self,
-        key: &DuplicateKey,
-        expires_at_unix: i64,
-        answer: &StoredAnswer,
-        now_unix: i64,
-    ) -> Delivery {
+    fn first_delivery(&self, delivery: DeliveryRecord<'_>, now_unix: i64) -> Delivery {
+        let DeliveryRecord {
+            key,
+            answer,
+            expires_at,
+        } = delivery;
         let record_key = key.record_key();
         let mut deliveries = lock(&self.deliveries);
         deliveries.forget_expired(now_unix);
@@ -152,15 +151,16 @@ impl LocalReplayStore for MemoryReplayStore {
             record_key,
             Remembered {
                 jti: key.jti().to_owned(),
-                expires_at: expires_at_unix,
+                expires_at,
                 answer: answer.clone(),
             },
         );
         Delivery::First
     }
 
-    fn remember(&self, key: &DuplicateKey, expires_at_unix: i64, first_answer: &StoredAnswer) {
+    fn remember(&self, first: DeliveryRecord<'_>) {
         let mut deliveries = lock(&self.deliveries);
+        let key = first.key;
         let record_key = key.record_key();
         // Keeps the jti of the record it replaces, if any: the first delivery's token is not
         // known here, and ours is at least one that was really sent.
@@ -172,8 +172,8 @@ impl LocalReplayStore for MemoryReplayStore {
             record_key,
             Remembered {
                 jti,
-                expires_at: expires_at_unix,
-                answer: first_answer.clone(),
+                expires_at: first.expires_at,
+                answer: first.answer.clone(),
             },
         );
     }
@@ -183,22 +183,14 @@ impl LocalReplayStore for MemoryReplayStore {
 impl ReplayStore for MemoryReplayStore {
     async fn first_delivery(
         &self,
-        key: &DuplicateKey,
-        expires_at_unix: i64,
-        answer: &StoredAnswer,
+        delivery: DeliveryRecord<'_>,
         now_unix: i64,
     ) -> Result<Delivery, StateError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         if let Some(failure) = lock(&self.failure).clone() {
             return Err(failure);
         }
-        Ok(LocalReplayStore::first_delivery(
-            self,
-            key,
-            expires_at_unix,
-            answer,
-            now_unix,
-        ))
+        Ok(LocalReplayStore::first_delivery(self, delivery, now_unix))
     }
 }
 
@@ -259,18 +251,13 @@ impl MemoryIdempotencyStore {
 #[cfg(any(test, feature = "test-util"))]
 #[async_trait::async_trait]
 impl IdempotencyStore for MemoryIdempotencyStore {
-    async fn begin(
-        &self,
-        key: &IdempotencyKey,
-        payload_hash: &str,
-        in_progress_expires_at: i64,
-        now_unix: i64,
-    ) -> Result<Claim, StateError> {
+    async fn begin(&self, request: ClaimRequest<'_>) -> Result<Claim, StateError> {
         self.call()?;
+        let Operation { key, payload_hash } = request.operation;
         let mut records = lock(&self.records);
         let record_key = key.record_key();
         if let Some(record) = records.get(&record_key)
-            && record.expires_at >= now_unix
+            && record.expires_at >= request.now
         {
             return Ok(claim_on_live_record(
                 &record.payload_hash,
@@ -283,7 +270,7 @@ impl IdempotencyStore for MemoryIdempotencyStore {
             record_key,
             IdempotencyRecord {
                 payload_hash: payload_hash.to_owned(),
-                expires_at: in_progress_expires_at,
+                expires_at: request.in_progress_until,
                 result: None,
             },
         );
@@ -292,16 +279,15 @@ impl IdempotencyStore for MemoryIdempotencyStore {
 
     async fn complete(
         &self,
-        key: &IdempotencyKey,
-        payload_hash: &str,
+        operation: Operation<'_>,
         result: &Value,
         expires_at: i64,
     ) -> Result<(), StateError> {
         self.call()?;
         lock(&self.records).insert(
-            key.record_key(),
+            operation.key.record_key(),
             IdempotencyRecord {
-                payload_hash: payload_hash.to_owned(),
+                payload_hash: operation.payload_hash.to_owned(),
                 expires_at,
                 result: Some(result.clone()),
             },
@@ -309,14 +295,13 @@ impl IdempotencyStore for MemoryIdempotencyStore {
         Ok(())
     }
 
-    async fn release(&self, key: &IdempotencyKey, payload_hash: &str) -> Result<(), StateError> {
+    async fn release(&self, operation: Operation<'_>) -> Result<(), StateError> {
         self.call()?;
         let mut records = lock(&self.records);
-        let record_key = key.record_key();
-        if records
-            .get(&record_key)
-            .is_some_and(|record| record.result.is_none() && record.payload_hash == payload_hash)
-        {
+        let record_key = operation.key.record_key();
+        if records.get(&record_key).is_some_and(|record| {
+            record.result.is_none() && record.payload_hash == operation.payload_hash
+        }) {
             records.remove(&record_key);
         }
         Ok(())

@@ -58,7 +58,6 @@ pub mod memory;
 
 use crate::settings::{DEFAULT_STATE_TIMEOUT, STATE_TABLE_NAME, STATE_TIMEOUT_MS};
 use std::fmt;
-use std::sync::Arc;
 use std::time::Duration;
 
 use aws_lc_rs::digest;
@@ -68,7 +67,7 @@ use crate::settings::{self, ConfigError, Settings};
 use crate::vonage::events::VoiceEvent;
 
 pub use dynamodb::DynamoDbStore;
-pub use idempotency::{Claim, IdempotencyKey, IdempotencyStore};
+pub use idempotency::{Claim, ClaimRequest, IdempotencyKey, IdempotencyStore, Operation};
 pub use layered::{LayeredReplayStore, LocalReplayStore, ReplayCheck, SharedCheck};
 #[cfg(any(test, feature = "test-util"))]
 pub use memory::MemoryIdempotencyStore;
@@ -298,34 +297,41 @@ pub enum Delivery {
     },
 }
 
+/// One webhook delivery for the duplicate check to record: what identifies it, what it is
+/// answered, and until when its record lives. Every layer of the check is handed the same one.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct DeliveryRecord<'a> {
+    /// The delivery's key: its token's `jti`, and its delivery when the request names one.
+    pub key: &'a DuplicateKey,
+    /// What it is answered: what a duplicate of it gets.
+    pub answer: &'a StoredAnswer,
+    /// The last second (Unix seconds, inclusive) its record is live: the token's `iat` plus the
+    /// freshness window.
+    pub expires_at: i64,
+}
+
+impl<'a> DeliveryRecord<'a> {
+    /// The delivery `key`, answered `answer`, recorded until `expires_at` (Unix seconds).
+    pub fn new(key: &'a DuplicateKey, answer: &'a StoredAnswer, expires_at: i64) -> Self {
+        Self {
+            key,
+            answer,
+            expires_at,
+        }
+    }
+}
+
 /// The shared duplicate check. One call records the delivery if it is new and tells whether it
 /// was; it is atomic across every instance using the same store.
 #[async_trait::async_trait]
 pub trait ReplayStore: Send + Sync {
-    /// Records `key` with `answer` until `expires_at_unix` (inclusive) unless a record for it is
-    /// still live at `now_unix`, in which case that record's answer comes back.
+    /// Records `delivery` unless a record for its key is still live at `now_unix`, in which case
+    /// that record's answer comes back.
     async fn first_delivery(
         &self,
-        key: &DuplicateKey,
-        expires_at_unix: i64,
-        answer: &StoredAnswer,
+        delivery: DeliveryRecord<'_>,
         now_unix: i64,
     ) -> Result<Delivery, StateError>;
-}
-
-#[async_trait::async_trait]
-impl<T: ReplayStore + ?Sized> ReplayStore for Arc<T> {
-    async fn first_delivery(
-        &self,
-        key: &DuplicateKey,
-        expires_at_unix: i64,
-        answer: &StoredAnswer,
-        now_unix: i64,
-    ) -> Result<Delivery, StateError> {
-        (**self)
-            .first_delivery(key, expires_at_unix, answer, now_unix)
-            .await
-    }
 }
 
 /// Lower-case hex SHA-256, for keys of fixed length.

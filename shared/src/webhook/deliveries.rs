@@ -6,15 +6,15 @@ use std::time::Instant;
 
 use crate::observe::metrics;
 use crate::state::{
-    Delivery, DeliveryId, DuplicateKey, LayeredReplayStore, MemoryReplayStore, ReplayCheck,
-    ReplayStore, SharedCheck, StateError, StoredAnswer,
+    Delivery, DeliveryId, DeliveryRecord, DuplicateKey, LayeredReplayStore, MemoryReplayStore,
+    ReplayCheck, ReplayStore, SharedCheck, StateError, StoredAnswer,
 };
 use crate::vonage::verify::VonageClaims;
 
 /// The deliveries one webhook function has seen: its own, and through the shared store, every
 /// instance's.
 pub struct Deliveries {
-    layers: LayeredReplayStore<MemoryReplayStore, Arc<dyn ReplayStore>>,
+    layers: LayeredReplayStore<MemoryReplayStore>,
     /// How long a token verifies after its `iat`: how long its delivery is remembered.
     max_age_seconds: i64,
 }
@@ -43,13 +43,14 @@ impl Deliveries {
         answer_by: Instant,
     ) -> ReplayCheck {
         let key = DuplicateKey::new(claims.jti.as_str(), delivery);
-        let expires_at_unix = claims.iat.saturating_add(self.max_age_seconds);
+        let record = DeliveryRecord {
+            key: &key,
+            answer,
+            expires_at: claims.iat.saturating_add(self.max_age_seconds),
+        };
         let left = answer_by.saturating_duration_since(Instant::now());
-        let checked = tokio::time::timeout_at(
-            answer_by.into(),
-            self.layers.check(&key, expires_at_unix, answer, now_unix),
-        )
-        .await;
+        let checked =
+            tokio::time::timeout_at(answer_by.into(), self.layers.check(record, now_unix)).await;
         // Cut while the table was asked: memory had already called it a first delivery.
         let check = checked.unwrap_or(ReplayCheck {
             delivery: Delivery::First,

@@ -272,9 +272,7 @@ async fn in_progress_and_reused_keys_are_refused_without_a_call() {
     let (key, _) = alert_key(&alert("busy", "x")).unwrap();
     // Another invocation holds the key.
     assert_eq!(
-        fx.store
-            .begin(&key.key, &key.payload_hash, NOW + 30, NOW)
-            .await,
+        fx.store.begin(key.operation().claim(NOW + 30, NOW)).await,
         Ok(Claim::Began)
     );
     let busy = fx.run(alert("busy", "x"), &config, placed).await;

@@ -3,7 +3,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::*;
-use crate::state::{DeliveryId, KeyKind};
+use crate::state::{DeliveryId, DeliveryRecord, DuplicateKey, KeyKind, Operation};
 
 const NOW: i64 = 1_800_000_000;
 
@@ -12,7 +12,11 @@ fn key(jti: &str, call: &str) -> DuplicateKey {
 }
 
 fn first(store: &MemoryReplayStore, key: &DuplicateKey, expires: i64, now: i64) -> Delivery {
-    LocalReplayStore::first_delivery(store, key, expires, &StoredAnswer::acknowledged(), now)
+    LocalReplayStore::first_delivery(
+        store,
+        DeliveryRecord::new(key, &StoredAnswer::acknowledged(), expires),
+        now,
+    )
 }
 
 #[test]
@@ -21,7 +25,7 @@ fn a_delivery_is_first_once_and_then_a_duplicate_with_the_first_answer() {
     let ncco = StoredAnswer::ncco(json!([{"action": "talk", "text": "hi"}]));
     let k = key("jti-1", "call-1");
     assert_eq!(
-        LocalReplayStore::first_delivery(&store, &k, NOW + 300, &ncco, NOW),
+        LocalReplayStore::first_delivery(&store, DeliveryRecord::new(&k, &ncco, NOW + 300), NOW),
         Delivery::First
     );
     // The same token again, with another answer offered: the first one comes back.
@@ -95,7 +99,7 @@ fn remember_replaces_the_answer_a_duplicate_gets() {
     let k = key("jti-2", "call-1");
     assert_eq!(first(&store, &k, NOW + 300, NOW), Delivery::First);
     let theirs = StoredAnswer::ncco(json!([{"action": "talk", "text": "first"}]));
-    store.remember(&k, NOW + 300, &theirs);
+    store.remember(DeliveryRecord::new(&k, &theirs, NOW + 300));
     assert_eq!(
         first(&store, &k, NOW + 300, NOW),
         Delivery::Duplicate {
@@ -116,9 +120,7 @@ async fn concurrent_calls_on_one_key_make_exactly_one_first() {
                 let k = key(&format!("jti-{i}"), "call-1");
                 ReplayStore::first_delivery(
                     &*store,
-                    &k,
-                    NOW + 300,
-                    &StoredAnswer::acknowledged(),
+                    DeliveryRecord::new(&k, &StoredAnswer::acknowledged(), NOW + 300),
                     NOW,
                 )
                 .await
@@ -141,9 +143,7 @@ async fn a_failing_store_says_why() {
     store.fail_with(Some(StateError::Throttled("slow down".into())));
     let result = ReplayStore::first_delivery(
         &store,
-        &key("j", "c"),
-        NOW,
-        &StoredAnswer::acknowledged(),
+        DeliveryRecord::new(&key("j", "c"), &StoredAnswer::acknowledged(), NOW),
         NOW,
     )
     .await;
@@ -155,33 +155,51 @@ async fn a_failing_store_says_why() {
 async fn idempotency_runs_the_powertools_states() {
     let store = MemoryIdempotencyStore::new();
     let k = IdempotencyKey::new("alert-1");
-    assert_eq!(store.begin(&k, "h1", NOW + 30, NOW).await, Ok(Claim::Began));
     assert_eq!(
-        store.begin(&k, "h1", NOW + 40, NOW + 5).await,
+        store
+            .begin(Operation::new(&k, "h1").claim(NOW + 30, NOW))
+            .await,
+        Ok(Claim::Began)
+    );
+    assert_eq!(
+        store
+            .begin(Operation::new(&k, "h1").claim(NOW + 40, NOW + 5))
+            .await,
         Ok(Claim::InProgress {
             expires_at: NOW + 30
         })
     );
     assert_eq!(
-        store.begin(&k, "h2", NOW + 40, NOW + 5).await,
+        store
+            .begin(Operation::new(&k, "h2").claim(NOW + 40, NOW + 5))
+            .await,
         Ok(Claim::KeyReused)
     );
     let result = json!({"call_uuid": "call-1"});
-    store.complete(&k, "h1", &result, NOW + 300).await.unwrap();
+    store
+        .complete(Operation::new(&k, "h1"), &result, NOW + 300)
+        .await
+        .unwrap();
     assert_eq!(
-        store.begin(&k, "h1", NOW + 40, NOW + 10).await,
+        store
+            .begin(Operation::new(&k, "h1").claim(NOW + 40, NOW + 10))
+            .await,
         Ok(Claim::Completed(result.clone()))
     );
     assert_eq!(
-        store.begin(&k, "h2", NOW + 40, NOW + 10).await,
+        store
+            .begin(Operation::new(&k, "h2").claim(NOW + 40, NOW + 10))
+            .await,
         Ok(Claim::KeyReused)
     );
     // release never removes a completed record.
-    store.release(&k, "h1").await.unwrap();
+    store.release(Operation::new(&k, "h1")).await.unwrap();
     assert_eq!(store.result(&k), Some(result));
     // Once the window has passed the key is free, for any payload.
     assert_eq!(
-        store.begin(&k, "h2", NOW + 400, NOW + 301).await,
+        store
+            .begin(Operation::new(&k, "h2").claim(NOW + 400, NOW + 301))
+            .await,
         Ok(Claim::Began)
     );
     assert_eq!(store.calls(), 8);
@@ -191,26 +209,39 @@ async fn idempotency_runs_the_powertools_states() {
 async fn an_expired_or_released_in_progress_record_frees_the_key() {
     let store = MemoryIdempotencyStore::new();
     let k = IdempotencyKey::new("alert-1");
-    assert_eq!(store.begin(&k, "h", NOW + 30, NOW).await, Ok(Claim::Began));
+    assert_eq!(
+        store
+            .begin(Operation::new(&k, "h").claim(NOW + 30, NOW))
+            .await,
+        Ok(Claim::Began)
+    );
     // The invocation died at its deadline; the next one may go ahead.
     assert_eq!(
-        store.begin(&k, "h", NOW + 61, NOW + 31).await,
+        store
+            .begin(Operation::new(&k, "h").claim(NOW + 61, NOW + 31))
+            .await,
         Ok(Claim::Began)
     );
     // A release for another payload leaves the record alone; for ours it frees the key.
-    store.release(&k, "other").await.unwrap();
+    store.release(Operation::new(&k, "other")).await.unwrap();
     assert!(matches!(
-        store.begin(&k, "h", NOW + 61, NOW + 32).await,
+        store
+            .begin(Operation::new(&k, "h").claim(NOW + 61, NOW + 32))
+            .await,
         Ok(Claim::InProgress { .. })
     ));
-    store.release(&k, "h").await.unwrap();
+    store.release(Operation::new(&k, "h")).await.unwrap();
     assert_eq!(
-        store.begin(&k, "h", NOW + 62, NOW + 32).await,
+        store
+            .begin(Operation::new(&k, "h").claim(NOW + 62, NOW + 32))
+            .await,
         Ok(Claim::Began)
     );
     store.fail_with(Some(StateError::Timeout(std::time::Duration::from_secs(1))));
     assert!(matches!(
-        store.begin(&k, "h", NOW + 62, NOW + 32).await,
+        store
+            .begin(Operation::new(&k, "h").claim(NOW + 62, NOW + 32))
+            .await,
         Err(StateError::Timeout(_))
     ));
 }

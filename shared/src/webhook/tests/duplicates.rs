@@ -92,9 +92,7 @@ struct Hanging;
 impl ReplayStore for Hanging {
     async fn first_delivery(
         &self,
-        _key: &DuplicateKey,
-        _expires_at_unix: i64,
-        _answer: &StoredAnswer,
+        _delivery: DeliveryRecord<'_>,
         _now_unix: i64,
     ) -> Result<Delivery, StateError> {
         std::future::pending().await

@@ -7,9 +7,7 @@ use super::*;
 use crate::clock::ManualClock;
 use crate::secrets::{InMemorySecretStore, WebhookSecret};
 use crate::settings::webhook::{AnswerConfig, EventConfig, WebhookConfig};
-use crate::state::{
-    Delivery, DuplicateKey, KeyKind, MemoryReplayStore, ReplayStore, StateError, StoredAnswer,
-};
+use crate::state::{Delivery, DeliveryRecord, KeyKind, MemoryReplayStore, ReplayStore, StateError};
 use crate::vonage::sign::WebhookSigner;
 use std::sync::Arc;
 
