@@ -326,8 +326,7 @@ fn full_delivery_records_warn_once_a_minute() {
         let key = DuplicateKey::new(format!("jti-{n}"), None);
         let delivery = LocalReplayStore::first_delivery(
             &records,
-            DeliveryRecord::new(&key, &answer, now + 300),
-            now + n / 200,
+            DeliveryRecord::new(&key, &answer, now + n / 200, now + 300),
         );
         assert_eq!(delivery, Delivery::First);
     }

@@ -141,10 +141,12 @@ async fn a_first_delivery_costs_one_put_and_a_duplicate_one_put_that_returns_the
     let key = DuplicateKey::new("jti-1", Some(DeliveryId::answer("call-1")));
 
     let first = store
-        .first_delivery(
-            DeliveryRecord::new(&key, &ncco("hello"), iat + MAX_AGE),
+        .first_delivery(DeliveryRecord::new(
+            &key,
+            &ncco("hello"),
             NOW,
-        )
+            iat + MAX_AGE,
+        ))
         .await
         .unwrap();
     assert_eq!(first, Delivery::First);
@@ -161,10 +163,12 @@ async fn a_first_delivery_costs_one_put_and_a_duplicate_one_put_that_returns_the
     // The same token again: one more PutItem, no GetItem, and the first answer comes back.
     log.clear();
     let again = store
-        .first_delivery(
-            DeliveryRecord::new(&key, &ncco("something else"), iat + MAX_AGE),
+        .first_delivery(DeliveryRecord::new(
+            &key,
+            &ncco("something else"),
             NOW + 1,
-        )
+            iat + MAX_AGE,
+        ))
         .await
         .unwrap();
     assert_eq!(
@@ -179,15 +183,17 @@ async fn a_first_delivery_costs_one_put_and_a_duplicate_one_put_that_returns_the
     // An event acknowledged with an empty 200 is stored without an NCCO.
     let event = event_key("jti-2", "call-2");
     store
-        .first_delivery(
-            DeliveryRecord::new(&event, &StoredAnswer::acknowledged(), NOW + MAX_AGE),
+        .first_delivery(DeliveryRecord::new(
+            &event,
+            &StoredAnswer::acknowledged(),
             NOW,
-        )
+            NOW + MAX_AGE,
+        ))
         .await
         .unwrap();
     assert_eq!(
         store
-            .first_delivery(DeliveryRecord::new(&event, &ncco("x"), NOW + MAX_AGE), NOW)
+            .first_delivery(DeliveryRecord::new(&event, &ncco("x"), NOW, NOW + MAX_AGE))
             .await
             .unwrap(),
         Delivery::Duplicate {
@@ -206,28 +212,24 @@ async fn instances_with_separate_memory_share_the_table() {
     let b = LayeredReplayStore::new(MemoryReplayStore::default(), Arc::new(store_b));
 
     let accepted = a
-        .check(
-            DeliveryRecord::new(
-                &event_key("jti-1", "call-1"),
-                &StoredAnswer::acknowledged(),
-                NOW + MAX_AGE,
-            ),
+        .check(DeliveryRecord::new(
+            &event_key("jti-1", "call-1"),
+            &StoredAnswer::acknowledged(),
             NOW,
-        )
+            NOW + MAX_AGE,
+        ))
         .await;
     assert_eq!(accepted.delivery, Delivery::First);
     assert_eq!(accepted.shared, SharedCheck::Consulted);
 
     // The same request at the other instance.
     let replayed = b
-        .check(
-            DeliveryRecord::new(
-                &event_key("jti-1", "call-1"),
-                &StoredAnswer::acknowledged(),
-                NOW + MAX_AGE,
-            ),
+        .check(DeliveryRecord::new(
+            &event_key("jti-1", "call-1"),
+            &StoredAnswer::acknowledged(),
             NOW + 2,
-        )
+            NOW + MAX_AGE,
+        ))
         .await;
     assert_eq!(
         replayed.delivery,
@@ -243,14 +245,12 @@ async fn instances_with_separate_memory_share_the_table() {
     let (store_c, _) = store_at(&moto.endpoint()).await;
     let c = LayeredReplayStore::new(MemoryReplayStore::default(), Arc::new(store_c));
     let resigned = c
-        .check(
-            DeliveryRecord::new(
-                &event_key("jti-9", "call-1"),
-                &StoredAnswer::acknowledged(),
-                NOW + 10 + MAX_AGE,
-            ),
+        .check(DeliveryRecord::new(
+            &event_key("jti-9", "call-1"),
+            &StoredAnswer::acknowledged(),
             NOW + 10,
-        )
+            NOW + 10 + MAX_AGE,
+        ))
         .await;
     assert!(
         matches!(
@@ -267,14 +267,12 @@ async fn instances_with_separate_memory_share_the_table() {
     // A hot replay at a is answered from memory: no request.
     log_a.clear();
     let hot = a
-        .check(
-            DeliveryRecord::new(
-                &event_key("jti-1", "call-1"),
-                &StoredAnswer::acknowledged(),
-                NOW + MAX_AGE,
-            ),
+        .check(DeliveryRecord::new(
+            &event_key("jti-1", "call-1"),
+            &StoredAnswer::acknowledged(),
             NOW + 3,
-        )
+            NOW + MAX_AGE,
+        ))
         .await;
     assert_eq!(hot.shared, SharedCheck::NotAsked);
     assert!(log_a.operations().is_empty());
@@ -290,27 +288,31 @@ async fn an_expired_record_no_longer_counts_even_before_dynamodb_deletes_it() {
     let answer = StoredAnswer::acknowledged();
     assert_eq!(
         store
-            .first_delivery(DeliveryRecord::new(&key, &answer, NOW + MAX_AGE), NOW)
+            .first_delivery(DeliveryRecord::new(&key, &answer, NOW, NOW + MAX_AGE))
             .await,
         Ok(Delivery::First)
     );
     // Live through its last second...
     assert!(matches!(
         store
-            .first_delivery(
-                DeliveryRecord::new(&key, &answer, NOW + MAX_AGE),
+            .first_delivery(DeliveryRecord::new(
+                &key,
+                &answer,
+                NOW + MAX_AGE,
                 NOW + MAX_AGE
-            )
+            ))
             .await,
         Ok(Delivery::Duplicate { .. })
     ));
     // ...and overwritten the second after, though moto (like DynamoDB for a while) still holds it.
     assert_eq!(
         store
-            .first_delivery(
-                DeliveryRecord::new(&key, &answer, NOW + 2 * MAX_AGE),
-                NOW + MAX_AGE + 1
-            )
+            .first_delivery(DeliveryRecord::new(
+                &key,
+                &answer,
+                NOW + MAX_AGE + 1,
+                NOW + 2 * MAX_AGE
+            ))
             .await,
         Ok(Delivery::First)
     );
@@ -325,14 +327,12 @@ async fn concurrent_deliveries_of_one_event_make_exactly_one_first() {
         let (store, _) = store_at(&moto.endpoint()).await;
         tasks.push(tokio::spawn(async move {
             store
-                .first_delivery(
-                    DeliveryRecord::new(
-                        &event_key(&format!("jti-{i}"), "call-1"),
-                        &ncco(&format!("answer {i}")),
-                        NOW + MAX_AGE,
-                    ),
+                .first_delivery(DeliveryRecord::new(
+                    &event_key(&format!("jti-{i}"), "call-1"),
+                    &ncco(&format!("answer {i}")),
                     NOW,
-                )
+                    NOW + MAX_AGE,
+                ))
                 .await
         }));
     }
@@ -399,7 +399,7 @@ async fn idempotency_records_go_through_powertools_states_one_request_each() {
 
     let result = json!({"call_uuid": "call-1", "conversation_uuid": "CON-1", "status": "started"});
     store
-        .complete(Operation::new(&key, "h1"), &result, NOW + 10 + 300)
+        .complete(Operation::new(&key, "h1").completed(&result, NOW + 10 + 300))
         .await
         .unwrap();
     let item = stored_item(&admin, key.record_key()).await;
@@ -522,14 +522,12 @@ async fn assert_fails_in_budget(store: &DynamoDbStore) -> Vec<StateError> {
     let mut errors = Vec::new();
     let started = Instant::now();
     let replay = store
-        .first_delivery(
-            DeliveryRecord::new(
-                &event_key("jti-1", "call-1"),
-                &StoredAnswer::acknowledged(),
-                NOW + MAX_AGE,
-            ),
+        .first_delivery(DeliveryRecord::new(
+            &event_key("jti-1", "call-1"),
+            &StoredAnswer::acknowledged(),
             NOW,
-        )
+            NOW + MAX_AGE,
+        ))
         .await;
     assert!(
         started.elapsed() < BUDGET + MARGIN,
@@ -557,14 +555,12 @@ async fn a_stopped_table_is_a_typed_error_inside_the_budget_and_the_webhook_goes
     let layered = LayeredReplayStore::new(MemoryReplayStore::default(), Arc::new(store.clone()));
     assert_eq!(
         layered
-            .check(
-                DeliveryRecord::new(
-                    &event_key("jti-0", "call-0"),
-                    &StoredAnswer::acknowledged(),
-                    NOW + MAX_AGE
-                ),
-                NOW
-            )
+            .check(DeliveryRecord::new(
+                &event_key("jti-0", "call-0"),
+                &StoredAnswer::acknowledged(),
+                NOW,
+                NOW + MAX_AGE
+            ))
             .await
             .shared,
         SharedCheck::Consulted
@@ -579,28 +575,24 @@ async fn a_stopped_table_is_a_typed_error_inside_the_budget_and_the_webhook_goes
     }
     let started = Instant::now();
     let check = layered
-        .check(
-            DeliveryRecord::new(
-                &event_key("jti-1", "call-1"),
-                &StoredAnswer::acknowledged(),
-                NOW + MAX_AGE,
-            ),
+        .check(DeliveryRecord::new(
+            &event_key("jti-1", "call-1"),
+            &StoredAnswer::acknowledged(),
             NOW,
-        )
+            NOW + MAX_AGE,
+        ))
         .await;
     assert!(started.elapsed() < BUDGET + MARGIN);
     assert_eq!(check.delivery, Delivery::First);
     assert!(matches!(check.shared, SharedCheck::Failed(_)), "{check:?}");
     // Still never twice on this instance.
     let again = layered
-        .check(
-            DeliveryRecord::new(
-                &event_key("jti-1", "call-1"),
-                &StoredAnswer::acknowledged(),
-                NOW + MAX_AGE,
-            ),
+        .check(DeliveryRecord::new(
+            &event_key("jti-1", "call-1"),
+            &StoredAnswer::acknowledged(),
             NOW,
-        )
+            NOW + MAX_AGE,
+        ))
         .await;
     assert!(matches!(again.delivery, Delivery::Duplicate { .. }));
 }
@@ -654,14 +646,12 @@ async fn both_clients_come_from_one_configuration_load() {
     assert_eq!(state.table(), TABLE);
     assert_eq!(
         state
-            .first_delivery(
-                DeliveryRecord::new(
-                    &event_key("j", "c"),
-                    &StoredAnswer::acknowledged(),
-                    NOW + MAX_AGE
-                ),
-                NOW
-            )
+            .first_delivery(DeliveryRecord::new(
+                &event_key("j", "c"),
+                &StoredAnswer::acknowledged(),
+                NOW,
+                NOW + MAX_AGE
+            ))
             .await,
         Ok(Delivery::First)
     );

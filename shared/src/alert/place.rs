@@ -250,7 +250,9 @@ where
             .clock
             .unix_seconds()
             .saturating_add(i64::try_from(config.dedup_window.as_secs()).unwrap_or(i64::MAX));
-        store.complete(key.operation(), &payload, expires_at).await
+        store
+            .complete(key.operation().completed(&payload, expires_at))
+            .await
     } else {
         store.release(key.operation()).await
     };

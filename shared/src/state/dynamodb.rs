@@ -24,8 +24,8 @@ use serde_json::Value;
 
 use super::idempotency::claim_on_live_record;
 use super::{
-    Claim, ClaimRequest, Delivery, DeliveryRecord, IdempotencyStore, Operation, ReplayStore,
-    StateConfig, StateError, StoredAnswer,
+    Claim, ClaimRequest, Completion, Delivery, DeliveryRecord, IdempotencyStore, Operation,
+    ReplayStore, StateConfig, StateError, StoredAnswer,
 };
 
 /// The table's hash key.
@@ -184,14 +184,11 @@ pub(crate) fn classify_service_error(error: &impl ProvideErrorMetadata) -> State
 #[async_trait::async_trait]
 impl ReplayStore for DynamoDbStore {
     /// One `PutItem` on the delivery key (see `super` for why that catches the `jti` too).
-    async fn first_delivery(
-        &self,
-        delivery: DeliveryRecord<'_>,
-        now_unix: i64,
-    ) -> Result<Delivery, StateError> {
+    async fn first_delivery(&self, delivery: DeliveryRecord<'_>) -> Result<Delivery, StateError> {
         let DeliveryRecord {
             key,
             answer,
+            seen_at,
             expires_at,
         } = delivery;
         let mut item = Item::from([
@@ -203,7 +200,7 @@ impl ReplayStore for DynamoDbStore {
         if let Some(ncco) = &answer.ncco {
             item.insert(ANSWER_NCCO.to_owned(), text(ncco.to_string()));
         }
-        let Some(old) = self.put_unless_live(item, now_unix).await? else {
+        let Some(old) = self.put_unless_live(item, seen_at).await? else {
             return Ok(Delivery::First);
         };
         let status = number_attribute(&old, ANSWER_STATUS)?;
@@ -253,12 +250,12 @@ impl IdempotencyStore for DynamoDbStore {
 
     /// One unconditional `PutItem`: only the invocation that began holds the key until its
     /// deadline, and after it nothing of ours runs.
-    async fn complete(
-        &self,
-        operation: Operation<'_>,
-        result: &Value,
-        expires_at: i64,
-    ) -> Result<(), StateError> {
+    async fn complete(&self, completion: Completion<'_>) -> Result<(), StateError> {
+        let Completion {
+            operation,
+            result,
+            expires_at,
+        } = completion;
         let request = self
             .client
             .put_item()

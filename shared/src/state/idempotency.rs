@@ -80,6 +80,15 @@ impl<'a> Operation<'a> {
             now,
         }
     }
+
+    /// This operation's `result`, to keep until `expires_at` (Unix seconds).
+    pub fn completed(self, result: &'a Value, expires_at: i64) -> Completion<'a> {
+        Completion {
+            operation: self,
+            result,
+            expires_at,
+        }
+    }
 }
 
 /// A claim on an operation's key, as [`IdempotencyStore::begin`] asks for it.
@@ -95,19 +104,25 @@ pub struct ClaimRequest<'a> {
     pub now: i64,
 }
 
+/// An operation's result, as [`IdempotencyStore::complete`] stores it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Completion<'a> {
+    /// The operation that ran.
+    pub operation: Operation<'a>,
+    /// Its result: what a repeat gets.
+    pub result: &'a Value,
+    /// The last second (Unix seconds, inclusive) a repeat gets it: the deduplication window.
+    pub expires_at: i64,
+}
+
 /// Where idempotency records live. Each call is one request to the store.
 #[async_trait::async_trait]
 pub trait IdempotencyStore: Send + Sync {
     /// Marks the operation's key in progress unless a record for it is live at `request.now`.
     async fn begin(&self, request: ClaimRequest<'_>) -> Result<Claim, StateError>;
 
-    /// Stores the operation's `result`, live until `expires_at` (Unix seconds).
-    async fn complete(
-        &self,
-        operation: Operation<'_>,
-        result: &Value,
-        expires_at: i64,
-    ) -> Result<(), StateError>;
+    /// Stores the operation's result, live until the completion's `expires_at`.
+    async fn complete(&self, completion: Completion<'_>) -> Result<(), StateError>;
 
     /// Removes the in-progress record `begin` wrote for this payload, so the operation may be
     /// tried again at once. A completed record, or one for another payload, is left alone.

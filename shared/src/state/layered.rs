@@ -19,7 +19,7 @@ use super::{Delivery, DeliveryRecord, ReplayStore, StateError};
 /// when the shared store knew better.
 pub trait LocalReplayStore: Send + Sync {
     /// As [`ReplayStore::first_delivery`], in memory.
-    fn first_delivery(&self, delivery: DeliveryRecord<'_>, now_unix: i64) -> Delivery;
+    fn first_delivery(&self, delivery: DeliveryRecord<'_>) -> Delivery;
 
     /// Records `first` (the first delivery's answer, as the shared store knew it) for its key,
     /// replacing what this instance recorded.
@@ -79,15 +79,15 @@ impl<Near: LocalReplayStore> LayeredReplayStore<Near> {
     }
 
     /// Checks and records one verified webhook; see the module docs for who is asked when.
-    pub async fn check(&self, delivery: DeliveryRecord<'_>, now_unix: i64) -> ReplayCheck {
-        let near = self.near.first_delivery(delivery, now_unix);
+    pub async fn check(&self, delivery: DeliveryRecord<'_>) -> ReplayCheck {
+        let near = self.near.first_delivery(delivery);
         if matches!(near, Delivery::Duplicate { .. }) {
             return ReplayCheck {
                 delivery: near,
                 shared: SharedCheck::NotAsked,
             };
         }
-        match self.far.first_delivery(delivery, now_unix).await {
+        match self.far.first_delivery(delivery).await {
             Ok(verdict) => {
                 if let Delivery::Duplicate { first_answer, .. } = &verdict {
                     self.near.remember(DeliveryRecord {
@@ -131,6 +131,20 @@ mod tests {
 
     type Instance = LayeredReplayStore<MemoryReplayStore>;
 
+    /// `instance` checks the delivery of the token `jti`, answered with `text`.
+    async fn check(
+        instance: &Instance,
+        jti: &str,
+        text: &str,
+        seen_at: i64,
+        expires_at: i64,
+    ) -> ReplayCheck {
+        let (key, answer) = (key(jti), greeting(text));
+        instance
+            .check(DeliveryRecord::new(&key, &answer, seen_at, expires_at))
+            .await
+    }
+
     /// Two instances: each its own memory, one shared store.
     fn two_instances() -> (Arc<MemoryReplayStore>, Instance, Instance) {
         let shared = Arc::new(MemoryReplayStore::default());
@@ -142,20 +156,10 @@ mod tests {
     #[tokio::test]
     async fn a_hot_replay_is_answered_from_memory_without_asking_the_shared_store() {
         let (shared, a, _) = two_instances();
-        let first = a
-            .check(
-                DeliveryRecord::new(&key("jti-1"), &greeting("one"), NOW + 300),
-                NOW,
-            )
-            .await;
+        let first = check(&a, "jti-1", "one", NOW, NOW + 300).await;
         assert_eq!(first.delivery, Delivery::First);
         assert_eq!(first.shared, SharedCheck::Consulted);
-        let again = a
-            .check(
-                DeliveryRecord::new(&key("jti-1"), &greeting("two"), NOW + 300),
-                NOW + 1,
-            )
-            .await;
+        let again = check(&a, "jti-1", "two", NOW + 1, NOW + 300).await;
         assert_eq!(
             again,
             ReplayCheck {
@@ -172,18 +176,9 @@ mod tests {
     #[tokio::test]
     async fn another_instance_finds_the_first_answer_in_the_shared_store_and_keeps_it() {
         let (shared, a, b) = two_instances();
-        a.check(
-            DeliveryRecord::new(&key("jti-1"), &greeting("one"), NOW + 300),
-            NOW,
-        )
-        .await;
+        check(&a, "jti-1", "one", NOW, NOW + 300).await;
         // Vonage re-signed its retry, which lands on the other instance.
-        let retry = b
-            .check(
-                DeliveryRecord::new(&key("jti-2"), &greeting("two"), NOW + 305),
-                NOW + 5,
-            )
-            .await;
+        let retry = check(&b, "jti-2", "two", NOW + 5, NOW + 305).await;
         let expected = Delivery::Duplicate {
             matched: KeyKind::Delivery,
             first_answer: greeting("one"),
@@ -191,12 +186,7 @@ mod tests {
         assert_eq!(retry.delivery, expected);
         assert_eq!(retry.shared, SharedCheck::Consulted);
         // b's memory now answers like the table, without a request.
-        let again = b
-            .check(
-                DeliveryRecord::new(&key("jti-2"), &greeting("two"), NOW + 305),
-                NOW + 6,
-            )
-            .await;
+        let again = check(&b, "jti-2", "two", NOW + 6, NOW + 305).await;
         assert_eq!(again.shared, SharedCheck::NotAsked);
         assert_eq!(
             again.delivery,
@@ -212,23 +202,13 @@ mod tests {
     async fn when_the_shared_store_fails_memory_still_refuses_a_second_processing() {
         let (shared, a, _) = two_instances();
         shared.fail_with(Some(StateError::Unavailable("connection refused".into())));
-        let first = a
-            .check(
-                DeliveryRecord::new(&key("jti-1"), &greeting("one"), NOW + 300),
-                NOW,
-            )
-            .await;
+        let first = check(&a, "jti-1", "one", NOW, NOW + 300).await;
         assert_eq!(first.delivery, Delivery::First);
         assert_eq!(
             first.shared,
             SharedCheck::Failed(StateError::Unavailable("connection refused".into()))
         );
-        let again = a
-            .check(
-                DeliveryRecord::new(&key("jti-1"), &greeting("one"), NOW + 300),
-                NOW,
-            )
-            .await;
+        let again = check(&a, "jti-1", "one", NOW, NOW + 300).await;
         assert!(matches!(again.delivery, Delivery::Duplicate { .. }));
         assert_eq!(again.shared, SharedCheck::NotAsked);
     }

@@ -17,7 +17,7 @@ use serde_json::Value;
 use super::idempotency::claim_on_live_record;
 use super::layered::LocalReplayStore;
 #[cfg(any(test, feature = "test-util"))]
-use super::{Claim, ClaimRequest, IdempotencyKey, IdempotencyStore, Operation};
+use super::{Claim, ClaimRequest, Completion, IdempotencyKey, IdempotencyStore, Operation};
 use super::{Delivery, DeliveryRecord, ReplayStore, StateError, StoredAnswer};
 
 /// Enough for sustained traffic far above one Lambda instance's share of a 5-minute window.
@@ -114,10 +114,11 @@ impl Default for MemoryReplayStore {
 }
 
 impl LocalReplayStore for MemoryReplayStore {
-    fn first_delivery(&self, delivery: DeliveryRecord<'_>, now_unix: i64) -> Delivery {
+    fn first_delivery(&self, delivery: DeliveryRecord<'_>) -> Delivery {
         let DeliveryRecord {
             key,
             answer,
+            seen_at: now_unix,
             expires_at,
         } = delivery;
         let record_key = key.record_key();
@@ -181,16 +182,12 @@ impl LocalReplayStore for MemoryReplayStore {
 
 #[async_trait::async_trait]
 impl ReplayStore for MemoryReplayStore {
-    async fn first_delivery(
-        &self,
-        delivery: DeliveryRecord<'_>,
-        now_unix: i64,
-    ) -> Result<Delivery, StateError> {
+    async fn first_delivery(&self, delivery: DeliveryRecord<'_>) -> Result<Delivery, StateError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         if let Some(failure) = lock(&self.failure).clone() {
             return Err(failure);
         }
-        Ok(LocalReplayStore::first_delivery(self, delivery, now_unix))
+        Ok(LocalReplayStore::first_delivery(self, delivery))
     }
 }
 
@@ -277,19 +274,15 @@ impl IdempotencyStore for MemoryIdempotencyStore {
         Ok(Claim::Began)
     }
 
-    async fn complete(
-        &self,
-        operation: Operation<'_>,
-        result: &Value,
-        expires_at: i64,
-    ) -> Result<(), StateError> {
+    async fn complete(&self, completion: Completion<'_>) -> Result<(), StateError> {
         self.call()?;
+        let Operation { key, payload_hash } = completion.operation;
         lock(&self.records).insert(
-            operation.key.record_key(),
+            key.record_key(),
             IdempotencyRecord {
-                payload_hash: operation.payload_hash.to_owned(),
-                expires_at,
-                result: Some(result.clone()),
+                payload_hash: payload_hash.to_owned(),
+                expires_at: completion.expires_at,
+                result: Some(completion.result.clone()),
             },
         );
         Ok(())

@@ -67,7 +67,9 @@ use crate::settings::{self, ConfigError, Settings};
 use crate::vonage::events::VoiceEvent;
 
 pub use dynamodb::DynamoDbStore;
-pub use idempotency::{Claim, ClaimRequest, IdempotencyKey, IdempotencyStore, Operation};
+pub use idempotency::{
+    Claim, ClaimRequest, Completion, IdempotencyKey, IdempotencyStore, Operation,
+};
 pub use layered::{LayeredReplayStore, LocalReplayStore, ReplayCheck, SharedCheck};
 #[cfg(any(test, feature = "test-util"))]
 pub use memory::MemoryIdempotencyStore;
@@ -298,24 +300,34 @@ pub enum Delivery {
 }
 
 /// One webhook delivery for the duplicate check to record: what identifies it, what it is
-/// answered, and until when its record lives. Every layer of the check is handed the same one.
+/// answered, when it arrived and until when its record lives. Every layer of the check is handed
+/// the same one.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct DeliveryRecord<'a> {
     /// The delivery's key: its token's `jti`, and its delivery when the request names one.
     pub key: &'a DuplicateKey,
     /// What it is answered: what a duplicate of it gets.
     pub answer: &'a StoredAnswer,
+    /// When it arrived (Unix seconds): a record whose `expires_at` is before it counts as absent.
+    pub seen_at: i64,
     /// The last second (Unix seconds, inclusive) its record is live: the token's `iat` plus the
     /// freshness window.
     pub expires_at: i64,
 }
 
 impl<'a> DeliveryRecord<'a> {
-    /// The delivery `key`, answered `answer`, recorded until `expires_at` (Unix seconds).
-    pub fn new(key: &'a DuplicateKey, answer: &'a StoredAnswer, expires_at: i64) -> Self {
+    /// The delivery `key`, answered `answer`, seen at `seen_at` and recorded until `expires_at`
+    /// (Unix seconds).
+    pub fn new(
+        key: &'a DuplicateKey,
+        answer: &'a StoredAnswer,
+        seen_at: i64,
+        expires_at: i64,
+    ) -> Self {
         Self {
             key,
             answer,
+            seen_at,
             expires_at,
         }
     }
@@ -325,13 +337,9 @@ impl<'a> DeliveryRecord<'a> {
 /// was; it is atomic across every instance using the same store.
 #[async_trait::async_trait]
 pub trait ReplayStore: Send + Sync {
-    /// Records `delivery` unless a record for its key is still live at `now_unix`, in which case
-    /// that record's answer comes back.
-    async fn first_delivery(
-        &self,
-        delivery: DeliveryRecord<'_>,
-        now_unix: i64,
-    ) -> Result<Delivery, StateError>;
+    /// Records `delivery` unless a record for its key is still live when it was seen, in which
+    /// case that record's answer comes back.
+    async fn first_delivery(&self, delivery: DeliveryRecord<'_>) -> Result<Delivery, StateError>;
 }
 
 /// Lower-case hex SHA-256, for keys of fixed length.

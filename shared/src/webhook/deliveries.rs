@@ -46,11 +46,11 @@ impl Deliveries {
         let record = DeliveryRecord {
             key: &key,
             answer,
+            seen_at: now_unix,
             expires_at: claims.iat.saturating_add(self.max_age_seconds),
         };
         let left = answer_by.saturating_duration_since(Instant::now());
-        let checked =
-            tokio::time::timeout_at(answer_by.into(), self.layers.check(record, now_unix)).await;
+        let checked = tokio::time::timeout_at(answer_by.into(), self.layers.check(record)).await;
         // Cut while the table was asked: memory had already called it a first delivery.
         let check = checked.unwrap_or(ReplayCheck {
             delivery: Delivery::First,

@@ -14,8 +14,7 @@ fn key(jti: &str, call: &str) -> DuplicateKey {
 fn first(store: &MemoryReplayStore, key: &DuplicateKey, expires: i64, now: i64) -> Delivery {
     LocalReplayStore::first_delivery(
         store,
-        DeliveryRecord::new(key, &StoredAnswer::acknowledged(), expires),
-        now,
+        DeliveryRecord::new(key, &StoredAnswer::acknowledged(), now, expires),
     )
 }
 
@@ -25,7 +24,7 @@ fn a_delivery_is_first_once_and_then_a_duplicate_with_the_first_answer() {
     let ncco = StoredAnswer::ncco(json!([{"action": "talk", "text": "hi"}]));
     let k = key("jti-1", "call-1");
     assert_eq!(
-        LocalReplayStore::first_delivery(&store, DeliveryRecord::new(&k, &ncco, NOW + 300), NOW),
+        LocalReplayStore::first_delivery(&store, DeliveryRecord::new(&k, &ncco, NOW, NOW + 300)),
         Delivery::First
     );
     // The same token again, with another answer offered: the first one comes back.
@@ -99,7 +98,7 @@ fn remember_replaces_the_answer_a_duplicate_gets() {
     let k = key("jti-2", "call-1");
     assert_eq!(first(&store, &k, NOW + 300, NOW), Delivery::First);
     let theirs = StoredAnswer::ncco(json!([{"action": "talk", "text": "first"}]));
-    store.remember(DeliveryRecord::new(&k, &theirs, NOW + 300));
+    store.remember(DeliveryRecord::new(&k, &theirs, NOW, NOW + 300));
     assert_eq!(
         first(&store, &k, NOW + 300, NOW),
         Delivery::Duplicate {
@@ -120,8 +119,7 @@ async fn concurrent_calls_on_one_key_make_exactly_one_first() {
                 let k = key(&format!("jti-{i}"), "call-1");
                 ReplayStore::first_delivery(
                     &*store,
-                    DeliveryRecord::new(&k, &StoredAnswer::acknowledged(), NOW + 300),
-                    NOW,
+                    DeliveryRecord::new(&k, &StoredAnswer::acknowledged(), NOW, NOW + 300),
                 )
                 .await
             })
@@ -143,8 +141,7 @@ async fn a_failing_store_says_why() {
     store.fail_with(Some(StateError::Throttled("slow down".into())));
     let result = ReplayStore::first_delivery(
         &store,
-        DeliveryRecord::new(&key("j", "c"), &StoredAnswer::acknowledged(), NOW),
-        NOW,
+        DeliveryRecord::new(&key("j", "c"), &StoredAnswer::acknowledged(), NOW, NOW),
     )
     .await;
     assert_eq!(result, Err(StateError::Throttled("slow down".into())));
@@ -177,7 +174,7 @@ async fn idempotency_runs_the_powertools_states() {
     );
     let result = json!({"call_uuid": "call-1"});
     store
-        .complete(Operation::new(&k, "h1"), &result, NOW + 300)
+        .complete(Operation::new(&k, "h1").completed(&result, NOW + 300))
         .await
         .unwrap();
     assert_eq!(

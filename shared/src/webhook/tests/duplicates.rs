@@ -90,11 +90,7 @@ struct Hanging;
 
 #[async_trait::async_trait]
 impl ReplayStore for Hanging {
-    async fn first_delivery(
-        &self,
-        _delivery: DeliveryRecord<'_>,
-        _now_unix: i64,
-    ) -> Result<Delivery, StateError> {
+    async fn first_delivery(&self, _delivery: DeliveryRecord<'_>) -> Result<Delivery, StateError> {
         std::future::pending().await
     }
 }
