@@ -14,9 +14,10 @@ use serde_json::Value;
 use vonage_voice_lambda::aws;
 use vonage_voice_lambda::clock::{Clock, SystemClock};
 use vonage_voice_lambda::http::status_for;
+use vonage_voice_lambda::outcome::store::{Hooked, ReplaceHooks};
 use vonage_voice_lambda::outcome::{
     AlertRecord, AlertStore, AskedMessage, CallEvent, CallState, Confirmation,
-    EventBridgePublisher, NewAlert, OutcomeConfig, Publisher, Recorded, Replaced, Versioned,
+    EventBridgePublisher, NewAlert, OutcomeConfig, Publisher, Recorded, Replaced, Replacement,
     record_event,
 };
 use vonage_voice_lambda::secrets::{InMemorySecretStore, WebhookSecret};
@@ -70,11 +71,10 @@ fn at(second: u32) -> String {
     format!("2027-01-15T08:00:{second:02}.000Z")
 }
 
-/// An instance's store whose first conditional writes wait until every writer has read the
+/// An instance's hooks that hold its first conditional writes until every writer has read the
 /// record: so all of them read the same version and all but one write must fail their condition
 /// in DynamoDB (moto), whatever the scheduling.
 struct AllReadFirst {
-    inner: Arc<DynamoDbStore>,
     barrier: Arc<tokio::sync::Barrier>,
     arrivals: Arc<AtomicUsize>,
     writers: usize,
@@ -82,30 +82,18 @@ struct AllReadFirst {
 }
 
 #[async_trait::async_trait]
-impl AlertStore for AllReadFirst {
-    async fn create(&self, record: &AlertRecord, expires_at: i64) -> Result<(), StateError> {
-        self.inner.create(record, expires_at).await
-    }
-    async fn by_call(&self, call_uuid: &str) -> Result<Option<Versioned>, StateError> {
-        self.inner.by_call(call_uuid).await
-    }
-    async fn by_alert(&self, alert_id: &str) -> Result<Option<Versioned>, StateError> {
-        self.inner.by_alert(alert_id).await
-    }
-    async fn replace(
-        &self,
-        record: &AlertRecord,
-        expected: u64,
-        expires_at: i64,
-    ) -> Result<Replaced, StateError> {
+impl ReplaceHooks for AllReadFirst {
+    async fn before_replace(&self, _write: Replacement<'_>) -> Result<(), StateError> {
         if self.arrivals.fetch_add(1, Ordering::SeqCst) < self.writers {
             self.barrier.wait().await;
         }
-        let replaced = self.inner.replace(record, expected, expires_at).await?;
+        Ok(())
+    }
+
+    fn after_replace(&self, replaced: &Replaced) {
         if matches!(replaced, Replaced::Conflict(_)) {
             self.conflicts.fetch_add(1, Ordering::SeqCst);
         }
-        Ok(replaced)
     }
 }
 
@@ -133,12 +121,14 @@ async fn two_instances_writing_one_alert_at_once_lose_nothing() {
         .enumerate()
         .map(|(index, event)| {
             let instance = if index % 2 == 0 { &one } else { &two };
-            let store = AllReadFirst {
+            let store = Hooked {
                 inner: instance.clone(),
-                barrier: barrier.clone(),
-                arrivals: arrivals.clone(),
-                writers: events.len(),
-                conflicts: conflicts.clone(),
+                hooks: AllReadFirst {
+                    barrier: barrier.clone(),
+                    arrivals: arrivals.clone(),
+                    writers: events.len(),
+                    conflicts: conflicts.clone(),
+                },
             };
             let event = event.clone();
             tokio::spawn(

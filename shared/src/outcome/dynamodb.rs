@@ -15,7 +15,7 @@ use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
 use super::record::AlertRecord;
-use super::store::{AlertStore, Replaced, Versioned};
+use super::store::{AlertStore, Replaced, Replacement, Versioned, nothing_to_replace};
 use crate::state::dynamodb::{
     EXPIRES_AT_ATTRIBUTE, Item, KEY_ATTRIBUTE, number, number_attribute, text, text_attribute,
 };
@@ -138,21 +138,14 @@ impl AlertStore for DynamoDbStore {
         self.by_call(&call_uuid).await
     }
 
-    async fn replace(
-        &self,
-        record: &AlertRecord,
-        expected: u64,
-        expires_at: i64,
-    ) -> Result<Replaced, StateError> {
-        let item = record_item(record, expected + 1, expires_at)?;
+    async fn replace(&self, write: Replacement<'_>) -> Result<Replaced, StateError> {
+        let item = record_item(write.record, write.next_version(), write.expires_at)?;
         match self
-            .put_if(item, "version = :expected", Some(expected))
+            .put_if(item, "version = :expected", Some(write.expected))
             .await?
         {
             None => Ok(Replaced::Written),
-            Some(old) if old.is_empty() => Err(StateError::Malformed(
-                "no record to replace for this call".into(),
-            )),
+            Some(old) if old.is_empty() => Err(nothing_to_replace()),
             Some(old) => Ok(Replaced::Conflict(versioned(&old)?)),
         }
     }

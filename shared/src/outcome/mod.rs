@@ -30,7 +30,7 @@ pub use publish::{AlertChanged, DETAIL_TYPE, EVENT_SOURCE, EventPublisher, Publi
 pub use record::{AlertRecord, AskedMessage, CallState, Confirmation, NewAlert, TimelineEntry};
 #[cfg(any(test, feature = "test-util"))]
 pub use store::MemoryAlertStore;
-pub use store::{AlertStore, Recorded, Replaced, Versioned, record_event};
+pub use store::{AlertStore, Recorded, Replaced, Replacement, Versioned, record_event};
 
 /// The alert records' settings (send-alert and the event function read them).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -8,9 +8,8 @@
 
 #[cfg(any(test, feature = "test-util"))]
 use std::collections::HashMap;
-use std::sync::Arc;
 #[cfg(any(test, feature = "test-util"))]
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::machine::{Applied, CallEvent, StateChange, apply};
 use super::record::AlertRecord;
@@ -34,6 +33,38 @@ pub enum Replaced {
     Conflict(Versioned),
 }
 
+/// A conditional write of an alert record: the version it was read at is the write's condition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Replacement<'a> {
+    /// The record to write.
+    pub record: &'a AlertRecord,
+    /// The version it was read at: the write succeeds only if that is still the stored one.
+    pub expected: u64,
+    /// Until when it is kept (Unix seconds; see `OutcomeConfig`).
+    pub expires_at: i64,
+}
+
+impl Replacement<'_> {
+    /// The version the record is written at: one past the one it was read at.
+    pub fn next_version(&self) -> u64 {
+        self.expected + 1
+    }
+
+    /// The record as it stands once written.
+    pub fn written(&self) -> Versioned {
+        Versioned {
+            record: self.record.clone(),
+            version: self.next_version(),
+        }
+    }
+}
+
+/// A replacement found no record for its call: records are created before any event can move
+/// them, so the store holds something this code did not write.
+pub(crate) fn nothing_to_replace() -> StateError {
+    StateError::Malformed("no record to replace for this call".into())
+}
+
 /// Where alert records live. Every instance of every function shares it (DynamoDB in
 /// production, on the state table).
 #[async_trait::async_trait]
@@ -45,34 +76,9 @@ pub trait AlertStore: Send + Sync {
     async fn by_call(&self, call_uuid: &str) -> Result<Option<Versioned>, StateError>;
     /// The latest record of the alert `alert_id`.
     async fn by_alert(&self, alert_id: &str) -> Result<Option<Versioned>, StateError>;
-    /// Writes `record` at `expected + 1` if the stored one is still at `expected`.
-    async fn replace(
-        &self,
-        record: &AlertRecord,
-        expected: u64,
-        expires_at: i64,
-    ) -> Result<Replaced, StateError>;
-}
-
-#[async_trait::async_trait]
-impl<T: AlertStore + ?Sized> AlertStore for Arc<T> {
-    async fn create(&self, record: &AlertRecord, expires_at: i64) -> Result<(), StateError> {
-        (**self).create(record, expires_at).await
-    }
-    async fn by_call(&self, call_uuid: &str) -> Result<Option<Versioned>, StateError> {
-        (**self).by_call(call_uuid).await
-    }
-    async fn by_alert(&self, alert_id: &str) -> Result<Option<Versioned>, StateError> {
-        (**self).by_alert(alert_id).await
-    }
-    async fn replace(
-        &self,
-        record: &AlertRecord,
-        expected: u64,
-        expires_at: i64,
-    ) -> Result<Replaced, StateError> {
-        (**self).replace(record, expected, expires_at).await
-    }
+    /// Writes the record at [`Replacement::next_version`] if the stored one is still at
+    /// [`Replacement::expected`].
+    async fn replace(&self, write: Replacement<'_>) -> Result<Replaced, StateError>;
 }
 
 /// How many times [`record_event`] reads and writes again when other writers keep moving the
@@ -114,14 +120,17 @@ pub async fn record_event(
         let Applied::Updated { record, change } = apply(&current.record, event, received_at) else {
             return Ok(Recorded::Unchanged);
         };
-        match store
-            .replace(&record, current.version, expires_at(&record))
-            .await?
-        {
+        let write = Replacement {
+            record: &record,
+            expected: current.version,
+            expires_at: expires_at(&record),
+        };
+        match store.replace(write).await? {
             Replaced::Written => {
+                let version = write.next_version();
                 return Ok(Recorded::Updated {
                     record,
-                    version: current.version + 1,
+                    version,
                     change,
                 });
             }
@@ -187,26 +196,59 @@ impl AlertStore for MemoryAlertStore {
             .cloned())
     }
 
-    async fn replace(
-        &self,
-        record: &AlertRecord,
-        expected: u64,
-        _expires_at: i64,
-    ) -> Result<Replaced, StateError> {
+    async fn replace(&self, write: Replacement<'_>) -> Result<Replaced, StateError> {
         let mut alerts = self.lock();
-        let Some(stored) = alerts.by_call.get_mut(&record.call_uuid) else {
-            return Err(StateError::Malformed(
-                "no record to replace for this call".into(),
-            ));
+        let Some(stored) = alerts.by_call.get_mut(&write.record.call_uuid) else {
+            return Err(nothing_to_replace());
         };
-        if stored.version != expected {
+        if stored.version != write.expected {
             return Ok(Replaced::Conflict(stored.clone()));
         }
-        *stored = Versioned {
-            record: record.clone(),
-            version: expected + 1,
-        };
+        *stored = write.written();
         Ok(Replaced::Written)
+    }
+}
+
+#[cfg(any(test, feature = "test-util"))]
+/// What a [`Hooked`] store does around each `replace`: for tests that make writers race.
+#[async_trait::async_trait]
+pub trait ReplaceHooks: Send + Sync {
+    /// Runs before the write reaches the store; its error is the write's.
+    async fn before_replace(&self, write: Replacement<'_>) -> Result<(), StateError>;
+
+    /// Sees what the store answered a write that did not fail.
+    fn after_replace(&self, _replaced: &Replaced) {}
+}
+
+#[cfg(any(test, feature = "test-util"))]
+/// A store that creates and reads on `inner` as it is, and runs `hooks` around each `replace`.
+pub struct Hooked<H> {
+    /// The store the calls go to.
+    pub inner: Arc<dyn AlertStore>,
+    /// What runs around each `replace`.
+    pub hooks: H,
+}
+
+#[cfg(any(test, feature = "test-util"))]
+#[async_trait::async_trait]
+impl<H: ReplaceHooks> AlertStore for Hooked<H> {
+    async fn create(&self, record: &AlertRecord, expires_at: i64) -> Result<(), StateError> {
+        self.inner.create(record, expires_at).await
+    }
+
+    async fn by_call(&self, call_uuid: &str) -> Result<Option<Versioned>, StateError> {
+        self.inner.by_call(call_uuid).await
+    }
+
+    async fn by_alert(&self, alert_id: &str) -> Result<Option<Versioned>, StateError> {
+        self.inner.by_alert(alert_id).await
+    }
+
+    async fn replace(&self, write: Replacement<'_>) -> Result<Replaced, StateError> {
+        self.hooks.before_replace(write).await?;
+        let replaced = self.inner.replace(write).await?;
+        self.hooks.after_replace(&replaced);
+        Ok(replaced)
     }
 }
 
@@ -256,42 +298,33 @@ mod tests {
         assert_eq!(stored.record.confirmation, Confirmation::Confirmed);
     }
 
-    /// A store that lets another writer in between the first read and the first write.
-    struct Interleaved {
-        inner: MemoryAlertStore,
+    /// Lets another writer in between the first read and the first write.
+    struct InterfereOnce {
+        store: Arc<MemoryAlertStore>,
         interfered: AtomicBool,
     }
 
     #[async_trait::async_trait]
-    impl AlertStore for Interleaved {
-        async fn create(&self, record: &AlertRecord, expires_at: i64) -> Result<(), StateError> {
-            self.inner.create(record, expires_at).await
-        }
-        async fn by_call(&self, call_uuid: &str) -> Result<Option<Versioned>, StateError> {
-            self.inner.by_call(call_uuid).await
-        }
-        async fn by_alert(&self, alert_id: &str) -> Result<Option<Versioned>, StateError> {
-            self.inner.by_alert(alert_id).await
-        }
-        async fn replace(
-            &self,
-            record: &AlertRecord,
-            expected: u64,
-            expires_at: i64,
-        ) -> Result<Replaced, StateError> {
+    impl ReplaceHooks for InterfereOnce {
+        async fn before_replace(&self, write: Replacement<'_>) -> Result<(), StateError> {
             if !self.interfered.swap(true, Ordering::SeqCst) {
                 let other = CallEvent::input(Some("1"), "2027-01-15T08:00:09.000Z");
-                record_event(&self.inner, &record.call_uuid, &other, 150, |_| 1_000).await?;
+                let call = &write.record.call_uuid;
+                record_event(self.store.as_ref(), call, &other, 150, |_| 1_000).await?;
             }
-            self.inner.replace(record, expected, expires_at).await
+            Ok(())
         }
     }
 
     #[tokio::test]
     async fn a_writer_that_lost_the_race_applies_its_event_on_the_winners_record() {
-        let store = Interleaved {
-            inner: MemoryAlertStore::default(),
-            interfered: AtomicBool::new(false),
+        let inner = Arc::new(MemoryAlertStore::default());
+        let store = Hooked {
+            inner: inner.clone(),
+            hooks: InterfereOnce {
+                store: inner,
+                interfered: AtomicBool::new(false),
+            },
         };
         store.create(&new_alert(), 1_000).await.unwrap();
         let completed = CallEvent::status("completed", "2027-01-15T08:00:12.000Z");
