@@ -8,6 +8,9 @@ use vonage_voice_lambda::applications::{
 };
 
 use crate::{ApplicationArgs, CliError, Verdict, given, print, read_current_secret, timeout};
+use vonage_voice_lambda::settings::{
+    VONAGE_API_KEY, VONAGE_API_SECRET, VONAGE_APPLICATION_ID, VONAGE_APPLICATION_SECRET_ID,
+};
 
 /// The application id and credentials: flags and environment first, then the stack's
 /// application secret for whatever they leave out.
@@ -27,19 +30,15 @@ async fn access(args: &ApplicationArgs) -> Result<ApplicationApiAccess, CliError
         let missing = |name: &str, flag: &str, variable: &str| {
             CliError::Usage(format!(
                 "no {name}: give {flag} or set {variable}, or point --secret-id \
-                 (VONAGE_APPLICATION_SECRET_ID) at the stack's application secret"
+                 ({VONAGE_APPLICATION_SECRET_ID}) at the stack's application secret"
             ))
         };
         return Err(if application_id.is_none() {
-            missing(
-                "application id",
-                "--application-id",
-                "VONAGE_APPLICATION_ID",
-            )
+            missing("application id", "--application-id", VONAGE_APPLICATION_ID)
         } else if api_key.is_none() {
-            missing("API key", "--api-key", "VONAGE_API_KEY")
+            missing("API key", "--api-key", VONAGE_API_KEY)
         } else {
-            missing("API secret", "--api-secret", "VONAGE_API_SECRET")
+            missing("API secret", "--api-secret", VONAGE_API_SECRET)
         });
     };
     let document = read_current_secret(&secret_id).await?;

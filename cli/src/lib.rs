@@ -16,7 +16,13 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use vonage_voice_lambda::applications::{ActivationError, ApplicationsError, PlanError};
-use vonage_voice_lambda::settings::DEFAULT_API_BASE_URL;
+use vonage_voice_lambda::settings::{
+    ANSWER_URL, DEFAULT_API_BASE_URL, EVENT_URL, FALLBACK_ANSWER_URL, PAYLOAD_HASH_MODE,
+    STATE_TABLE_NAME, VONAGE_API_BASE_URL, VONAGE_API_KEY, VONAGE_API_SECRET,
+    VONAGE_APPLICATION_ID, VONAGE_APPLICATION_SECRET_ID, VONAGE_PREVIOUS_SIGNATURE_SECRET,
+    VONAGE_SIGNATURE_SECRET, WEBHOOK_MAX_AGE_SECONDS, WEBHOOK_MAX_CLOCK_AHEAD_SECONDS,
+    WEBHOOK_SECRET_ID,
+};
 
 mod alert_status;
 mod application;
@@ -71,7 +77,7 @@ pub struct AlertStatusArgs {
     #[arg(long)]
     pub call_uuid: Option<String>,
     /// The stack's state table (its StateTable resource).
-    #[arg(long, env = "STATE_TABLE_NAME")]
+    #[arg(long, env = STATE_TABLE_NAME)]
     pub table: String,
     /// Limit for each read of the table.
     #[arg(long, default_value_t = 3000, value_name = "MILLISECONDS")]
@@ -82,30 +88,30 @@ pub struct AlertStatusArgs {
 #[derive(Debug, Args)]
 pub struct ApplicationArgs {
     /// The Vonage application id.
-    #[arg(long, env = "VONAGE_APPLICATION_ID")]
+    #[arg(long, env = VONAGE_APPLICATION_ID)]
     pub application_id: Option<String>,
     /// The account's API key (Basic auth for the Applications API).
-    #[arg(long, env = "VONAGE_API_KEY")]
+    #[arg(long, env = VONAGE_API_KEY)]
     pub api_key: Option<String>,
     /// The account's API secret. Prefer the environment variable to the flag.
-    #[arg(long, env = "VONAGE_API_SECRET", hide_env_values = true)]
+    #[arg(long, env = VONAGE_API_SECRET, hide_env_values = true)]
     pub api_secret: Option<String>,
     /// The stack's application secret in Secrets Manager
     /// ({"application_id","private_key","api_key","api_secret"}); fills in what flags leave out.
-    #[arg(long, env = "VONAGE_APPLICATION_SECRET_ID")]
+    #[arg(long, env = VONAGE_APPLICATION_SECRET_ID)]
     pub secret_id: Option<String>,
-    #[arg(long, env = "VONAGE_API_BASE_URL", default_value = DEFAULT_API_BASE_URL)]
+    #[arg(long, env = VONAGE_API_BASE_URL, default_value = DEFAULT_API_BASE_URL)]
     pub api_base_url: String,
     /// The stack's answer URL: activate points the answer webhook here, status checks it.
-    #[arg(long, env = "ANSWER_URL")]
+    #[arg(long, env = ANSWER_URL)]
     pub answer_url: Option<String>,
     /// The stack's event URL: activate points the event webhook here, status checks it.
-    #[arg(long, env = "EVENT_URL")]
+    #[arg(long, env = EVENT_URL)]
     pub event_url: Option<String>,
     /// Where Vonage goes when the answer or event webhook fails: activate sets the application's
     /// `fallback_answer_url` here, status checks it. Unset: left as it is (and only checked to be
     /// on the stack's origin).
-    #[arg(long, env = "FALLBACK_ANSWER_URL")]
+    #[arg(long, env = FALLBACK_ANSWER_URL)]
     pub fallback_answer_url: Option<String>,
     /// Limit for each request to the Applications API.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
@@ -122,11 +128,11 @@ pub enum HttpMethod {
 #[derive(Debug, Args)]
 pub struct SigningArgs {
     /// The account's signature secret. Prefer the environment variable to the flag.
-    #[arg(long, env = "VONAGE_SIGNATURE_SECRET", hide_env_values = true)]
+    #[arg(long, env = VONAGE_SIGNATURE_SECRET, hide_env_values = true)]
     pub signature_secret: Option<String>,
     /// The stack's webhook secret in Secrets Manager
     /// ({"signature_secret","api_key","application_id"}); used when no secret is given.
-    #[arg(long, env = "VONAGE_WEBHOOK_SECRET_ID")]
+    #[arg(long, env = WEBHOOK_SECRET_ID)]
     pub webhook_secret_id: Option<String>,
 }
 
@@ -137,10 +143,10 @@ pub struct SendEventArgs {
     #[command(flatten)]
     pub signing: SigningArgs,
     /// The `api_key` claim (required unless it comes from the webhook secret).
-    #[arg(long, env = "VONAGE_API_KEY")]
+    #[arg(long, env = VONAGE_API_KEY)]
     pub api_key: Option<String>,
     /// The `application_id` claim (left out when not given).
-    #[arg(long, env = "VONAGE_APPLICATION_ID")]
+    #[arg(long, env = VONAGE_APPLICATION_ID)]
     pub application_id: Option<String>,
     /// The event's `status`; set in --body when one is given (which re-serialises it compactly).
     #[arg(long)]
@@ -193,7 +199,7 @@ pub struct VerifyArgs {
     #[command(flatten)]
     pub signing: SigningArgs,
     /// A second signature secret to try, as during a rotation.
-    #[arg(long, env = "VONAGE_PREVIOUS_SIGNATURE_SECRET", hide_env_values = true)]
+    #[arg(long, env = VONAGE_PREVIOUS_SIGNATURE_SECRET, hide_env_values = true)]
     pub previous_signature_secret: Option<String>,
     /// The `api_key` the token must carry (the webhook secret's when read from it).
     #[arg(long)]
@@ -203,19 +209,19 @@ pub struct VerifyArgs {
     pub expected_application_id: Option<String>,
     #[arg(
         long,
-        env = "WEBHOOK_MAX_AGE_SECONDS",
+        env = WEBHOOK_MAX_AGE_SECONDS,
         default_value_t = 300,
         value_name = "SECONDS"
     )]
     pub max_age_seconds: u64,
     #[arg(
         long,
-        env = "WEBHOOK_MAX_CLOCK_AHEAD_SECONDS",
+        env = WEBHOOK_MAX_CLOCK_AHEAD_SECONDS,
         default_value_t = 300,
         value_name = "SECONDS"
     )]
     pub max_clock_ahead_seconds: u64,
-    #[arg(long, env = "PAYLOAD_HASH_MODE", value_enum, default_value_t = PayloadHashMode::Exact)]
+    #[arg(long, env = PAYLOAD_HASH_MODE, value_enum, default_value_t = PayloadHashMode::Exact)]
     pub payload_hash_mode: PayloadHashMode,
     /// Check as of this time (Unix seconds). Default: when API Gateway received the captured
     /// event, if the capture says; otherwise now.

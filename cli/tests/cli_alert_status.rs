@@ -1,7 +1,7 @@
 //! `alert-status` against moto's DynamoDB over HTTP: an alert read by its id and by its call,
 //! exit 1 for an unknown one, exit 2 for bad usage.
 
-use std::process::Command;
+mod common;
 
 use integration_tests::{MotoServer, create_state_table, moto_loader};
 use serde_json::Value;
@@ -14,21 +14,10 @@ use vonage_voice_lambda::state::StateConfig;
 const TABLE: &str = "cli-state";
 
 fn cli(args: &[&str], moto: &MotoServer) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_vonage-signed-callbacks"))
-        .args(args)
-        .env_clear()
-        .env("AWS_ENDPOINT_URL", moto.endpoint())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("STATE_TABLE_NAME", TABLE)
-        .output()
-        .expect("the CLI runs");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
+    let endpoint = moto.endpoint();
+    let mut env = common::moto_env(&endpoint).to_vec();
+    env.push(("STATE_TABLE_NAME", TABLE));
+    common::run(args, &env, &[])
 }
 
 #[tokio::test]

@@ -1,14 +1,11 @@
 //! The CLI reading the stack's own secrets from Secrets Manager (moto's server standing in), so an
 //! operator needs no credentials on the command line.
 
-use std::process::Command;
+mod common;
 
 use integration_tests::MotoServer;
 use integration_tests::applications_fake::{ApplicationsFake, FakeQuirks};
 use serde_json::{Value, json};
-use vonage_voice_lambda::vonage::verify::{
-    CandidateSecrets, SignatureSecret, VerificationPolicy, WebhookRequest, verify,
-};
 use wiremock::matchers::path;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -41,25 +38,14 @@ async fn secrets_manager(moto: &MotoServer, action: &str, body: Value) {
 }
 
 fn cli(args: &[&str], moto: &MotoServer, env: &[(&str, &str)]) -> (i32, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_vonage-signed-callbacks"))
-        .args(args)
-        .env_clear()
-        .env("AWS_ENDPOINT_URL", moto.endpoint())
-        .env("AWS_REGION", "us-east-1")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .envs(env.iter().copied())
-        .output()
-        .expect("the CLI runs");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    for secret in [API_SECRET, OLD_SIGNATURE_SECRET, NEW_SIGNATURE_SECRET] {
-        assert!(
-            !stdout.contains(secret) && !stderr.contains(secret),
-            "a secret was printed:\n{stdout}\n{stderr}"
-        );
-    }
-    (output.status.code().unwrap_or(-1), stdout, stderr)
+    let endpoint = moto.endpoint();
+    let mut all = common::moto_env(&endpoint).to_vec();
+    all.extend_from_slice(env);
+    common::run(
+        args,
+        &all,
+        &[API_SECRET, OLD_SIGNATURE_SECRET, NEW_SIGNATURE_SECRET],
+    )
 }
 
 #[tokio::test]
@@ -141,29 +127,11 @@ async fn activate_status_send_event_and_verify_read_the_stacks_secrets() {
     );
     assert_eq!(code, 0, "{stdout}{stderr}");
     let requests = target.received_requests().await.unwrap_or_default();
-    let request = &requests[0];
-    let authorization = request.headers.get("authorization").unwrap().as_bytes();
-    let values = [authorization];
-    let only_new = CandidateSecrets::new(vec![
-        SignatureSecret::new("new", NEW_SIGNATURE_SECRET).unwrap(),
-    ])
-    .unwrap();
-    let policy = VerificationPolicy {
-        expected_api_key: Some(API_KEY.into()),
-        expected_application_id: Some(APP_ID.into()),
-        ..VerificationPolicy::default()
-    };
-    let webhook = WebhookRequest {
-        authorization: &values,
-        method: "POST",
-        query: None,
-        body: &request.body,
-    };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
-    assert!(verify(&webhook, &only_new, now, &policy).is_ok());
+    assert!(common::verify_sent(&requests[0], NEW_SIGNATURE_SECRET, API_KEY, APP_ID, now).is_ok());
 
     // verify tries both versions, as the deployed functions do during a rotation.
     let signed_with_old = {

@@ -723,26 +723,15 @@ mod tests {
 
     #[test]
     fn reserved_numbers_choose_the_outcome() {
-        assert_eq!(
-            Outcome::for_number("447700900123", Outcome::Completed),
-            Outcome::Completed
-        );
-        assert_eq!(
-            Outcome::for_number("15550000486", Outcome::Completed),
-            Outcome::Busy
-        );
-        assert_eq!(
-            Outcome::for_number("15550000408", Outcome::Completed),
-            Outcome::Unanswered
-        );
-        assert_eq!(
-            Outcome::for_number("15550000500", Outcome::Completed),
-            Outcome::Failed
-        );
-        assert_eq!(
-            Outcome::for_number("447700900000", Outcome::Busy),
-            Outcome::Busy
-        );
+        for (number, default, chosen) in [
+            ("447700900123", Outcome::Completed, Outcome::Completed),
+            ("15550000486", Outcome::Completed, Outcome::Busy),
+            ("15550000408", Outcome::Completed, Outcome::Unanswered),
+            ("15550000500", Outcome::Completed, Outcome::Failed),
+            ("447700900000", Outcome::Busy, Outcome::Busy),
+        ] {
+            assert_eq!(Outcome::for_number(number, default), chosen, "{number}");
+        }
         assert_eq!(
             Outcome::Completed.statuses(),
             ["started", "ringing", "answered", "completed"]

@@ -270,6 +270,7 @@ async fn bad_credentials_unknown_applications_and_dead_hosts_get_their_own_error
     let ApplicationsError::Network(problem) = &error else {
         panic!("expected a network error, got {error:?}");
     };
+    let problem = problem.as_str();
     assert!(problem.contains("127.0.0.1"), "{problem}");
     assert!(
         problem.to_ascii_lowercase().contains("connect"),

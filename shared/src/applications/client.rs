@@ -7,7 +7,6 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::*;
-use crate::observe::error_chain;
 
 /// The Applications API over HTTPS with `reqwest`.
 pub struct HttpApplicationsApi {
@@ -43,7 +42,7 @@ impl HttpApplicationsApi {
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(5)))
             .build()
-            .map_err(|error| ApplicationsError::Network(error_chain(&error)))?;
+            .map_err(|error| ApplicationsError::Network(Cause::of(error)))?;
         Ok(Self {
             client,
             base_url,
@@ -78,12 +77,12 @@ impl HttpApplicationsApi {
         sent: Result<reqwest::Response, reqwest::Error>,
         application_id: &str,
     ) -> Result<Value, ApplicationsError> {
-        let response = sent.map_err(|error| ApplicationsError::Network(error_chain(&error)))?;
+        let response = sent.map_err(|error| ApplicationsError::Network(Cause::of(error)))?;
         let status = response.status().as_u16();
         let body = response
             .text()
             .await
-            .map_err(|error| ApplicationsError::Network(error_chain(&error)))?;
+            .map_err(|error| ApplicationsError::Network(Cause::of(error)))?;
         match status {
             200..=299 => match serde_json::from_str::<Value>(&body) {
                 Ok(application @ Value::Object(_)) => Ok(application),

@@ -12,6 +12,7 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::deadline::{Budget, DeadlineExceeded};
+use crate::observe::Cause;
 
 mod activation;
 mod client;
@@ -110,7 +111,7 @@ pub enum ApplicationsError {
     },
     #[error("the Applications API could not be reached: {0}")]
     /// No answer: DNS, TLS, connection or timeout, with its causes.
-    Network(String),
+    Network(#[source] Cause),
     #[error("the Applications API answered {status}: {body}")]
     /// Any other status, with the start of its body.
     Unexpected {

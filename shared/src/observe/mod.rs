@@ -2,9 +2,12 @@
 //! CloudWatch metrics in Embedded Metric Format ([`metrics`]) and a span around every call to
 //! another service ([`remote`]).
 
+mod cause;
 pub mod logging;
 pub mod metrics;
 pub mod remote;
+
+pub use cause::Cause;
 
 /// An error with its causes, each cause once (a cause whose text is already shown is skipped):
 /// for a transport error, "error sending request … : tcp connect error: Connection refused",

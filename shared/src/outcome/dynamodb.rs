@@ -93,7 +93,7 @@ impl DynamoDbStore {
                 PutItemError::ConditionalCheckFailedException(failed) => {
                     Ok(Some(failed.item.unwrap_or_default()))
                 }
-                other => Err(crate::state::dynamodb::classify_service_error(&other)),
+                other => Err(crate::state::dynamodb::classify_service_error(other)),
             },
             Err(other) => Err(self.classify(other)),
         }

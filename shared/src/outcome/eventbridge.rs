@@ -2,6 +2,7 @@
 //! bus per change. The SDK makes one attempt per call; [`super::Publisher`] retries within the
 //! webhook's budget.
 
+use crate::observe::Cause;
 use crate::observe::remote::{Service, remote_call};
 use std::time::Duration;
 
@@ -65,9 +66,9 @@ impl EventPublisher for EventBridgePublisher {
                 let detail = format!("{code}: {message}");
                 // EventBridge's per-entry codes: throttling and internal failures pass.
                 if code.contains("Throttl") || code.contains("Internal") {
-                    Err(PublishError::Unavailable(detail))
+                    Err(PublishError::Unavailable(detail.into()))
                 } else {
-                    Err(PublishError::Refused(detail))
+                    Err(PublishError::Refused(detail.into()))
                 }
             }
             Err(error) => Err(classify(error, timeout)),
@@ -85,16 +86,21 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static>
             PublishError::Timeout(timeout)
         }
         SdkError::ServiceError(context) => {
-            let code = context.err().code().unwrap_or("Unknown").to_owned();
-            let detail = format!("{code}: {}", context.err().message().unwrap_or_default());
+            let error = context.into_err();
+            let code = error.code().unwrap_or("Unknown").to_owned();
+            let detail = format!("{code}: {}", error.message().unwrap_or_default());
+            let cause = Cause::described(detail, error);
             match code.as_str() {
                 "AccessDeniedException"
                 | "ValidationException"
                 | "ResourceNotFoundException"
-                | "UnrecognizedClientException" => PublishError::Refused(detail),
-                _ => PublishError::Unavailable(detail),
+                | "UnrecognizedClientException" => PublishError::Refused(cause),
+                _ => PublishError::Unavailable(cause),
             }
         }
-        other => PublishError::Unavailable(DisplayErrorContext(&other).to_string()),
+        other => PublishError::Unavailable(Cause::described(
+            DisplayErrorContext(&other).to_string(),
+            other,
+        )),
     }
 }

@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::machine::StateChange;
 use super::record::{AlertRecord, AskedMessage, CallState, Confirmation};
 use crate::deadline::Budget;
+use crate::observe::Cause;
 use crate::observe::logging::capped;
 
 /// The EventBridge `source` of every event this project publishes.
@@ -114,10 +115,10 @@ pub enum PublishError {
     Timeout(Duration),
     /// The bus could not be reached or failed on its side: worth another attempt.
     #[error("the event bus is unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Cause),
     /// Refused (permissions, a malformed entry): another attempt gets the same answer.
     #[error("the event bus refused the event: {0}")]
-    Refused(String),
+    Refused(#[source] Cause),
 }
 
 impl PublishError {

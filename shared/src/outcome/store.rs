@@ -137,9 +137,10 @@ pub async fn record_event(
             Replaced::Conflict(newer) => current = newer,
         }
     }
-    Err(StateError::Unavailable(format!(
-        "the alert record kept changing under {MAX_WRITE_ATTEMPTS} attempts to write it"
-    )))
+    Err(StateError::Unavailable(
+        format!("the alert record kept changing under {MAX_WRITE_ATTEMPTS} attempts to write it")
+            .into(),
+    ))
 }
 
 #[cfg(any(test, feature = "test-util"))]

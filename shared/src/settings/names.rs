@@ -92,6 +92,23 @@ pub const DEFAULT_ALERT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600
 /// Vonage's global API host; regional hosts (e.g. `https://api-eu-3.vonage.com`) work the same.
 pub const DEFAULT_API_BASE_URL: &str = "https://api.nexmo.com";
 
+// The CLI (its flags' environment variables)
+
+/// The Vonage application's id.
+pub const VONAGE_APPLICATION_ID: &str = "VONAGE_APPLICATION_ID";
+/// The Vonage account's API key.
+pub const VONAGE_API_KEY: &str = "VONAGE_API_KEY";
+/// The Vonage account's API secret.
+pub const VONAGE_API_SECRET: &str = "VONAGE_API_SECRET";
+/// The answer webhook's URL the application is set to.
+pub const ANSWER_URL: &str = "ANSWER_URL";
+/// The fallback answer URL the application is set to.
+pub const FALLBACK_ANSWER_URL: &str = "FALLBACK_ANSWER_URL";
+/// The signature secret itself (the functions read it from [`WEBHOOK_SECRET_ID`] instead).
+pub const VONAGE_SIGNATURE_SECRET: &str = "VONAGE_SIGNATURE_SECRET";
+/// The previous signature secret, accepted while a rotation is under way.
+pub const VONAGE_PREVIOUS_SIGNATURE_SECRET: &str = "VONAGE_PREVIOUS_SIGNATURE_SECRET";
+
 // drift-check
 
 /// Where the answer webhook should point; unset leaves it unchecked.

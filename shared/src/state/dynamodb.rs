@@ -10,6 +10,7 @@
 //! ALL_OLD`), which is how a duplicate learns the first answer, and `begin` the record's state,
 //! without a `GetItem`.
 
+use crate::observe::Cause;
 use crate::observe::remote::{Service, remote_call};
 use std::collections::HashMap;
 use std::time::Duration;
@@ -135,7 +136,7 @@ impl DynamoDbStore {
                         "a failed condition returned no item".into(),
                     )),
                 },
-                other => Err(classify_service_error(&other)),
+                other => Err(classify_service_error(other)),
             },
             Err(other) => Err(self.classify(other)),
         }
@@ -146,7 +147,7 @@ impl DynamoDbStore {
         error: SdkError<E>,
     ) -> StateError {
         match error {
-            SdkError::ServiceError(context) => classify_service_error(context.err()),
+            SdkError::ServiceError(context) => classify_service_error(context.into_err()),
             SdkError::TimeoutError(_) => {
                 crate::observe::metrics::count(crate::observe::metrics::names::DYNAMODB_FAILURE);
                 StateError::Timeout(self.timeout)
@@ -157,27 +158,33 @@ impl DynamoDbStore {
             }
             other => {
                 crate::observe::metrics::count(crate::observe::metrics::names::DYNAMODB_FAILURE);
-                StateError::Unavailable(DisplayErrorContext(&other).to_string())
+                StateError::Unavailable(Cause::described(
+                    DisplayErrorContext(&other).to_string(),
+                    other,
+                ))
             }
         }
     }
 }
 
 /// DynamoDB's error codes, by what the caller can do about them.
-pub(crate) fn classify_service_error(error: &impl ProvideErrorMetadata) -> StateError {
+pub(crate) fn classify_service_error(
+    error: impl ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+) -> StateError {
     crate::observe::metrics::count(crate::observe::metrics::names::DYNAMODB_FAILURE);
-    let code = error.code().unwrap_or("Unknown");
+    let code = error.code().unwrap_or("Unknown").to_owned();
     let detail = format!("{code}: {}", error.message().unwrap_or_default());
-    match code {
+    let cause = Cause::described(detail, error);
+    match code.as_str() {
         "ProvisionedThroughputExceededException"
         | "ThrottlingException"
-        | "RequestLimitExceeded" => StateError::Throttled(detail),
+        | "RequestLimitExceeded" => StateError::Throttled(cause),
         "ResourceNotFoundException"
         | "AccessDeniedException"
         | "ValidationException"
         | "UnrecognizedClientException"
-        | "MissingAuthenticationTokenException" => StateError::Misconfigured(detail),
-        _ => StateError::Unavailable(detail),
+        | "MissingAuthenticationTokenException" => StateError::Misconfigured(cause),
+        _ => StateError::Unavailable(cause),
     }
 }
 
@@ -352,18 +359,18 @@ mod tests {
             "RequestLimitExceeded",
         ] {
             assert!(matches!(
-                classify_service_error(&error(code)),
+                classify_service_error(error(code)),
                 StateError::Throttled(_)
             ));
         }
         for code in ["ResourceNotFoundException", "AccessDeniedException"] {
             assert!(matches!(
-                classify_service_error(&error(code)),
+                classify_service_error(error(code)),
                 StateError::Misconfigured(_)
             ));
         }
         assert_eq!(
-            classify_service_error(&error("InternalServerError")),
+            classify_service_error(error("InternalServerError")),
             StateError::Unavailable("InternalServerError: m".into())
         );
     }

@@ -63,6 +63,7 @@ use std::time::Duration;
 use aws_lc_rs::digest;
 use serde_json::Value;
 
+use crate::observe::Cause;
 use crate::settings::{self, ConfigError, Settings};
 use crate::vonage::events::VoiceEvent;
 
@@ -113,14 +114,14 @@ pub enum StateError {
     Timeout(Duration),
     /// DynamoDB refused for capacity after the SDK's own retries.
     #[error("the state table is throttling: {0}")]
-    Throttled(String),
+    Throttled(#[source] Cause),
     /// The table could not be reached, or failed on its side: worth trying again later.
     #[error("the state table is unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Cause),
     /// The table is missing, the function may not use it, or it refused the request as invalid:
     /// a deployment problem that retrying does not fix.
     #[error("the state table cannot be used: {0}")]
-    Misconfigured(String),
+    Misconfigured(#[source] Cause),
     /// An item in the table is not in the shape this code writes.
     #[error("a stored item is malformed: {0}")]
     Malformed(String),

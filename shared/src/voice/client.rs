@@ -89,7 +89,7 @@ impl HttpVoiceApi {
             .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("vonage-voice-lambda/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|error| VoiceApiError::ClientSetup(error_chain(&error)))?;
+            .map_err(|error| VoiceApiError::ClientSetup(Cause::of(error)))?;
         Ok(Self { http, config })
     }
 
@@ -179,7 +179,10 @@ impl VoiceApi for HttpVoiceApi {
         budget: &Budget,
     ) -> Result<CreateCallResponse, VoiceApiError> {
         let body = serde_json::to_vec(request).map_err(|error| {
-            VoiceApiError::ClientSetup(format!("request not serialisable: {error}"))
+            VoiceApiError::ClientSetup(Cause::described(
+                format!("request not serialisable: {error}"),
+                error,
+            ))
         })?;
         let url = self.config.create_call_url();
         let attempts = AtomicUsize::new(0);

@@ -22,6 +22,7 @@ pub use jwt::{ApplicationClaims, ApplicationJwt, ApplicationJwtSigner, Credentia
 pub use retry::RetryPolicy;
 
 use crate::deadline::{Budget, DeadlineExceeded};
+use crate::observe::Cause;
 use crate::vonage::ncco::Ncco;
 
 const CREATE_CALL_PATH: &str = "/v1/calls";
@@ -223,7 +224,7 @@ pub enum VoiceApiError {
     Credentials(#[from] CredentialsError),
     #[error("the HTTP client could not be set up: {0}")]
     /// The HTTP client could not be built or the request serialised: no call was placed.
-    ClientSetup(String),
+    ClientSetup(#[source] Cause),
 }
 
 fn describe_reply(status: Option<u16>, body: &str) -> String {

@@ -28,8 +28,29 @@ pub enum Action {
 pub struct Notify {
     /// What is posted.
     pub payload: Map<String, Value>,
-    #[serde(rename = "eventUrl")]
-    /// Where it is posted.
+    /// Where it is posted (exactly one URL).
+    #[serde(flatten)]
+    pub target: EventTarget,
+}
+
+impl Notify {
+    /// A `notify` posting `payload` to `event_url`.
+    pub fn post(payload: Map<String, Value>, event_url: impl Into<String>) -> Self {
+        Self {
+            payload,
+            target: EventTarget {
+                event_method: Some("POST".into()),
+                ..EventTarget::to(event_url)
+            },
+        }
+    }
+}
+
+/// Where Vonage posts what a `notify` or `input` action sends: `eventUrl` and `eventMethod`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventTarget {
+    #[serde(rename = "eventUrl", skip_serializing_if = "Vec::is_empty", default)]
+    /// The URL, as a one-element list; an `input` without one uses the application's event URL.
     pub event_url: Vec<String>,
     #[serde(
         rename = "eventMethod",
@@ -40,13 +61,12 @@ pub struct Notify {
     pub event_method: Option<String>,
 }
 
-impl Notify {
-    /// A `notify` posting `payload` to `event_url`.
-    pub fn post(payload: Map<String, Value>, event_url: impl Into<String>) -> Self {
+impl EventTarget {
+    /// `event_url`, with Vonage's default method.
+    pub fn to(event_url: impl Into<String>) -> Self {
         Self {
-            payload,
             event_url: vec![event_url.into()],
-            event_method: Some("POST".into()),
+            event_method: None,
         }
     }
 }
@@ -105,16 +125,9 @@ pub struct Input {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     /// How keys are collected.
     pub dtmf: Option<DtmfSettings>,
-    #[serde(rename = "eventUrl", skip_serializing_if = "Vec::is_empty", default)]
-    /// Where the input is posted; empty uses the application's event URL.
-    pub event_url: Vec<String>,
-    #[serde(
-        rename = "eventMethod",
-        skip_serializing_if = "Option::is_none",
-        default
-    )]
-    /// The HTTP method; Vonage's default is POST.
-    pub event_method: Option<String>,
+    /// Where the input is posted; no URL uses the application's event URL.
+    #[serde(flatten)]
+    pub target: EventTarget,
 }
 
 impl Input {
@@ -127,8 +140,7 @@ impl Input {
                 time_out: Some(time_out_seconds),
                 submit_on_hash: None,
             }),
-            event_url: vec![event_url.into()],
-            event_method: None,
+            target: EventTarget::to(event_url),
         }
     }
 }
@@ -295,7 +307,7 @@ fn validate_notify(index: usize, notify: &Notify) -> Result<(), NccoError> {
     let url_ok = |url: &String| {
         url::Url::parse(url).is_ok_and(|url| matches!(url.scheme(), "https" | "http"))
     };
-    if notify.event_url.len() != 1 || !notify.event_url.iter().all(url_ok) {
+    if notify.target.event_url.len() != 1 || !notify.target.event_url.iter().all(url_ok) {
         return Err(NccoError::NotifyUrl { index });
     }
     Ok(())

@@ -4,9 +4,7 @@ use std::sync::Arc;
 
 use serde_json::Map;
 
-use super::{
-    Clock, Deliveries, IncomingWebhook, Outcome, SignedWebhookVerifier, VerificationFailure,
-};
+use super::{Clock, IncomingWebhook, Outcome, VerificationFailure, gate::Gate};
 use crate::observe::logging::capped;
 use crate::secrets::SecretStore;
 use crate::settings::EVENT_URL;
@@ -21,11 +19,10 @@ pub const NOTIFY_STEP: &str = "greeting_played";
 
 /// The answer webhook: verifies (or allows unsigned), then answers the greeting NCCO.
 pub struct AnswerHandler {
-    verifier: SignedWebhookVerifier,
+    gate: Gate,
     allow_unsigned: bool,
     greeting: Ncco,
     configured_event_url: Option<String>,
-    deliveries: Deliveries,
 }
 
 impl AnswerHandler {
@@ -37,17 +34,16 @@ impl AnswerHandler {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
-            verifier: SignedWebhookVerifier::new(&config.webhook, secrets, clock),
+            gate: Gate::new(&config.webhook, secrets, deliveries, clock),
             allow_unsigned: config.allow_unsigned,
             greeting: config.greeting.clone(),
             configured_event_url: config.event_url.clone(),
-            deliveries: Deliveries::new(deliveries, config.webhook.max_age_seconds()),
         }
     }
 
     /// Reads the secret at cold start; see [`SignedWebhookVerifier::warm_up`].
     pub async fn warm_up(&self) -> bool {
-        self.verifier.warm_up().await.is_ok()
+        self.gate.warm_up().await
     }
 
     /// Decides on one answer webhook and logs it. `request_event_url` is the event endpoint
@@ -111,15 +107,16 @@ impl AnswerHandler {
             };
         }
 
-        let answer_by = self.verifier.answer_by(incoming);
-        match self.verifier.verify(incoming, answer_by).await {
+        let answer_by = self.gate.verifier.answer_by(incoming);
+        match self.gate.verifier.verify(incoming, answer_by).await {
             Ok(verified) => {
                 let ncco = self.ncco(event_url, call_uuid.as_deref());
                 let claims = &verified.verified.claims;
-                let now = self.verifier.clock().unix_seconds();
+                let now = self.gate.verifier.clock().unix_seconds();
                 let delivery = call_uuid.as_deref().map(DeliveryId::answer);
                 let answer = StoredAnswer::ncco(ncco.to_json());
                 let check = self
+                    .gate
                     .deliveries
                     .check(claims, delivery, &answer, now, answer_by)
                     .await;

@@ -4,10 +4,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{
-    Clock, Deliveries, IncomingWebhook, Outcome, SignedWebhookVerifier, VerificationFailure,
-    VerifiedWebhook,
-};
+use super::{Clock, IncomingWebhook, Outcome, VerificationFailure, VerifiedWebhook, gate::Gate};
 use crate::deadline::Budget;
 use crate::observe::logging::capped;
 use crate::outcome::{
@@ -49,9 +46,8 @@ pub const NOT_FOUND_RETRIES: [std::time::Duration; 2] = [
 
 /// The event webhook: verifies, drops duplicates, applies the event to its alert, answers.
 pub struct EventHandler {
-    verifier: SignedWebhookVerifier,
+    gate: Gate,
     unsigned_statuses: Vec<String>,
-    deliveries: Deliveries,
     clock: Arc<dyn Clock>,
     outcomes: Option<Outcomes>,
 }
@@ -75,9 +71,8 @@ impl EventHandler {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
-            verifier: SignedWebhookVerifier::new(&config.webhook, secrets, Arc::clone(&clock)),
+            gate: Gate::new(&config.webhook, secrets, deliveries, Arc::clone(&clock)),
             unsigned_statuses: config.unsigned_statuses.clone(),
-            deliveries: Deliveries::new(deliveries, config.webhook.max_age_seconds()),
             clock,
             outcomes: None,
         }
@@ -91,7 +86,7 @@ impl EventHandler {
 
     /// Reads the secret at cold start; see [`SignedWebhookVerifier::warm_up`].
     pub async fn warm_up(&self) -> bool {
-        self.verifier.warm_up().await.is_ok()
+        self.gate.warm_up().await
     }
 
     /// Decides on one event webhook and logs it.
@@ -126,11 +121,11 @@ impl EventHandler {
             return self.unsigned(parsed.as_ref().ok());
         }
 
-        let answer_by = self.verifier.answer_by(incoming);
+        let answer_by = self.gate.verifier.answer_by(incoming);
         let VerifiedWebhook {
             verified,
             secret_refreshed,
-        } = match self.verifier.verify(incoming, answer_by).await {
+        } = match self.gate.verifier.verify(incoming, answer_by).await {
             Ok(verified) => verified,
             Err(failure) => {
                 crate::observe::metrics::verification_failed(&failure);
@@ -167,9 +162,10 @@ impl EventHandler {
                 StoredAnswer::ncco(ncco.to_json())
             });
         let claims = &verified.claims;
-        let now = self.verifier.clock().unix_seconds();
+        let now = self.gate.verifier.clock().unix_seconds();
         let delivery = event.and_then(DeliveryId::of_event);
         let check = self
+            .gate
             .deliveries
             .check(claims, delivery, &answer, now, answer_by)
             .await;

@@ -8,6 +8,7 @@ mod answer;
 
 mod deliveries;
 mod event;
+mod gate;
 mod verifier;
 
 use std::fmt;

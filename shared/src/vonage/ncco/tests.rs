@@ -156,8 +156,10 @@ fn notify_serialises_with_vonage_field_names_and_needs_one_url() {
     ] {
         let notify = Notify {
             payload: payload.clone(),
-            event_url: urls,
-            event_method: None,
+            target: EventTarget {
+                event_url: urls,
+                event_method: None,
+            },
         };
         assert_eq!(
             Ncco::new(vec![Action::Notify(notify)]),

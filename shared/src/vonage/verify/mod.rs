@@ -20,6 +20,8 @@ use serde_json::Value;
 use subtle::ConstantTimeEq;
 
 mod claims;
+#[cfg(any(test, feature = "test-util"))]
+mod every_rejection;
 
 mod secrets;
 

@@ -1,0 +1,36 @@
+//! What both webhooks check a request with before deciding on it.
+
+use std::sync::Arc;
+
+use super::{Clock, Deliveries, SignedWebhookVerifier};
+use crate::secrets::SecretStore;
+use crate::settings::webhook::WebhookConfig;
+use crate::state::ReplayStore;
+
+/// The token check and the duplicate check, built from the same webhook settings.
+pub(super) struct Gate {
+    /// Verifies the request's token.
+    pub(super) verifier: SignedWebhookVerifier,
+    /// Remembers verified deliveries until their tokens would be stale.
+    pub(super) deliveries: Deliveries,
+}
+
+impl Gate {
+    /// `deliveries` is the duplicate store every instance shares (DynamoDB in production).
+    pub(super) fn new(
+        config: &WebhookConfig,
+        secrets: Arc<dyn SecretStore>,
+        deliveries: Arc<dyn ReplayStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            verifier: SignedWebhookVerifier::new(config, secrets, clock),
+            deliveries: Deliveries::new(deliveries, config.max_age_seconds()),
+        }
+    }
+
+    /// Reads the secret at cold start; see [`SignedWebhookVerifier::warm_up`].
+    pub(super) async fn warm_up(&self) -> bool {
+        self.verifier.warm_up().await.is_ok()
+    }
+}
