@@ -13,11 +13,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde::Serialize;
 use serde_json::Value;
-use tracing::Instrument as _;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::util::SubscriberInitExt;
 use vonage_voice_lambda::clock::SystemClock;
-use vonage_voice_lambda::observe::logging::Correlation;
+use vonage_voice_lambda::observe::logging::{Correlation, observed_then};
+use vonage_voice_lambda::observe::remote::{Service, remote_call};
 use vonage_voice_lambda::secrets::{InMemorySecretStore, WebhookSecret};
 use vonage_voice_lambda::settings::webhook::EventConfig;
 use vonage_voice_lambda::state::MemoryReplayStore;
@@ -45,13 +45,44 @@ pub struct ObservabilityCost {
     pub observed_lines: usize,
     /// EMF lines among them.
     pub metric_lines: usize,
+    /// One `remote_call` span around a request that does nothing, inside an observed
+    /// invocation at INFO: what each request to another service adds (microseconds).
+    pub remote_call_span_us: Summary,
 }
 
+/// The most requests to other services one webhook makes: an event of one of our alerts is
+/// checked (`PutItem`), its alert read (`GetItem`), the record written (`PutItem`) and the
+/// change published (`PutEvents`).
+pub const MOST_REMOTE_CALLS_PER_WEBHOOK: usize = 4;
+
 impl ObservabilityCost {
-    /// What one warm invocation pays: the difference of the medians.
+    /// What one warm invocation pays: the difference of the medians, plus the spans of the most
+    /// remote calls a webhook makes (the in-process handler makes none).
     pub fn per_invocation_us(&self) -> f64 {
         self.observed_us.median - self.plain_us.median
+            + MOST_REMOTE_CALLS_PER_WEBHOOK as f64 * self.remote_call_span_us.median
     }
+}
+
+/// Times `count` batches of remote-call spans (each around a request that does nothing) inside
+/// one observed invocation, per span.
+async fn remote_call_spans(count: usize, sink: &mut LineCounter) -> Vec<f64> {
+    const PER_BATCH: u32 = 100;
+    let mut context = lambda_http::Context::default();
+    context.request_id = uuid::Uuid::new_v4().to_string();
+    let correlation = Correlation::of(&context, None);
+    let batches = async {
+        let mut per_span = Vec::with_capacity(count);
+        for _ in 0..count {
+            let started = monotonic_ns();
+            for _ in 0..PER_BATCH {
+                remote_call(Service::DynamoDb, "PutItem", async {}).await;
+            }
+            per_span.push((monotonic_ns() - started) as f64 / 1_000.0 / f64::from(PER_BATCH));
+        }
+        per_span
+    };
+    observed_then(correlation, batches, || metrics::flush_to(sink)).await
 }
 
 /// Counts lines, and EMF lines, and drops the bytes.
@@ -137,16 +168,12 @@ async fn serve(
             context.xray_trace_id =
                 Some("Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1".into());
             let correlation = Correlation::of(&context, Some(&event));
-            metrics::correlate(&correlation);
-            let status = async {
+            let invocation = async {
                 let request = http::request_from_event(event, http::RequestLimits::default())
                     .map_err(|error| error.to_string())?;
                 Ok::<_, String>(http::serve_event(handler, request).await.status())
-            }
-            .instrument(correlation.span())
-            .await?;
-            metrics::flush_to(sink);
-            status
+            };
+            observed_then(correlation, invocation, || metrics::flush_to(sink)).await?
         }
     };
     if status != 200 {
@@ -188,6 +215,7 @@ pub fn measure(count: usize) -> Result<ObservabilityCost, String> {
             for event in observed_events {
                 observed.push(serve(&handler, event, Some(&mut emf)).await?);
             }
+            let spans = remote_call_spans(count, &mut emf).await;
             let summary = |values: &[f64]| Summary::of(values).ok_or("no invocations");
             Ok(ObservabilityCost {
                 init_us,
@@ -195,6 +223,7 @@ pub fn measure(count: usize) -> Result<ObservabilityCost, String> {
                 observed_us: summary(&observed)?,
                 observed_lines: counted.lines.load(Ordering::Relaxed) - before,
                 metric_lines: counted.metric_lines.load(Ordering::Relaxed),
+                remote_call_span_us: summary(&spans)?,
             })
         })
     })
@@ -224,5 +253,7 @@ mod tests {
             "a log line and a metric line each: {cost:?}"
         );
         assert!(cost.init_us > 0.0);
+        assert_eq!(cost.remote_call_span_us.samples, 5);
+        assert!(cost.remote_call_span_us.median > 0.0, "{cost:?}");
     }
 }

@@ -126,6 +126,15 @@ pub fn record_call_uuid(call_uuid: Option<&str>) {
 /// Runs one invocation inside its [`Correlation::span`], its metric lines carrying the same
 /// ids, and then flushes its metrics (`crate::observe::metrics::flush`).
 pub async fn observed<F: Future>(correlation: Correlation, invocation: F) -> F::Output {
+    observed_then(correlation, invocation, crate::observe::metrics::flush).await
+}
+
+/// [`observed`] with `flush` in place of the flush to stdout (the benchmark counts the lines).
+pub async fn observed_then<F: Future>(
+    correlation: Correlation,
+    invocation: F,
+    flush: impl FnOnce(),
+) -> F::Output {
     use tracing::Instrument as _;
     crate::observe::metrics::correlate(&correlation);
     let span = correlation.span();
@@ -134,7 +143,7 @@ pub async fn observed<F: Future>(correlation: Correlation, invocation: F) -> F::
         call_uuid: None,
     });
     let output = INVOCATION.scope(ids, invocation.instrument(span)).await;
-    crate::observe::metrics::flush();
+    flush();
     output
 }
 
