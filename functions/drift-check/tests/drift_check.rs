@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use integration_tests::applications_fake::{ApplicationsFake, FakeQuirks};
+use integration_tests::applications_fake::{
+    self, ApplicationsFake, FakeQuirks, application_in_place,
+};
 use serde_json::{Value, json};
 use vonage_voice_lambda::applications::drift::Repair;
 use vonage_voice_lambda::applications::{SignedCallbacks, WebhookTargets};
@@ -26,32 +28,11 @@ const ANSWER: &str = "https://abc123.execute-api.eu-west-1.amazonaws.com/answer"
 const EVENT: &str = "https://abc123.execute-api.eu-west-1.amazonaws.com/event";
 
 fn in_place() -> Value {
-    json!({
-        "id": APP_ID,
-        "name": "Alerts",
-        "capabilities": {
-            "voice": {
-                "webhooks": {
-                    "answer_url": {"address": ANSWER, "http_method": "GET"},
-                    "event_url": {"address": EVENT, "http_method": "POST"}
-                },
-                "signed_callbacks": true
-            },
-            "messages": {"webhooks": {"inbound_url": {"address": "https://example.com/in", "http_method": "POST"}}},
-            "vbc": {}
-        }
-    })
+    application_in_place(APP_ID, ANSWER, EVENT)
 }
 
-/// What an edit in the Dashboard leaves: the name changed, signed_callbacks gone.
 fn edited_in_the_dashboard() -> Value {
-    let mut application = in_place();
-    application["name"] = json!("Alerts (renamed)");
-    application["capabilities"]["voice"]
-        .as_object_mut()
-        .unwrap()
-        .remove("signed_callbacks");
-    application
+    applications_fake::edited_in_the_dashboard(in_place())
 }
 
 fn store(api_secret: &str) -> InMemorySecretStore {
