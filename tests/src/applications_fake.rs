@@ -25,6 +25,11 @@ pub fn put_application_schema() -> RequestBodySchema {
     )
 }
 
+/// The sample application's id, and the key and secret of the account it belongs to.
+pub const SAMPLE_APPLICATION_ID: &str = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab";
+pub const SAMPLE_API_KEY: &str = "a1b2c3d4";
+pub const SAMPLE_API_SECRET: &str = "Sup3rS3cretApiSecret";
+
 /// An application as `activate` leaves it: voice webhooks at `answer_url` (GET) and `event_url`
 /// (POST), signed callbacks on, and a capability the stack does not use (kept by any PUT).
 pub fn application_in_place(application_id: &str, answer_url: &str, event_url: &str) -> Value {

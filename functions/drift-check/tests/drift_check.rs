@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use integration_tests::applications_fake::{
-    self, ApplicationsFake, FakeQuirks, application_in_place,
+    self, ApplicationsFake, FakeQuirks, SAMPLE_API_KEY, SAMPLE_API_SECRET, SAMPLE_APPLICATION_ID,
+    application_in_place,
 };
 use serde_json::{Value, json};
 use vonage_voice_lambda::applications::drift::Repair;
@@ -20,9 +21,9 @@ use vonage_voice_lambda::deadline::Budget;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const APP_ID: &str = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab";
-const API_KEY: &str = "a1b2c3d4";
-const API_SECRET: &str = "Sup3rS3cretApiSecret";
+const APP_ID: &str = SAMPLE_APPLICATION_ID;
+const API_KEY: &str = SAMPLE_API_KEY;
+const API_SECRET: &str = SAMPLE_API_SECRET;
 const SECRET_ID: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app";
 const ANSWER: &str = "https://abc123.execute-api.eu-west-1.amazonaws.com/answer";
 const EVENT: &str = "https://abc123.execute-api.eu-west-1.amazonaws.com/event";
