@@ -1,6 +1,8 @@
-//! Observability of the real `event` and `answer` binaries, each run as a process under the local
-//! Lambda Runtime API (`integration_tests::runtime_api`), Secrets Manager and DynamoDB in moto,
-//! each behind a fault proxy of its own so a test can make one of them fail.
+//! Observability of the real function binaries, each run as a process under the local Lambda
+//! Runtime API (`integration_tests::runtime_api`): `event` and `answer` with Secrets Manager and
+//! DynamoDB in moto, each behind a fault proxy of its own so a test can make one of them fail;
+//! send-alert and `event` beside the local stack (the emulator placing the calls), EventBridge
+//! failing behind a proxy; `drift-check` against the Applications API fake, its secret in moto.
 //!
 //! What is asserted is what CloudWatch would extract from the functions' stdout: every line with
 //! an `_aws` member is checked against the Embedded Metric Format rules
