@@ -25,6 +25,41 @@ pub fn put_application_schema() -> RequestBodySchema {
     )
 }
 
+/// The sample application's id, and the key and secret of the account it belongs to.
+pub const SAMPLE_APPLICATION_ID: &str = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab";
+pub const SAMPLE_API_KEY: &str = "a1b2c3d4";
+pub const SAMPLE_API_SECRET: &str = "Sup3rS3cretApiSecret";
+
+/// An application as `activate` leaves it: voice webhooks at `answer_url` (GET) and `event_url`
+/// (POST), signed callbacks on, and a capability the stack does not use (kept by any PUT).
+pub fn application_in_place(application_id: &str, answer_url: &str, event_url: &str) -> Value {
+    json!({
+        "id": application_id,
+        "name": "Alerts",
+        "capabilities": {
+            "voice": {
+                "webhooks": {
+                    "answer_url": {"address": answer_url, "http_method": "GET"},
+                    "event_url": {"address": event_url, "http_method": "POST"}
+                },
+                "signed_callbacks": true
+            },
+            "messages": {"webhooks": {"inbound_url": {"address": "https://example.com/in", "http_method": "POST"}}},
+            "vbc": {}
+        }
+    })
+}
+
+/// What an edit in the Dashboard leaves of `application`: the name changed, `signed_callbacks`
+/// gone.
+pub fn edited_in_the_dashboard(mut application: Value) -> Value {
+    application["name"] = json!("Alerts (renamed)");
+    if let Some(voice) = application["capabilities"]["voice"].as_object_mut() {
+        voice.remove("signed_callbacks");
+    }
+    application
+}
+
 /// How the fake behaves besides storing what is PUT.
 #[derive(Clone, Debug, Default)]
 pub struct FakeQuirks {

@@ -436,6 +436,27 @@ impl LocalStack {
         Ok(SecondEventProcess { process, spawner })
     }
 
+    /// Starts an `event` process of its own beside the stack, as
+    /// [`LocalStack::start_second_event_process`] does, with `settings` added after the stack's
+    /// (an `AWS_ENDPOINT_URL_<service>` among them sends that one service elsewhere, a fault proxy
+    /// say); `label` names its log. The caller reads its log and stops it.
+    pub async fn start_event_instance(
+        &self,
+        helper: &Path,
+        label: &str,
+        settings: &[(&str, String)],
+    ) -> Result<FunctionInstance, String> {
+        let mut all = vec![
+            (WEBHOOK_SECRET_SETTING, WEBHOOK_SECRET_ID.to_owned()),
+            (STATE_TABLE_NAME, STATE_TABLE.to_owned()),
+        ];
+        all.extend(settings.iter().cloned());
+        let (process, spawner) = self
+            .start_instance(helper, "event", &format!("event-{label}"), &all)
+            .await?;
+        Ok(FunctionInstance { process, spawner })
+    }
+
     /// Starts a send-alert instance of its own beside the stack, as
     /// [`LocalStack::start_second_event_process`] does for event: same application secret, same
     /// state table, same Vonage emulator; `label` names its log.
@@ -542,6 +563,21 @@ impl SecondEventProcess {
         self.process.log_path()
     }
 
+    /// Kills it and its process helper, and waits for both.
+    pub async fn stop(self) {
+        let _ = self.process.stop().await;
+        self.spawner.shutdown().await;
+    }
+}
+
+/// A function process of its own beside the stack, with its process helper: see
+/// [`LocalStack::start_event_instance`]. Dropping it stops both too.
+pub struct FunctionInstance {
+    pub process: FunctionProcess,
+    spawner: Spawner,
+}
+
+impl FunctionInstance {
     /// Kills it and its process helper, and waits for both.
     pub async fn stop(self) {
         let _ = self.process.stop().await;

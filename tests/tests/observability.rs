@@ -1,6 +1,8 @@
-//! Observability of the real `event` and `answer` binaries, each run as a process under the local
-//! Lambda Runtime API (`integration_tests::runtime_api`), Secrets Manager and DynamoDB in moto,
-//! each behind a fault proxy of its own so a test can make one of them fail.
+//! Observability of the real function binaries, each run as a process under the local Lambda
+//! Runtime API (`integration_tests::runtime_api`): `event` and `answer` with Secrets Manager and
+//! DynamoDB in moto, each behind a fault proxy of its own so a test can make one of them fail;
+//! send-alert and `event` beside the local stack (the emulator placing the calls), EventBridge
+//! failing behind a proxy; `drift-check` against the Applications API fake, its secret in moto.
 //!
 //! What is asserted is what CloudWatch would extract from the functions' stdout: every line with
 //! an `_aws` member is checked against the Embedded Metric Format rules
@@ -9,13 +11,23 @@
 //! `vonage_voice_lambda::observe::metrics::names` declares and the unit it describes.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use axum::http::StatusCode;
-use integration_tests::apigw::{event_v2, fixture, with_authorization};
+use integration_tests::apigw::{event_v2, fixture, with_authorization, with_token};
+use integration_tests::applications_fake::{
+    ApplicationsFake, FakeQuirks, SAMPLE_API_KEY, SAMPLE_API_SECRET, SAMPLE_APPLICATION_ID,
+    application_in_place, edited_in_the_dashboard,
+};
 use integration_tests::emf::{self, Datum};
 use integration_tests::fault_proxy::{Behaviour, FaultProxy};
-use integration_tests::flow::{LocalStack, SendAlertInstance, StackOptions, sample_event};
-use integration_tests::runtime_api::{DEFAULT_DEADLINE, FunctionProcess, HttpReply};
+use integration_tests::flow::{
+    LocalStack, SendAlertInstance, StackOptions, build_binaries, sample_event,
+};
+use integration_tests::runtime_api::{
+    DEFAULT_DEADLINE, FunctionProcess, HttpReply, Launch, Reply, fresh_log, lambda_environment,
+};
+use integration_tests::spawner::Spawner;
 use integration_tests::webhook_stand::{StandNames, WebhookStand};
 use serde_json::{Value, json};
 use vonage_voice_lambda::clock::{Clock as _, SystemClock};
@@ -23,8 +35,9 @@ use vonage_voice_lambda::observe::logging::capped;
 use vonage_voice_lambda::observe::metrics::names::{self, *};
 use vonage_voice_lambda::observe::remote::REMOTE_CALL_MESSAGE;
 use vonage_voice_lambda::settings::{
-    DEFAULT_METRICS_NAMESPACE, METRICS_NAMESPACE, SECRET_RETRY_BACKOFF_SECONDS,
-    UNSIGNED_EVENT_STATUSES, WEBHOOK_MAX_BODY_BYTES,
+    DEFAULT_METRICS_NAMESPACE, DRIFT_AUTO_REPAIR, EXPECTED_ANSWER_URL, EXPECTED_EVENT_URL,
+    METRICS_NAMESPACE, SECRET_RETRY_BACKOFF_SECONDS, UNSIGNED_EVENT_STATUSES, VONAGE_API_BASE_URL,
+    VONAGE_APPLICATION_SECRET_ID, WEBHOOK_MAX_BODY_BYTES,
 };
 
 /// The process helper (`process-helper spawner`), built by cargo with this suite.
@@ -114,14 +127,15 @@ fn fresh_id() -> String {
     uuid::Uuid::new_v4().to_string()
 }
 
-/// What one invocation wrote: its HTTP answer, its log lines parsed, and the EMF data in them.
-struct Invoked {
-    reply: HttpReply,
+/// What one invocation wrote: its answer (an HTTP response from a webhook), its log lines
+/// parsed, and the EMF data in them.
+struct Invoked<R = HttpReply> {
+    reply: R,
     lines: Vec<Value>,
     data: Vec<Datum>,
 }
 
-impl Invoked {
+impl<R> Invoked<R> {
     /// The sum of `name` for this function, with `reason` when the metric carries one.
     fn count(&self, function: &str, name: &str, reason: Option<&str>) -> f64 {
         let mut dimensions = vec![(FUNCTION_DIMENSION, function)];
@@ -165,7 +179,24 @@ impl Invoked {
     }
 }
 
+/// Invokes a webhook function with `event`: [`invoke_function`], its answer read as HTTP.
 async fn invoke(process: &mut FunctionProcess, event: &Value) -> Invoked {
+    let invoked = invoke_function(process, event).await;
+    let reply = invoked
+        .reply
+        .http()
+        .unwrap_or_else(|problem| panic!("{}: {problem}", process.name()));
+    Invoked {
+        reply,
+        lines: invoked.lines,
+        data: invoked.data,
+    }
+}
+
+/// Invokes `process` with `event` and reads what it wrote meanwhile: every line one JSON object,
+/// every metric line valid EMF with a level and timestamp Lambda's filter reads, and every datum
+/// in [`NAMESPACE`], with its declared unit and dimensions, `FunctionName` the function's.
+async fn invoke_function(process: &mut FunctionProcess, event: &Value) -> Invoked<Reply> {
     let mark = process.log_mark();
     let reply = process
         .invoke_next(
@@ -173,7 +204,6 @@ async fn invoke(process: &mut FunctionProcess, event: &Value) -> Invoked {
             DEFAULT_DEADLINE,
         )
         .await
-        .and_then(|reply| reply.http())
         .unwrap_or_else(|problem| panic!("{}: {problem}", process.name()));
     let lines: Vec<Value> = process
         .log_lines_since(mark)
@@ -864,4 +894,486 @@ async fn an_answer_without_the_confirming_digit_is_counted_as_not_confirmed() {
     let lines = send_alert.log_lines().expect("its log");
     assert_eq!(counted(&lines, "send-alert", ALERT_PLACED), 2.0);
     send_alert.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// EventBridge failing under the event function, for an alert of the local stack
+// ---------------------------------------------------------------------------------------------
+
+/// The changes of `call_uuid` on moto's bus (read back through the stack's rule and queue), as
+/// (state, version), once: the bus may carry one twice, when an attempt timed out after EventBridge
+/// took it and the retry put it again (consumers order and deduplicate by version).
+async fn published_changes(stack: &LocalStack, call_uuid: &str) -> Vec<(String, u64)> {
+    let mut changes: Vec<(String, u64)> = stack
+        .alert_events(1, std::time::Duration::from_secs(10))
+        .await
+        .expect("moto's queue answers")
+        .iter()
+        .filter(|event| event["detail"]["call_uuid"] == call_uuid)
+        .map(|event| {
+            (
+                event["detail"]["state"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+                event["detail"]["version"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    changes.dedup();
+    changes
+}
+
+/// A verified event of `alert_id`'s call, on a process's first invocation, whose change could
+/// not be published: answered 200 all the same, `EventBridgeFailure` counted once beside
+/// `WebhookVerified` and the cold start's, and the give-up logged at ERROR naming the alert, as
+/// unavailable, with at least one attempt. Returns the attempts it logged.
+fn assert_publish_given_up(invoked: &Invoked, alert_id: &str) -> u64 {
+    assert_eq!(
+        invoked.reply.status, 200,
+        "the publish never fails the webhook"
+    );
+    invoked.assert_counted(
+        "event",
+        &[
+            (EVENTBRIDGE_FAILURE, None, 1.0),
+            (WEBHOOK_VERIFIED, None, 1.0),
+            (COLD_START, None, 1.0),
+        ],
+        &[SECRET_READ, SECRET_READ_LATENCY],
+    );
+    let line = invoked
+        .lines
+        .iter()
+        .find(|line| {
+            line["message"]
+                .as_str()
+                .is_some_and(|message| message.starts_with("alert change not published"))
+        })
+        .unwrap_or_else(|| panic!("no publish failure logged: {:#?}", invoked.lines));
+    assert_eq!(line["level"], "ERROR", "{line}");
+    assert_eq!(line["alert_id"], alert_id, "{line}");
+    assert_eq!(line["error"], "unavailable", "{line}");
+    let attempts = line["attempts"].as_u64().expect("the attempts made");
+    assert!(attempts >= 1, "{line}");
+    attempts
+}
+
+/// An alert's call goes on while EventBridge fails. send-alert (a process of its own) places the
+/// call on the emulator, which sends no events, and records the alert in the stack's table; an
+/// `event` process of its own gets the call's events, its EventBridge endpoint
+/// (`AWS_ENDPOINT_URL_EVENTBRIDGE`) a fault proxy in front of moto. While the proxy answers 500
+/// the change is recorded, the publish tried as the budget allows and given up: the webhook is
+/// answered 200 and `EventBridgeFailure` counted once. A second `event` process whose EventBridge
+/// endpoint refuses connections does the same. With the proxy forwarding again, the next change
+/// reaches moto's bus and nothing is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publish_eventbridge_fails_or_refuses_is_counted_and_the_webhook_still_answers() {
+    let stack = LocalStack::start(StackOptions {
+        event_interval: std::time::Duration::ZERO,
+        send_events: false,
+    })
+    .await;
+    let mut send_alert = stack
+        .start_send_alert_instance(Path::new(HELPER), "observability-eventbridge")
+        .await
+        .expect("send-alert starts");
+    let alert_id = "obs-eventbridge";
+    let placed = send_alert
+        .invoke(&json!({"alert_id": alert_id, "to": "447700900000",
+                        "text": "Disk full on db-1"}))
+        .await
+        .expect("answered");
+    let call_uuid = placed["call_uuid"].as_str().expect("a call").to_owned();
+    send_alert.stop().await;
+
+    let eventbridge = FaultProxy::start(&stack.moto_endpoint())
+        .await
+        .expect("the proxy starts");
+    eventbridge.set(Behaviour::Fail(StatusCode::INTERNAL_SERVER_ERROR));
+    let settings = |endpoint: String| {
+        [
+            (EVENTBRIDGE_ENDPOINT, endpoint),
+            (METRICS_NAMESPACE, NAMESPACE.to_owned()),
+        ]
+    };
+    let mut failing = stack
+        .start_event_instance(
+            Path::new(HELPER),
+            "emf-eventbridge-500",
+            &settings(eventbridge.endpoint()),
+        )
+        .await
+        .expect("event starts");
+    let signer = stack.credentials.signer();
+    let signed = |status: &str| {
+        let body = sample_event(&call_uuid, status);
+        let token = signer
+            .sign_body(&body, SystemClock.unix_seconds(), &fresh_id())
+            .expect("signs");
+        with_token(event_v2(&body), &token)
+    };
+
+    let ringing = invoke(&mut failing.process, &signed("ringing")).await;
+    let attempts = assert_publish_given_up(&ringing, alert_id);
+    assert_eq!(
+        eventbridge.requests() as u64,
+        attempts,
+        "each attempt reached EventBridge's endpoint"
+    );
+
+    // Nothing listens where this one's EventBridge is: every connection is refused.
+    let refused_endpoint = format!("http://127.0.0.1:{}", integration_tests::free_port());
+    let mut refusing = stack
+        .start_event_instance(
+            Path::new(HELPER),
+            "emf-eventbridge-refused",
+            &settings(refused_endpoint),
+        )
+        .await
+        .expect("event starts");
+    let answered = invoke(&mut refusing.process, &signed("answered")).await;
+    assert_publish_given_up(&answered, alert_id);
+    refusing.stop().await;
+
+    // EventBridge back: the next change is published and no failure counted.
+    eventbridge.set(Behaviour::Forward);
+    let completed = invoke(&mut failing.process, &signed("completed")).await;
+    assert_eq!(completed.reply.status, 200);
+    completed.assert_counted("event", &[(WEBHOOK_VERIFIED, None, 1.0)], &[]);
+    assert_eq!(completed.count("event", EVENTBRIDGE_FAILURE, None), 0.0);
+    assert_eq!(
+        published_changes(&stack, &call_uuid).await,
+        [("completed".to_owned(), 4)],
+        "only the change made while EventBridge answered reached the bus (the record's fourth \
+         version: placed, ringing, answered, completed)"
+    );
+    failing.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The drift check, the real binary under the Runtime API harness
+// ---------------------------------------------------------------------------------------------
+
+const DRIFT_ANSWER_URL: &str = "https://abc123.execute-api.us-east-1.amazonaws.com/answer";
+const DRIFT_EVENT_URL: &str = "https://abc123.execute-api.us-east-1.amazonaws.com/event";
+const EVENTBRIDGE_ENDPOINT: &str = "AWS_ENDPOINT_URL_EVENTBRIDGE";
+
+/// The application secret as the operator fills it in.
+fn application_secret() -> Value {
+    json!({
+        "application_id": SAMPLE_APPLICATION_ID,
+        "private_key": "-----BEGIN PRIVATE KEY-----\nnot read\n-----END PRIVATE KEY-----",
+        "api_key": SAMPLE_API_KEY,
+        "api_secret": SAMPLE_API_SECRET,
+    })
+}
+
+fn in_place() -> Value {
+    application_in_place(SAMPLE_APPLICATION_ID, DRIFT_ANSWER_URL, DRIFT_EVENT_URL)
+}
+
+/// Edited in the Dashboard (signed callbacks gone), and its event webhook moved elsewhere.
+fn drifted() -> Value {
+    let mut application = edited_in_the_dashboard(in_place());
+    application["capabilities"]["voice"]["webhooks"]["event_url"]["address"] =
+        json!("https://old-stack.example.com/event");
+    application
+}
+
+/// The Applications API fake serving `application`.
+async fn applications_api(application: Value, quirks: FakeQuirks) -> ApplicationsFake {
+    ApplicationsFake::start(
+        SAMPLE_APPLICATION_ID,
+        SAMPLE_API_KEY,
+        SAMPLE_API_SECRET,
+        application,
+        quirks,
+    )
+    .await
+}
+
+/// What EventBridge Scheduler hands the function when the schedule has no input of its own (the
+/// template gives none): a scheduled event. The function reads nothing from it.
+fn scheduled_event() -> Value {
+    json!({
+        "version": "0",
+        "id": fresh_id(),
+        "detail-type": "Scheduled Event",
+        "source": "aws.scheduler",
+        "account": "123456789012",
+        "time": "2026-12-02T06:00:00Z",
+        "region": "us-east-1",
+        "resources": ["arn:aws:scheduler:us-east-1:123456789012:schedule/default/observability-drift-check"],
+        "detail": "{}"
+    })
+}
+
+/// moto holding the application secret, a fault proxy in front of its Secrets Manager, and the
+/// process helper that starts `drift-check`.
+struct DriftStand {
+    moto: integration_tests::MotoServer,
+    secrets: aws_sdk_secretsmanager::Client,
+    secrets_proxy: FaultProxy,
+    spawner: Spawner,
+}
+
+/// The application secret's name in moto.
+const APPLICATION_SECRET_ID: &str = "observability/vonage-application";
+
+impl DriftStand {
+    /// Starts moto with `secret` as the application secret.
+    async fn start(secret: &Value) -> Self {
+        let moto = integration_tests::MotoServer::start();
+        let aws = integration_tests::moto_loader(&moto.endpoint())
+            .load()
+            .await;
+        let secrets = aws_sdk_secretsmanager::Client::new(&aws);
+        secrets
+            .create_secret()
+            .name(APPLICATION_SECRET_ID)
+            .secret_string(secret.to_string())
+            .send()
+            .await
+            .expect("moto stores the application secret");
+        let secrets_proxy = FaultProxy::start(&moto.endpoint())
+            .await
+            .expect("the proxy starts");
+        let spawner = Spawner::start(Path::new(HELPER))
+            .await
+            .expect("the process helper starts");
+        Self {
+            moto,
+            secrets,
+            secrets_proxy,
+            spawner,
+        }
+    }
+
+    /// Replaces the application secret's value.
+    async fn put_secret(&self, secret: &Value) {
+        self.secrets
+            .put_secret_value()
+            .secret_id(APPLICATION_SECRET_ID)
+            .secret_string(secret.to_string())
+            .send()
+            .await
+            .expect("moto stores the new value");
+    }
+
+    /// Starts `drift-check` as Lambda would, its settings as the template gives them (the
+    /// application secret, `api`'s URL, the stack's webhook URLs), Secrets Manager behind the
+    /// stand's proxy, with `settings` added. Its log is
+    /// `target/test-logs/observability-<log_name>.log`.
+    async fn function(
+        &self,
+        log_name: &str,
+        api: &ApplicationsFake,
+        settings: &[(&str, &str)],
+    ) -> FunctionProcess {
+        static BUILT: OnceLock<()> = OnceLock::new();
+        BUILT.get_or_init(|| build_binaries(&["drift-check"]));
+        let build_folder = Path::new(HELPER).parent().expect("the helper's folder");
+        let log = fresh_log(&format!("observability-{log_name}")).expect("the log is emptied");
+        let mut env = lambda_environment("drift-check", build_folder, &self.moto.endpoint());
+        let (secrets, base_url) = (self.secrets_proxy.endpoint(), api.base_url());
+        let fixed = [
+            (SECRETS_MANAGER_ENDPOINT, secrets.as_str()),
+            (VONAGE_APPLICATION_SECRET_ID, APPLICATION_SECRET_ID),
+            (VONAGE_API_BASE_URL, base_url.as_str()),
+            (EXPECTED_ANSWER_URL, DRIFT_ANSWER_URL),
+            (EXPECTED_EVENT_URL, DRIFT_EVENT_URL),
+            (METRICS_NAMESPACE, NAMESPACE),
+        ];
+        env.extend(
+            fixed
+                .iter()
+                .chain(settings)
+                .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
+        );
+        FunctionProcess::start(
+            &self.spawner,
+            Launch {
+                name: "drift-check".to_owned(),
+                program: build_folder.join("drift-check"),
+                args: Vec::new(),
+                env,
+                log,
+            },
+        )
+        .await
+        .unwrap_or_else(|problem| panic!("drift-check starts: {problem}"))
+    }
+}
+
+/// The run's summary, which the function answers the invocation with.
+fn summary(invoked: &Invoked<Reply>) -> Value {
+    match &invoked.reply {
+        Reply::Response { body, .. } => serde_json::from_slice(body).expect("a JSON summary"),
+        Reply::Error { body, .. } => panic!(
+            "the run failed: {}; {:#?}",
+            String::from_utf8_lossy(body),
+            invoked.lines
+        ),
+    }
+}
+
+/// The counts of one successful run, each 0 or 1 as given (`WebhookMismatches` the number of
+/// webhooks moved; a count of 0 is left out of the line), with `ColdStart` on a process's first
+/// and the one read of the application secret, and no other metric.
+fn assert_drift_counted(
+    run: &Invoked<Reply>,
+    [
+        found,
+        signed_callbacks_off,
+        mismatches,
+        repaired,
+        repair_failed,
+    ]: [f64; 5],
+    cold_start: bool,
+) {
+    let mut expected = vec![
+        (DRIFT_FOUND, None, found),
+        (SIGNED_CALLBACKS_OFF, None, signed_callbacks_off),
+        (WEBHOOK_MISMATCHES, None, mismatches),
+        (DRIFT_REPAIRED, None, repaired),
+        (DRIFT_REPAIR_FAILED, None, repair_failed),
+        (DRIFT_CHECK_FAILED, None, 0.0),
+    ];
+    if cold_start {
+        expected.push((COLD_START, None, 1.0));
+    }
+    run.assert_counted(
+        "drift-check",
+        &expected,
+        &[SECRET_READ, SECRET_READ_LATENCY],
+    );
+    assert_eq!(
+        run.count("drift-check", SECRET_READ, None),
+        1.0,
+        "each run reads the application secret once"
+    );
+}
+
+/// Drift with `DRIFT_AUTO_REPAIR` off: found, counted, left alone. Put back by hand, the next run
+/// finds and counts nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_drift_check_counts_drift_it_finds_in_emf() {
+    let stand = DriftStand::start(&application_secret()).await;
+    let api = applications_api(drifted(), FakeQuirks::default()).await;
+    let mut process = stand.function("drift-check-found", &api, &[]).await;
+
+    let found = invoke_function(&mut process, &scheduled_event()).await;
+    assert_eq!(summary(&found)["repair"], "disabled");
+    assert_drift_counted(&found, [1.0, 1.0, 1.0, 0.0, 0.0], true);
+    assert!(api.puts().is_empty(), "report only: nothing written");
+
+    api.set_application(in_place());
+    let healthy = invoke_function(&mut process, &scheduled_event()).await;
+    assert_eq!(summary(&healthy)["healthy"], true);
+    assert_drift_counted(&healthy, [0.0; 5], false);
+    process.stop().await.expect("the process stops");
+}
+
+/// With `DRIFT_AUTO_REPAIR=true`: the application put back (every PUT valid by Vonage's spec)
+/// and `DriftRepaired` counted; against an account that drops `signed_callbacks` on PUT, the
+/// repair does not stick and `DriftRepairFailed` is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_drift_check_counts_repairs_and_failed_repairs_in_emf() {
+    let stand = DriftStand::start(&application_secret()).await;
+    let api = applications_api(drifted(), FakeQuirks::default()).await;
+    let mut process = stand
+        .function("drift-check-repaired", &api, &[(DRIFT_AUTO_REPAIR, "true")])
+        .await;
+    let repaired = invoke_function(&mut process, &scheduled_event()).await;
+    assert_eq!(summary(&repaired)["repair"], "applied");
+    assert_drift_counted(&repaired, [1.0, 1.0, 1.0, 1.0, 0.0], true);
+    assert_eq!(api.violations(), Vec::<String>::new());
+    assert_eq!(
+        api.application()["capabilities"]["voice"]["signed_callbacks"],
+        true
+    );
+    process.stop().await.expect("the process stops");
+
+    let dropping = applications_api(
+        drifted(),
+        FakeQuirks {
+            drop_signed_callbacks_on_put: true,
+            ..FakeQuirks::default()
+        },
+    )
+    .await;
+    let mut process = stand
+        .function(
+            "drift-check-repair-failed",
+            &dropping,
+            &[(DRIFT_AUTO_REPAIR, "true")],
+        )
+        .await;
+    let failed = invoke_function(&mut process, &scheduled_event()).await;
+    assert_eq!(summary(&failed)["repair"], "failed");
+    assert_drift_counted(&failed, [1.0, 1.0, 1.0, 0.0, 1.0], true);
+    process.stop().await.expect("the process stops");
+}
+
+/// A run that cannot read the application's credentials fails the invocation (Lambda retries
+/// it) and counts `DriftCheckFailed`, nothing else: with Secrets Manager answering 500, and with
+/// the secret as the stack creates it (blank fields). Once the secret is filled in, the next run
+/// checks the application and counts `DriftCheckFailed` 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drift_check_without_its_credentials_counts_drift_check_failed_in_emf() {
+    let blank = json!({"application_id": "", "private_key": "", "api_key": "", "api_secret": ""});
+    let stand = DriftStand::start(&blank).await;
+    let api = applications_api(in_place(), FakeQuirks::default()).await;
+    let mut process = stand.function("drift-check-failed", &api, &[]).await;
+
+    stand
+        .secrets_proxy
+        .set(Behaviour::Fail(StatusCode::INTERNAL_SERVER_ERROR));
+    let unavailable = invoke_function(&mut process, &scheduled_event()).await;
+    assert_check_failed(&unavailable, &[(COLD_START, None, 1.0)]);
+    assert!(stand.secrets_proxy.get_secret_value_calls() >= 1);
+
+    stand.secrets_proxy.set(Behaviour::Forward);
+    let unfilled = invoke_function(&mut process, &scheduled_event()).await;
+    assert_check_failed(&unfilled, &[]);
+    assert!(
+        api.requests().await.is_empty(),
+        "no credentials, no request"
+    );
+
+    stand.put_secret(&application_secret()).await;
+    let checked = invoke_function(&mut process, &scheduled_event()).await;
+    assert_eq!(summary(&checked)["healthy"], true);
+    assert_drift_counted(&checked, [0.0; 5], false);
+    process.stop().await.expect("the process stops");
+}
+
+/// The invocation failed as one that could not read the application secret, logged so, and
+/// counted `DriftCheckFailed` once with nothing else but `also` and the secret's reads.
+fn assert_check_failed(run: &Invoked<Reply>, also: &[(&str, Option<&str>, f64)]) {
+    let Reply::Error { body, .. } = &run.reply else {
+        panic!("the run did not fail: {:?}", run.reply);
+    };
+    let error: Value = serde_json::from_slice(body).expect("Lambda's error document");
+    assert!(
+        error["errorMessage"]
+            .as_str()
+            .is_some_and(|message| message.contains("the application secret cannot be read")),
+        "{error}"
+    );
+    assert!(
+        run.lines
+            .iter()
+            .any(|line| line["error_kind"] == "secret" && line["level"] == "ERROR"),
+        "{:#?}",
+        run.lines
+    );
+    let mut expected = vec![(DRIFT_CHECK_FAILED, None, 1.0)];
+    expected.extend_from_slice(also);
+    run.assert_counted(
+        "drift-check",
+        &expected,
+        &[SECRET_READ, SECRET_READ_LATENCY],
+    );
 }

@@ -4,7 +4,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use integration_tests::applications_fake::{ApplicationsFake, FakeQuirks};
+use integration_tests::applications_fake::{
+    self, ApplicationsFake, FakeQuirks, SAMPLE_API_KEY, SAMPLE_API_SECRET, SAMPLE_APPLICATION_ID,
+    application_in_place,
+};
 use serde_json::{Value, json};
 use vonage_voice_lambda::applications::drift::Repair;
 use vonage_voice_lambda::applications::{SignedCallbacks, WebhookTargets};
@@ -18,40 +21,19 @@ use vonage_voice_lambda::deadline::Budget;
 use wiremock::matchers::method;
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-const APP_ID: &str = "aaaaaaaa-bbbb-cccc-dddd-0123456789ab";
-const API_KEY: &str = "a1b2c3d4";
-const API_SECRET: &str = "Sup3rS3cretApiSecret";
+const APP_ID: &str = SAMPLE_APPLICATION_ID;
+const API_KEY: &str = SAMPLE_API_KEY;
+const API_SECRET: &str = SAMPLE_API_SECRET;
 const SECRET_ID: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app";
 const ANSWER: &str = "https://abc123.execute-api.eu-west-1.amazonaws.com/answer";
 const EVENT: &str = "https://abc123.execute-api.eu-west-1.amazonaws.com/event";
 
 fn in_place() -> Value {
-    json!({
-        "id": APP_ID,
-        "name": "Alerts",
-        "capabilities": {
-            "voice": {
-                "webhooks": {
-                    "answer_url": {"address": ANSWER, "http_method": "GET"},
-                    "event_url": {"address": EVENT, "http_method": "POST"}
-                },
-                "signed_callbacks": true
-            },
-            "messages": {"webhooks": {"inbound_url": {"address": "https://example.com/in", "http_method": "POST"}}},
-            "vbc": {}
-        }
-    })
+    application_in_place(APP_ID, ANSWER, EVENT)
 }
 
-/// What an edit in the Dashboard leaves: the name changed, signed_callbacks gone.
 fn edited_in_the_dashboard() -> Value {
-    let mut application = in_place();
-    application["name"] = json!("Alerts (renamed)");
-    application["capabilities"]["voice"]
-        .as_object_mut()
-        .unwrap()
-        .remove("signed_callbacks");
-    application
+    applications_fake::edited_in_the_dashboard(in_place())
 }
 
 fn store(api_secret: &str) -> InMemorySecretStore {
