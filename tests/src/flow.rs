@@ -881,8 +881,8 @@ const STEP_OUTCOME: &str = "6 (the alert's outcome and its EventBridge events)";
 /// it as a duplicate matched by `jti` and processed the genuine request exactly once; the second
 /// event process likewise, processing nothing; the repeated alert only if it returned the first
 /// call's uuid marked `duplicate` and the emulator took no other call; the alert only if
-/// alert-status reads it back completed and confirmed and its changes were each published once
-/// (judged only when every event arrived).
+/// alert-status reads it back completed and confirmed and its changes were published, no two
+/// different changes under one version (judged only when every event arrived).
 pub fn verdict(observed: &FlowObservation) -> Vec<FlowFailure> {
     let failure = |step, problem: String| FlowFailure { step, problem };
     let Some(uuid) = observed.alert_reply["call_uuid"].as_str() else {

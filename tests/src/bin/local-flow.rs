@@ -5,7 +5,8 @@
 //! The run ends with `flow::verdict` over what it saw: any event that did not arrive, any
 //! request not answered with exactly its expected status, a replay not logged as a duplicate, a
 //! repeated alert that rang again, or an alert not read back `completed` and `confirmed` with its
-//! changes published once each on EventBridge, is one `FAILED step …` line on stderr and a
+//! changes published on EventBridge (never two different changes under one version), is one
+//! `FAILED step …` line on stderr and a
 //! non-zero exit. The last lines show the alert's final state as alert-status reads it.
 //! `EMULATOR_SEND_EVENTS=false make local` shows such a failure.
 
@@ -299,7 +300,7 @@ async fn main() {
     println!(
         "All events accepted; forged, stale and tampered requests refused; the replay answered \
          200 and caught as a duplicate by both event processes, processed once; the repeated \
-         alert rang once; each change of the alert published once."
+         alert rang once; each change of the alert published."
     );
     if let Some(outcome) = &observed.outcome {
         let events = outcome.events.as_ref().map_or(0, Vec::len);
