@@ -112,13 +112,11 @@ impl AnswerHandler {
             Ok(verified) => {
                 let ncco = self.ncco(event_url, call_uuid.as_deref());
                 let claims = &verified.verified.claims;
-                let now = self.gate.verifier.clock().unix_seconds();
                 let delivery = call_uuid.as_deref().map(DeliveryId::answer);
                 let answer = StoredAnswer::ncco(ncco.to_json());
-                let check = self
+                let (check, _) = self
                     .gate
-                    .deliveries
-                    .check(claims, delivery, &answer, now, answer_by)
+                    .check_delivery(claims, delivery, &answer, answer_by)
                     .await;
                 let state_error = check.state_error();
                 if let Delivery::Duplicate {

@@ -162,12 +162,10 @@ impl EventHandler {
                 StoredAnswer::ncco(ncco.to_json())
             });
         let claims = &verified.claims;
-        let now = self.gate.verifier.clock().unix_seconds();
         let delivery = event.and_then(DeliveryId::of_event);
-        let check = self
+        let (check, now) = self
             .gate
-            .deliveries
-            .check(claims, delivery, &answer, now, answer_by)
+            .check_delivery(claims, delivery, &answer, answer_by)
             .await;
         let state_error = check.state_error();
         if let Delivery::Duplicate {
