@@ -97,7 +97,7 @@ const TRACE_HEADER_MAX_CHARS: usize = 128;
 /// The ids of the running invocation, and its call uuid once read: a span opened inside the
 /// invocation (a remote call's, see [`crate::observe::remote`]) copies them, because the log
 /// format shows only the innermost span of a line.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct InvocationIds {
     pub(crate) correlation: Correlation,
     pub(crate) call_uuid: Option<String>,
@@ -107,9 +107,12 @@ tokio::task_local! {
     static INVOCATION: std::cell::RefCell<InvocationIds>;
 }
 
-/// The running invocation's ids, `None` outside [`observed`] (a cold start's secret read).
-pub(crate) fn invocation_ids() -> Option<InvocationIds> {
-    INVOCATION.try_with(|ids| ids.borrow().clone()).ok()
+/// `read` given the running invocation's ids, borrowed (a remote call's span copies them per
+/// request), or the empty ids outside [`observed`] (a cold start's secret read).
+pub(crate) fn with_invocation_ids<R>(read: impl Fn(&InvocationIds) -> R) -> R {
+    INVOCATION
+        .try_with(|ids| read(&ids.borrow()))
+        .unwrap_or_else(|_| read(&InvocationIds::default()))
 }
 
 /// Adds the call's uuid (capped: before verification it is the caller's claim) to the current

@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use tracing::Instrument as _;
 
-use crate::observe::logging::invocation_ids;
+use crate::observe::logging::with_invocation_ids;
 
 /// The services the functions call.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,16 +71,17 @@ pub async fn remote_call<F: Future>(
 }
 
 fn span(service: Service, operation: &'static str) -> tracing::Span {
-    let ids = invocation_ids().unwrap_or_default();
-    tracing::info_span!(
-        "remote_call",
-        service = service.name(),
-        operation,
-        lambda_request_id = ids.correlation.lambda_request_id.as_str(),
-        apigw_request_id = ids.correlation.apigw_request_id.as_deref().unwrap_or(""),
-        trace_id = ids.correlation.trace_id.as_deref().unwrap_or(""),
-        call_uuid = ids.call_uuid.as_deref(),
-    )
+    with_invocation_ids(|ids| {
+        tracing::info_span!(
+            "remote_call",
+            service = service.name(),
+            operation,
+            lambda_request_id = ids.correlation.lambda_request_id.as_str(),
+            apigw_request_id = ids.correlation.apigw_request_id.as_deref().unwrap_or(""),
+            trace_id = ids.correlation.trace_id.as_deref().unwrap_or(""),
+            call_uuid = ids.call_uuid.as_deref(),
+        )
+    })
 }
 
 #[cfg(test)]
